@@ -1,0 +1,84 @@
+// swift-tools-version:6.0
+// SwiftGPT: GPT-style decoder transformers on Linux, with hand-written C kernels and pluggable backends.
+import Foundation
+import PackageDescription
+
+// MARK: - C and system libraries
+
+/// Swift's own clang compiles `-fopenmp` but ships no `omp.h`; Debian's libomp-dev (LLVM 14 or later) has the
+/// header and the runtime. Find them when the manifest is evaluated instead of hard-coding one LLVM version.
+func openMPPaths() -> (include: String, lib: String)? {
+    let fm = FileManager.default
+    guard let llvms = try? fm.contentsOfDirectory(atPath: "/usr/lib") else { return nil }
+    for llvm in llvms.filter({ $0.hasPrefix("llvm-") }).sorted().reversed() {
+        let clangDir = "/usr/lib/\(llvm)/lib/clang"
+        for version in (try? fm.contentsOfDirectory(atPath: clangDir)) ?? [] {
+            let include = "\(clangDir)/\(version)/include"
+            if fm.fileExists(atPath: "\(include)/omp.h") { return (include, "/usr/lib/\(llvm)/lib") }
+        }
+    }
+    return nil
+}
+
+let omp = openMPPaths()
+let ompCFlags: [String] = omp.map { ["-fopenmp", "-I\($0.include)"] } ?? []
+let ompLinker: [LinkerSetting] =
+    omp.map {
+        [
+            .unsafeFlags(["-L\($0.lib)", "-Xlinker", "-rpath", "-Xlinker", $0.lib]),
+            .linkedLibrary("omp"),
+        ]
+    } ?? []
+
+// MARK: - Package
+
+let package = Package(
+    name: "SwiftGPT",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "SwiftGPT", targets: ["SwiftGPT"]),
+        .executable(name: "gpt", targets: ["gpt"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // MARK: - Public API
+        .target(name: "GPTCore"),
+        .target(name: "GGUF", dependencies: ["GPTCore"]),
+        .target(name: "Tokenization", dependencies: ["GGUF"]),
+        .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
+        .target(
+            name: "SwiftGPT",
+            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck"]),
+
+        // MARK: - Backends
+        .target(
+            name: "CKernels",
+            path: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno"] + ompCFlags)],
+            linkerSettings: ompLinker + [.linkedLibrary("m")]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "COpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .target(name: "BackendOpenMP", dependencies: ["GPTCore", "CKernels"]),
+        .target(name: "BackendBLAS", dependencies: ["GPTCore", "CKernels", "COpenBLAS"]),
+        .target(
+            name: "BackendOpenCL",
+            dependencies: ["GPTCore", "COpenCL"],
+            resources: []),
+        .target(name: "AllBackends", dependencies: ["GPTCore", "BackendOpenMP", "BackendBLAS", "BackendOpenCL"]),
+        .target(name: "OpCheck", dependencies: ["GPTCore", "CKernels", "AllBackends"]),
+
+        // MARK: - Command-line tool
+        .executableTarget(
+            name: "gpt",
+            dependencies: ["SwiftGPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // MARK: - Tests
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GPTCore"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Golden")]),
+        .testTarget(name: "BackendOpsTests", dependencies: ["OpCheck", "AllBackends", "GPTCore", "CKernels"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["SwiftGPT"], resources: [.copy("Golden")]),
+    ]
+)

@@ -1,0 +1,1 @@
+// AllBackends module (being written)

@@ -1,0 +1,1 @@
+// BackendBLAS module (being written)

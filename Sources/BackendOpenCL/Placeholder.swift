@@ -1,0 +1,1 @@
+// BackendOpenCL module (being written)

@@ -1,0 +1,1 @@
+// BackendOpenMP module (being written)

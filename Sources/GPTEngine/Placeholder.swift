@@ -1,0 +1,1 @@
+// GPTEngine module (being written)

@@ -1,0 +1,1 @@
+// OpCheck module (being written)

@@ -1,0 +1,1 @@
+// SwiftGPT module (being written)
