@@ -61,7 +61,7 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "COpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
         .target(name: "BackendOpenMP", dependencies: ["GPTCore", "CKernels"]),
-        .target(name: "BackendBLAS", dependencies: ["GPTCore", "CKernels", "COpenBLAS"]),
+        .target(name: "BackendBLAS", dependencies: ["GPTCore", "CKernels", "COpenBLAS", "BackendOpenMP"]),
         .target(
             name: "BackendOpenCL",
             dependencies: ["GPTCore", "COpenCL"],

@@ -1,1 +1,0 @@
-// AllBackends module (being written)

@@ -1,1 +1,0 @@
-// BackendBLAS module (being written)

@@ -1,1 +1,0 @@
-// BackendOpenMP module (being written)

@@ -1,0 +1,332 @@
+// GGUFFile: a GGUF v2/v3 file mapped read-only into memory, with its metadata, tensor table and zero-copy views of
+// tensor data. Parsing checks every read and every tensor's bounds, so a bad file throws GGUFError instead of
+// crashing. It does not dequantize or interpret tensors: that is the backends' job.
+//
+// Layout (GGUF spec; v2 and v3 are identical little-endian, v1 with 32-bit counts is rejected):
+//   "GGUF" | version u32 | tensor_count u64 | kv_count u64
+//   kv_count × { key: string, type: u32, value }        string = u64 length + UTF-8 bytes
+//   tensor_count × { name: string, n_dims: u32, ne[n_dims]: u64, ggml_type: u32, offset: u64 }
+//   padding to `general.alignment` (default 32), then the data section; tensor offsets are relative to it.
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import GPTCore
+
+/// One tensor's entry in the tensor table.
+public struct GGUFTensorInfo: Sendable, Equatable, Hashable {
+    public let name: String
+    /// ggml order: `shape[0]` = ne0 = elements per row (columns), then rows, then higher dimensions.
+    public let shape: [Int]
+    public let format: WeightFormat
+    /// Absolute byte offset of the data in the file (data section start + the tensor's relative offset).
+    public let offset: Int
+    /// Bytes of data: `format.byteCount(elementCount)`.
+    public let byteCount: Int
+
+    public init(name: String, shape: [Int], format: WeightFormat, offset: Int, byteCount: Int) {
+        self.name = name
+        self.shape = shape
+        self.format = format
+        self.offset = offset
+        self.byteCount = byteCount
+    }
+
+    /// Elements per row (ne0).
+    public var cols: Int { shape.first ?? 1 }
+    /// Rows: the product of every dimension after the first (1 for a vector).
+    public var rows: Int { shape.dropFirst().reduce(1, *) }
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A GGUF file, mapped read-only. Tensor views from `bytes(of:)` stay valid while this object lives.
+public final class GGUFFile: @unchecked Sendable {  // immutable after init; the mapping is read-only
+    /// Largest `general.alignment` accepted (1 GiB); keeps offset arithmetic far from overflow.
+    static let maxAlignment = 1 << 30
+    /// ggml's GGML_MAX_DIMS.
+    static let maxDims = 4
+
+    public let path: String
+    public let version: UInt32
+    public let alignment: Int
+    public let metadata: [String: GGUFValue]
+    /// Metadata keys in file order (for listings).
+    public let metadataKeys: [String]
+    /// Tensors in file order.
+    public let tensors: [GGUFTensorInfo]
+    /// Absolute offset where the tensor table starts (the end of the metadata).
+    public let tensorInfoOffset: Int
+    /// Absolute offset of the data section (aligned end of the tensor table).
+    public let dataOffset: Int
+
+    private let storage: Storage
+    private let tensorIndex: [String: Int]
+
+    /// Maps and parses the file at `path`.
+    /// - Throws: `GGUFError` naming the path and the problem.
+    public convenience init(path: String) throws {
+        try self.init(storage: try Storage(mapping: path), path: path)
+    }
+
+    /// Parses a GGUF image held in memory (copied), e.g. one just built by `GGUFWriter`. `name` stands in for the
+    /// path in errors.
+    public convenience init(bytes: [UInt8], name: String = "<memory>") throws {
+        try self.init(storage: Storage(copying: bytes), path: name)
+    }
+
+    private init(storage: Storage, path: String) throws {
+        let parsed = try Parser.parse(storage.base, count: storage.count, path: path)
+        self.storage = storage
+        self.path = path
+        self.version = parsed.version
+        self.alignment = parsed.alignment
+        self.metadata = parsed.metadata
+        self.metadataKeys = parsed.metadataKeys
+        self.tensors = parsed.tensors
+        self.tensorInfoOffset = parsed.tensorInfoOffset
+        self.dataOffset = parsed.dataOffset
+        self.tensorIndex = parsed.tensorIndex
+    }
+
+    /// File size in bytes.
+    public var fileSize: Int { storage.count }
+
+    public func tensor(_ name: String) -> GGUFTensorInfo? {
+        tensorIndex[name].map { tensors[$0] }
+    }
+
+    /// The tensor's data: a view into the mapping (no copy), valid while this `GGUFFile` is alive.
+    public func bytes(of tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
+        precondition(
+            tensor.offset >= 0 && tensor.byteCount >= 0 && tensor.offset <= fileSize - tensor.byteCount,
+            "tensor '\(tensor.name)' does not lie inside \(path)")
+        return UnsafeRawBufferPointer(start: storage.base + tensor.offset, count: tensor.byteCount)
+    }
+
+    // MARK: - Metadata lookups
+
+    /// The value at `key`, or nil.
+    public func value(_ key: String) -> GGUFValue? { metadata[key] }
+
+    public func string(_ key: String) throws -> String { try typed(key, "string") { $0.string } }
+    /// Any integer type that fits in `Int`.
+    public func int(_ key: String) throws -> Int { try typed(key, "integer") { $0.int } }
+    /// float32, float64 or an integer.
+    public func float(_ key: String) throws -> Float { try typed(key, "float") { $0.float } }
+    public func bool(_ key: String) throws -> Bool { try typed(key, "bool") { $0.bool } }
+    public func stringArray(_ key: String) throws -> [String] { try typed(key, "array<string>") { $0.stringArray } }
+    public func intArray(_ key: String) throws -> [Int] { try typed(key, "array<integer>") { $0.intArray } }
+    public func floatArray(_ key: String) throws -> [Float] { try typed(key, "array<float>") { $0.floatArray } }
+
+    /// Optional variants: nil when the key is absent; still throw `.wrongType` when present with another type.
+    public func string(_ key: String, default: String?) throws -> String? {
+        metadata[key] == nil ? `default` : try string(key)
+    }
+    public func int(_ key: String, default: Int?) throws -> Int? { metadata[key] == nil ? `default` : try int(key) }
+    public func float(_ key: String, default: Float?) throws -> Float? {
+        metadata[key] == nil ? `default` : try float(key)
+    }
+    public func bool(_ key: String, default: Bool?) throws -> Bool? { metadata[key] == nil ? `default` : try bool(key) }
+
+    private func typed<T>(_ key: String, _ expected: String, _ convert: (GGUFValue) -> T?) throws -> T {
+        guard let value = metadata[key] else { throw GGUFError.missingKey(path: path, key: key) }
+        guard let converted = convert(value) else {
+            throw GGUFError.wrongType(path: path, key: key, expected: expected, actual: value.typeName)
+        }
+        return converted
+    }
+}
+
+// MARK: - Storage
+
+extension GGUFFile {
+    /// Owns the bytes: a read-only mmap (unmapped in deinit) or a heap copy (freed in deinit).
+    private final class Storage {
+        let base: UnsafeRawPointer
+        let count: Int
+        private let isMapped: Bool
+
+        init(mapping path: String) throws {
+            let fd = open(path, O_RDONLY)
+            guard fd >= 0 else { throw GGUFError.cannotOpen(path: path, reason: Storage.errnoText()) }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw GGUFError.cannotOpen(path: path, reason: Storage.errnoText()) }
+            guard (info.st_mode & S_IFMT) == S_IFREG else {
+                throw GGUFError.cannotOpen(path: path, reason: "not a regular file")
+            }
+            let size = Int(info.st_size)
+            guard size >= 4 else {  // mmap of 0 bytes fails, and 4 bytes is the magic alone
+                throw GGUFError.notGGUF(path: path, detail: "the file has only \(size) bytes")
+            }
+            let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+            guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {  // MAP_FAILED
+                throw GGUFError.cannotOpen(path: path, reason: "mmap failed: \(Storage.errnoText())")
+            }
+            base = UnsafeRawPointer(pointer)
+            count = size
+            isMapped = true
+        }
+
+        init(copying bytes: [UInt8]) {
+            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+            bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            base = UnsafeRawPointer(memory)
+            count = bytes.count
+            isMapped = false
+        }
+
+        deinit {
+            if isMapped {
+                munmap(UnsafeMutableRawPointer(mutating: base), count)
+            } else {
+                UnsafeMutableRawPointer(mutating: base).deallocate()
+            }
+        }
+
+        static func errnoText() -> String { String(cString: strerror(errno)) }
+    }
+}
+
+// MARK: - Parser
+
+extension GGUFFile {
+    private struct Parsed {
+        var version: UInt32 = 0
+        var alignment = 32
+        var metadata: [String: GGUFValue] = [:]
+        var metadataKeys: [String] = []
+        var tensors: [GGUFTensorInfo] = []
+        var tensorIndex: [String: Int] = [:]
+        var tensorInfoOffset = 0
+        var dataOffset = 0
+    }
+
+    private enum Parser {
+        static let magic: [UInt8] = Array("GGUF".utf8)
+
+        static func parse(_ base: UnsafeRawPointer, count: Int, path: String) throws -> Parsed {
+            var parsed = Parsed()
+            var reader = GGUFReader(base: base, count: count, path: path)
+
+            // Header
+            let head = UnsafeRawBufferPointer(start: base, count: min(count, 4))
+            guard count >= 4, head.elementsEqual(magic) else {
+                let shown = head.map { String($0, radix: 16, uppercase: true) }.joined(separator: " ")
+                throw GGUFError.notGGUF(path: path, detail: "it starts with bytes \(shown), expected \"GGUF\"")
+            }
+            _ = try reader.integer(UInt32.self, "magic")
+            parsed.version = try reader.integer(UInt32.self, "version")
+            guard parsed.version == 2 || parsed.version == 3 else {
+                throw GGUFError.unsupportedVersion(path: path, version: parsed.version)
+            }
+            // Bounded by the smallest encodings: a tensor info is >= 24 bytes, a key/value pair >= 13.
+            let tensorCount = try reader.count(minBytes: 24, "tensor count")
+            let kvCount = try reader.count(minBytes: 13, "metadata count")
+
+            // Metadata
+            parsed.metadata.reserveCapacity(kvCount)
+            parsed.metadataKeys.reserveCapacity(kvCount)
+            for i in 0..<kvCount {
+                let key = try reader.string("key of metadata entry \(i)")
+                let type = try reader.valueType("value type of '\(key)'")
+                let value = try reader.value(type, key: key)
+                guard parsed.metadata.updateValue(value, forKey: key) == nil else {
+                    throw GGUFError.duplicateKey(path: path, key: key)
+                }
+                parsed.metadataKeys.append(key)
+            }
+            if let value = parsed.metadata["general.alignment"] {
+                guard let alignment = value.int else {
+                    throw GGUFError.wrongType(
+                        path: path, key: "general.alignment", expected: "integer", actual: value.typeName)
+                }
+                guard alignment > 0, alignment <= GGUFFile.maxAlignment, alignment & (alignment - 1) == 0 else {
+                    throw GGUFError.invalidValue(
+                        path: path, key: "general.alignment",
+                        detail: "\(alignment) is not a power of two between 1 and \(GGUFFile.maxAlignment)")
+                }
+                parsed.alignment = alignment
+            }
+
+            // Tensor table: read it all, then place it once the data section's start is known.
+            parsed.tensorInfoOffset = reader.offset
+            var raw: [(name: String, shape: [Int], format: WeightFormat, relative: UInt64)] = []
+            raw.reserveCapacity(tensorCount)
+            for i in 0..<tensorCount {
+                let name = try reader.string("name of tensor \(i)")
+                let nDims = try reader.integer(UInt32.self, "dimension count of tensor '\(name)'")
+                guard nDims >= 1, nDims <= GGUFFile.maxDims else {
+                    throw GGUFError.invalidTensor(
+                        path: path, tensor: name, detail: "\(nDims) dimensions (expected 1...\(GGUFFile.maxDims))")
+                }
+                var shape: [Int] = []
+                shape.reserveCapacity(Int(nDims))
+                for d in 0..<Int(nDims) {
+                    let ne = try reader.integer(UInt64.self, "dimension \(d) of tensor '\(name)'")
+                    guard ne >= 1, let dim = Int(exactly: ne) else {
+                        throw GGUFError.invalidTensor(path: path, tensor: name, detail: "dimension \(d) is \(ne)")
+                    }
+                    shape.append(dim)
+                }
+                let typeID = try reader.integer(UInt32.self, "ggml type of tensor '\(name)'")
+                guard let format = WeightFormat(ggmlType: typeID) else {
+                    throw GGUFError.unknownTensorType(path: path, tensor: name, typeID: typeID)
+                }
+                let relative = try reader.integer(UInt64.self, "data offset of tensor '\(name)'")
+                raw.append((name, shape, format, relative))
+            }
+            reader.align(to: parsed.alignment)
+            parsed.dataOffset = reader.offset
+
+            // Validate and place each tensor.
+            parsed.tensors.reserveCapacity(tensorCount)
+            parsed.tensorIndex.reserveCapacity(tensorCount)
+            for (name, shape, format, relative) in raw {
+                let info = try place(
+                    name: name, shape: shape, format: format, relative: relative, dataOffset: parsed.dataOffset,
+                    alignment: parsed.alignment, fileSize: count, path: path)
+                guard parsed.tensorIndex.updateValue(parsed.tensors.count, forKey: name) == nil else {
+                    throw GGUFError.duplicateTensor(path: path, tensor: name)
+                }
+                parsed.tensors.append(info)
+            }
+            return parsed
+        }
+
+        /// Checks one tensor's shape, alignment and bounds; returns it with its absolute offset.
+        static func place(
+            name: String, shape: [Int], format: WeightFormat, relative: UInt64, dataOffset: Int, alignment: Int,
+            fileSize: Int, path: String
+        ) throws -> GGUFTensorInfo {
+            func invalid(_ detail: String) -> GGUFError { .invalidTensor(path: path, tensor: name, detail: detail) }
+            var elements = 1
+            for dim in shape {
+                let product = elements.multipliedReportingOverflow(by: dim)
+                guard !product.overflow else { throw invalid("shape \(shape) has too many elements") }
+                elements = product.partialValue
+            }
+            guard shape[0] % format.blockSize == 0 else {
+                throw invalid(
+                    "row length \(shape[0]) is not a multiple of the \(format) block size \(format.blockSize)")
+            }
+            let blocks = elements / format.blockSize
+            let bytes = blocks.multipliedReportingOverflow(by: format.blockBytes)
+            guard !bytes.overflow else { throw invalid("shape \(shape) has too many bytes") }
+            guard relative % UInt64(alignment) == 0 else {
+                throw invalid("data offset \(relative) is not a multiple of the alignment \(alignment)")
+            }
+            guard let rel = Int(exactly: relative), rel <= fileSize, dataOffset <= fileSize - rel,
+                bytes.partialValue <= fileSize - dataOffset - rel
+            else {
+                throw invalid(
+                    "its \(bytes.partialValue) bytes at data offset \(relative) (data section at \(dataOffset)) "
+                        + "lie outside the file of \(fileSize) bytes")
+            }
+            return GGUFTensorInfo(
+                name: name, shape: shape, format: format, offset: dataOffset + rel, byteCount: bytes.partialValue)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// EngineError: failures of loading a model or running it, each naming the file, tensor or limit involved.
+
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    case unsupportedArchitecture(String, path: String)
+    case missingTensor(String, path: String)
+    case badTensor(String, path: String, String)
+    case badModel(path: String, String)
+    case contextOverflow(needed: Int, limit: Int)
+    case emptyPrompt
+    case invalidToken(Int32, vocab: Int)
+
+    public var description: String {
+        switch self {
+        case .unsupportedArchitecture(let arch, let path):
+            "\(path): architecture '\(arch)' is not supported (supported: "
+                + Architecture.allCases.map(\.rawValue).joined(separator: ", ") + ")"
+        case .missingTensor(let name, let path): "\(path): tensor '\(name)' is missing"
+        case .badTensor(let name, let path, let detail): "\(path): tensor '\(name)': \(detail)"
+        case .badModel(let path, let detail): "\(path): \(detail)"
+        case .contextOverflow(let needed, let limit):
+            "the prompt and generation need \(needed) positions but the context holds \(limit) "
+                + "(raise --ctx, up to the model's training context, or shorten the prompt)"
+        case .emptyPrompt: "the prompt is empty"
+        case .invalidToken(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
+        }
+    }
+}

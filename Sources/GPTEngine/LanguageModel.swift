@@ -1,0 +1,97 @@
+// LanguageModel: a GGUF file opened for generation: tokenizer, weights on a backend, and an executor.
+import Foundation
+import GGUF
+import GPTCore
+import Tokenization
+
+public final class LanguageModel {
+    public let file: GGUFFile
+    public let config: ModelConfig
+    public let tokenizer: BPETokenizer
+    public let executor: TransformerExecutor
+    public let backend: any Backend
+    /// The chat format named by the file's template (nil when it has none SwiftGPT recognises).
+    public let chatTemplate: ChatTemplate?
+    /// Seconds spent opening the file, building the tokenizer and uploading weights.
+    public let loadSeconds: Double
+
+    /// Opens `path` and uploads its weights to `backend`.
+    /// - Parameters:
+    ///   - nCtx: positions of the KV cache (nil: min(model context, 4096)).
+    ///   - maxBatch: most tokens per forward call (prompt batches).
+    public init(path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
+                attention: AttentionKind = .fused) throws {
+        let started = DispatchTime.now()
+        file = try GGUFFile(path: path)
+        config = try ModelConfig(ModelHyperParameters(file), path: path)
+        tokenizer = try BPETokenizer(gguf: file)
+        chatTemplate = ChatTemplate.detect(file.value("tokenizer.chat_template")?.string)
+        let weights = try ModelWeights(file: file, config: config, backend: backend)
+        let ctx = nCtx ?? min(config.nCtxTrain, 4096)
+        executor = try TransformerExecutor(weights: weights, backend: backend, nCtx: ctx, maxBatch: maxBatch,
+                                           attention: attention)
+        self.backend = backend
+        loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+    }
+}
+
+/// Timings of one generation, as llama.cpp reports them.
+public struct GenerationStats: Sendable {
+    public var promptTokens = 0
+    public var promptSeconds = 0.0
+    public var generatedTokens = 0
+    /// Seconds of the decode steps (forward calls after the prompt).
+    public var generateSeconds = 0.0
+    public var decodeSteps = 0
+    /// The end-of-generation token that stopped the loop, if one did.
+    public var endToken: Int32?
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    public var generateTokensPerSecond: Double { generateSeconds > 0 ? Double(decodeSteps) / generateSeconds : 0 }
+}
+
+extension LanguageModel {
+    /// Feeds `prompt` after what the KV cache already holds, then samples up to `maxTokens` tokens.
+    /// `onToken` sees each sampled token and returns false to stop early. End-of-generation tokens stop the
+    /// loop (and are not passed to `onToken`) when `stopAtEndOfGeneration`.
+    @discardableResult
+    public func generate(
+        prompt: [Int32], maxTokens: Int, sampler: inout Sampler, stopAtEndOfGeneration: Bool = true,
+        onToken: (Int32) throws -> Bool
+    ) throws -> GenerationStats {
+        var stats = GenerationStats()
+        let needed = executor.position + prompt.count + max(0, maxTokens - 1)
+        if needed > executor.nCtx { throw EngineError.contextOverflow(needed: needed, limit: executor.nCtx) }
+        var history = prompt
+        var t0 = DispatchTime.now()
+        var logits = try executor.forward(prompt)
+        stats.promptTokens = prompt.count
+        stats.promptSeconds = seconds(since: t0)
+        t0 = DispatchTime.now()
+        for step in 0..<maxTokens {
+            let next = sampler.sample(logits, history: history)
+            if stopAtEndOfGeneration && tokenizer.isEndOfGeneration(next) {
+                stats.endToken = next
+                // keep the end token in the cache so a chat can continue after it
+                if executor.position < executor.nCtx {
+                    _ = try executor.forward([next])
+                    stats.decodeSteps += 1
+                }
+                break
+            }
+            stats.generatedTokens += 1
+            history.append(next)
+            guard try onToken(next) else { break }
+            if step + 1 < maxTokens {
+                logits = try executor.forward([next])
+                stats.decodeSteps += 1
+            }
+        }
+        stats.generateSeconds = seconds(since: t0)
+        return stats
+    }
+}
+
+func seconds(since start: DispatchTime) -> Double {
+    Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+}

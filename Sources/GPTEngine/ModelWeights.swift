@@ -1,0 +1,132 @@
+// ModelWeights: every weight of a model, uploaded to a backend once in its stored format.
+// GGUF names follow llama.cpp's converter (token_embd, blk.N.attn_q, ...); shapes here are [rows, cols] = (N, K).
+import GGUF
+import GPTCore
+
+/// The weights of one transformer block. Optional members exist only for some architectures.
+public struct LayerWeights {
+    public var attnNorm: any DeviceTensor  // (nEmbd)
+    public var attnNormBias: (any DeviceTensor)?  // (nEmbd), gpt2
+    public var wq: any DeviceTensor  // (nHeads*headDim, nEmbd)
+    public var wk: any DeviceTensor  // (nKVHeads*headDim, nEmbd)
+    public var wv: any DeviceTensor  // (nKVHeads*headDim, nEmbd)
+    public var bq: (any DeviceTensor)?  // (nEmbd), gpt2
+    public var bk: (any DeviceTensor)?  // (kvDim), gpt2
+    public var bv: (any DeviceTensor)?  // (kvDim), gpt2
+    public var wo: any DeviceTensor  // (nEmbd, nHeads*headDim)
+    public var bo: (any DeviceTensor)?  // (nEmbd), gpt2
+    public var ffnNorm: any DeviceTensor  // (nEmbd)
+    public var ffnNormBias: (any DeviceTensor)?  // (nEmbd), gpt2
+    public var wGate: (any DeviceTensor)?  // (nFF, nEmbd), llama
+    public var wUp: any DeviceTensor  // (nFF, nEmbd)
+    public var bUp: (any DeviceTensor)?  // (nFF), gpt2
+    public var wDown: any DeviceTensor  // (nEmbd, nFF)
+    public var bDown: (any DeviceTensor)?  // (nEmbd), gpt2
+}
+
+public final class ModelWeights {
+    public let config: ModelConfig
+    public let tokenEmbedding: any DeviceTensor  // (nVocab, nEmbd)
+    public let positionEmbedding: (any DeviceTensor)?  // (nCtxTrain, nEmbd), gpt2
+    public let layers: [LayerWeights]
+    public let outputNorm: any DeviceTensor  // (nEmbd)
+    public let outputNormBias: (any DeviceTensor)?  // (nEmbd), gpt2
+    /// The unembedding (nVocab, nEmbd); the token embedding itself when the model ties them.
+    public let output: any DeviceTensor
+    /// Bytes uploaded to the backend.
+    public let byteCount: Int
+
+    /// Uploads every tensor the architecture needs from `file` to `backend`.
+    public init(file: GGUFFile, config: ModelConfig, backend: any Backend) throws {
+        self.config = config
+        var loader = TensorLoader(file: file, backend: backend)
+        let c = config
+        tokenEmbedding = try loader.load("token_embd.weight", [c.nVocab, c.nEmbd])
+        outputNorm = try loader.load("output_norm.weight", [c.nEmbd])
+        if file.tensor("output.weight") != nil {
+            output = try loader.load("output.weight", [c.nVocab, c.nEmbd])
+        } else {
+            output = tokenEmbedding
+        }
+        switch c.architecture {
+        case .llama:
+            positionEmbedding = nil
+            outputNormBias = nil
+            layers = try (0..<c.nLayers).map { i in
+                let p = "blk.\(i)."
+                return LayerWeights(
+                    attnNorm: try loader.load(p + "attn_norm.weight", [c.nEmbd]), attnNormBias: nil,
+                    wq: try loader.load(p + "attn_q.weight", [c.nHeads * c.headDim, c.nEmbd]),
+                    wk: try loader.load(p + "attn_k.weight", [c.kvDim, c.nEmbd]),
+                    wv: try loader.load(p + "attn_v.weight", [c.kvDim, c.nEmbd]),
+                    bq: nil, bk: nil, bv: nil,
+                    wo: try loader.load(p + "attn_output.weight", [c.nEmbd, c.nHeads * c.headDim]), bo: nil,
+                    ffnNorm: try loader.load(p + "ffn_norm.weight", [c.nEmbd]), ffnNormBias: nil,
+                    wGate: try loader.load(p + "ffn_gate.weight", [c.nFF, c.nEmbd]),
+                    wUp: try loader.load(p + "ffn_up.weight", [c.nFF, c.nEmbd]), bUp: nil,
+                    wDown: try loader.load(p + "ffn_down.weight", [c.nEmbd, c.nFF]), bDown: nil)
+            }
+        case .gpt2:
+            positionEmbedding = try loader.load("position_embd.weight", [c.nCtxTrain, c.nEmbd])
+            outputNormBias = try loader.load("output_norm.bias", [c.nEmbd])
+            layers = try (0..<c.nLayers).map { i in
+                let p = "blk.\(i)."
+                // The fused QKV projection (3*nEmbd, nEmbd) is three contiguous row blocks: split it at load.
+                let qkv = try loader.loadRows(p + "attn_qkv.weight", [3 * c.nEmbd, c.nEmbd], parts: 3)
+                let qkvBias = try loader.loadRows(p + "attn_qkv.bias", [3 * c.nEmbd], parts: 3)
+                return LayerWeights(
+                    attnNorm: try loader.load(p + "attn_norm.weight", [c.nEmbd]),
+                    attnNormBias: try loader.load(p + "attn_norm.bias", [c.nEmbd]),
+                    wq: qkv[0], wk: qkv[1], wv: qkv[2], bq: qkvBias[0], bk: qkvBias[1], bv: qkvBias[2],
+                    wo: try loader.load(p + "attn_output.weight", [c.nEmbd, c.nEmbd]),
+                    bo: try loader.load(p + "attn_output.bias", [c.nEmbd]),
+                    ffnNorm: try loader.load(p + "ffn_norm.weight", [c.nEmbd]),
+                    ffnNormBias: try loader.load(p + "ffn_norm.bias", [c.nEmbd]),
+                    wGate: nil,
+                    wUp: try loader.load(p + "ffn_up.weight", [c.nFF, c.nEmbd]),
+                    bUp: try loader.load(p + "ffn_up.bias", [c.nFF]),
+                    wDown: try loader.load(p + "ffn_down.weight", [c.nEmbd, c.nFF]),
+                    bDown: try loader.load(p + "ffn_down.bias", [c.nEmbd]))
+            }
+        }
+        byteCount = loader.uploadedBytes
+    }
+}
+
+/// Checks each tensor's shape and format against what the architecture expects, then uploads it.
+struct TensorLoader {
+    let file: GGUFFile
+    let backend: any Backend
+    var uploadedBytes = 0
+
+    /// `shape` is [rows, cols]: GGUF stores it reversed (ne0 = cols first).
+    mutating func load(_ name: String, _ shape: [Int]) throws -> any DeviceTensor {
+        try loadRows(name, shape, parts: 1)[0]
+    }
+
+    /// Loads a tensor split into `parts` equal blocks of rows.
+    mutating func loadRows(_ name: String, _ shape: [Int], parts: Int) throws -> [any DeviceTensor] {
+        guard let info = file.tensor(name) else { throw EngineError.missingTensor(name, path: file.path) }
+        let expected = Array(shape.reversed())
+        guard info.shape == expected || (shape.count == 1 && info.shape.first == shape[0] && info.shape.count <= 2 && info.shape.dropFirst().allSatisfy { $0 == 1 }) else {
+            throw EngineError.badTensor(name, path: file.path, "shape \(info.shape), expected \(expected)")
+        }
+        if shape.count == 1 && info.format != .f32 {
+            throw EngineError.badTensor(name, path: file.path, "vectors must be F32, found \(info.format)")
+        }
+        let bytes = file.bytes(of: info)
+        let partRows = shape[0] / parts
+        let partShape = shape.count == 1 ? [partRows] : [partRows] + shape.dropFirst()
+        let partBytes = info.format.byteCount(partShape.reduce(1, *))
+        var tensors: [any DeviceTensor] = []
+        for part in 0..<parts {
+            let label = parts == 1 ? name : "\(name)[\(part)]"
+            let t = try backend.allocate(partShape, info.format, label: label)
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[(part * partBytes)..<((part + 1) * partBytes)])
+            try backend.write(t, from: slice)
+            tensors.append(t)
+            uploadedBytes += partBytes
+        }
+        return tensors
+    }
+}

@@ -1,1 +1,0 @@
-// GPTEngine module (being written)

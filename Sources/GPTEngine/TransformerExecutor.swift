@@ -1,0 +1,183 @@
+// TransformerExecutor: the forward pass, read top to bottom as the whole model (llama2.c's forward()).
+// It owns the KV cache and the activation buffers on the backend, and talks to the device only through `Backend`.
+import GPTCore
+
+/// Runs a model on a backend. Not thread-safe: one executor serves one sequence at a time.
+public final class TransformerExecutor {
+    public let config: ModelConfig
+    public let weights: ModelWeights
+    public let backend: any Backend
+    /// Positions the KV cache holds.
+    public let nCtx: Int
+    /// Most tokens one forward call processes; longer prompts are split into batches of this size.
+    public let maxBatch: Int
+    public var attention: AttentionKind
+    /// Positions already in the KV cache.
+    public private(set) var position = 0
+
+    // KV cache, one pair per layer: (nCtx, nKVHeads*headDim)
+    private let kCache: [any DeviceTensor]
+    private let vCache: [any DeviceTensor]
+    // Activations for up to maxBatch tokens (B = maxBatch)
+    private let x: any DeviceTensor  // (B, nEmbd) residual stream
+    private let xn: any DeviceTensor  // (B, nEmbd) normalised
+    private let q: any DeviceTensor  // (B, nHeads*headDim)
+    private let k: any DeviceTensor  // (B, kvDim)
+    private let v: any DeviceTensor  // (B, kvDim)
+    private let att: any DeviceTensor  // (B, nHeads*headDim) attention output before the projection
+    private let proj: any DeviceTensor  // (B, nEmbd) output of a projection back to the residual width
+    private let gate: any DeviceTensor  // (B, nFF)
+    private let up: any DeviceTensor  // (B, nFF)
+    private let hidden: any DeviceTensor  // (B, nFF) MLP activation
+    private let pos: (any DeviceTensor)?  // (B, nEmbd) learned position embeddings, gpt2
+    private let last: any DeviceTensor  // (1, nEmbd) the final position
+    private let lastNorm: any DeviceTensor  // (1, nEmbd)
+    private let logitsTensor: any DeviceTensor  // (1, nVocab)
+
+    public init(weights: ModelWeights, backend: any Backend, nCtx: Int, maxBatch: Int = 512,
+                attention: AttentionKind = .fused) throws {
+        let c = weights.config
+        guard nCtx >= 1 else { throw EngineError.badModel(path: "", "context size must be positive") }
+        guard nCtx <= c.nCtxTrain else { throw EngineError.contextOverflow(needed: nCtx, limit: c.nCtxTrain) }
+        self.config = c
+        self.weights = weights
+        self.backend = backend
+        self.nCtx = nCtx
+        self.maxBatch = max(1, min(maxBatch, nCtx))
+        self.attention = attention
+        let b = self.maxBatch
+        func alloc(_ shape: [Int], _ label: String) throws -> any DeviceTensor {
+            try backend.allocate(shape, .f32, label: label)
+        }
+        kCache = try (0..<c.nLayers).map { try alloc([nCtx, c.kvDim], "k_cache.\($0)") }
+        vCache = try (0..<c.nLayers).map { try alloc([nCtx, c.kvDim], "v_cache.\($0)") }
+        x = try alloc([b, c.nEmbd], "x")
+        xn = try alloc([b, c.nEmbd], "x_norm")
+        q = try alloc([b, c.nHeads * c.headDim], "q")
+        k = try alloc([b, c.kvDim], "k")
+        v = try alloc([b, c.kvDim], "v")
+        att = try alloc([b, c.nHeads * c.headDim], "attn")
+        proj = try alloc([b, c.nEmbd], "proj")
+        gate = try alloc([b, c.nFF], "ffn_gate")
+        up = try alloc([b, c.nFF], "ffn_up")
+        hidden = try alloc([b, c.nFF], "ffn_hidden")
+        pos = c.architecture == .gpt2 ? try alloc([b, c.nEmbd], "pos") : nil
+        last = try alloc([1, c.nEmbd], "last")
+        lastNorm = try alloc([1, c.nEmbd], "last_norm")
+        logitsTensor = try alloc([1, c.nVocab], "logits")
+    }
+
+    /// Forgets the sequence: the next token goes to position 0.
+    public func reset() { position = 0 }
+
+    /// Drops cached positions from `newPosition` on (e.g. to reuse a shared prefix).
+    public func rewind(to newPosition: Int) {
+        position = max(0, min(position, newPosition))
+    }
+
+    /// Feeds `tokens` at the next positions and returns the logits (nVocab) of the last one.
+    public func forward(_ tokens: [Int32]) throws -> [Float] {
+        guard !tokens.isEmpty else { throw EngineError.emptyPrompt }
+        guard position + tokens.count <= nCtx else {
+            throw EngineError.contextOverflow(needed: position + tokens.count, limit: nCtx)
+        }
+        for id in tokens where id < 0 || Int(id) >= config.nVocab {
+            throw EngineError.invalidToken(id, vocab: config.nVocab)
+        }
+        var start = 0
+        while start < tokens.count {
+            let end = min(start + maxBatch, tokens.count)
+            try forwardBatch(Array(tokens[start..<end]))
+            start = end
+        }
+        return try logits()
+    }
+
+    /// One batch of at most maxBatch tokens through every layer; leaves the last position's logits on the device.
+    private func forwardBatch(_ tokens: [Int32]) throws {
+        let c = config
+        let w = weights
+        let be = backend
+        let t = tokens.count
+        let start = position
+
+        // token embedding (and, for gpt2, the learned position embedding)
+        try be.embedding(x, table: w.tokenEmbedding, tokens: tokens)
+        if let posTable = w.positionEmbedding, let pos {
+            try be.embedding(pos, table: posTable, tokens: (start..<start + t).map { Int32($0) })
+            try be.add(x, x, pos, rows: t)
+        }
+
+        for (l, layer) in w.layers.enumerated() {
+            // attention norm
+            try norm(xn, x, layer.attnNorm, layer.attnNormBias, rows: t)
+            // query, key, value projections
+            try be.matmul(q, xn, layer.wq, rows: t)
+            try be.matmul(k, xn, layer.wk, rows: t)
+            try be.matmul(v, xn, layer.wv, rows: t)
+            if let bq = layer.bq, let bk = layer.bk, let bv = layer.bv {
+                try be.addBias(q, bias: bq, rows: t)
+                try be.addBias(k, bias: bk, rows: t)
+                try be.addBias(v, bias: bv, rows: t)
+            }
+            // rotary position embedding of queries and keys
+            if c.usesRope {
+                try be.rope(q, rows: t, startPos: start, nHeads: c.nHeads, headDim: c.headDim,
+                            freqBase: c.ropeFreqBase, style: c.ropeStyle)
+                try be.rope(k, rows: t, startPos: start, nHeads: c.nKVHeads, headDim: c.headDim,
+                            freqBase: c.ropeFreqBase, style: c.ropeStyle)
+            }
+            // store keys and values in the cache at positions start..<start+t
+            try be.copyRows(kCache[l], dstRow: start, k, srcRow: 0, rows: t)
+            try be.copyRows(vCache[l], dstRow: start, v, srcRow: 0, rows: t)
+            // causal multi-head attention over the cache (grouped-query: nHeads share nKVHeads)
+            try be.attention(att, q: q, kCache: kCache[l], vCache: vCache[l], rows: t, startPos: start,
+                             nHeads: c.nHeads, nKVHeads: c.nKVHeads, headDim: c.headDim,
+                             scale: 1 / Float(c.headDim).squareRoot(), kind: attention)
+            // output projection and residual connection
+            try be.matmul(proj, att, layer.wo, rows: t)
+            if let bo = layer.bo { try be.addBias(proj, bias: bo, rows: t) }
+            try be.add(x, x, proj, rows: t)
+
+            // MLP norm
+            try norm(xn, x, layer.ffnNorm, layer.ffnNormBias, rows: t)
+            if let wGate = layer.wGate {
+                // SwiGLU: down(silu(gate(x)) * up(x))
+                try be.matmul(gate, xn, wGate, rows: t)
+                try be.matmul(up, xn, layer.wUp, rows: t)
+                try be.swiglu(hidden, gate: gate, up: up, rows: t)
+            } else {
+                // GELU MLP: down(gelu(up(x) + b))
+                try be.matmul(up, xn, layer.wUp, rows: t)
+                if let bUp = layer.bUp { try be.addBias(up, bias: bUp, rows: t) }
+                try be.gelu(hidden, up, rows: t)
+            }
+            try be.matmul(proj, hidden, layer.wDown, rows: t)
+            if let bDown = layer.bDown { try be.addBias(proj, bias: bDown, rows: t) }
+            // residual connection
+            try be.add(x, x, proj, rows: t)
+        }
+
+        // final norm of the last position, then the unembedding to logits
+        try be.copyRows(last, dstRow: 0, x, srcRow: t - 1, rows: 1)
+        try norm(lastNorm, last, w.outputNorm, w.outputNormBias, rows: 1)
+        try be.matmul(logitsTensor, lastNorm, w.output, rows: 1)
+        position += t
+    }
+
+    private func norm(_ out: any DeviceTensor, _ input: any DeviceTensor, _ weight: any DeviceTensor,
+                      _ bias: (any DeviceTensor)?, rows: Int) throws {
+        if let bias {
+            try backend.layerNorm(out, input, weight: weight, bias: bias, rows: rows, eps: config.normEps)
+        } else {
+            try backend.rmsNorm(out, input, weight: weight, rows: rows, eps: config.normEps)
+        }
+    }
+
+    /// The logits of the last position fed (nVocab).
+    public func logits() throws -> [Float] {
+        var out = [Float](repeating: 0, count: config.nVocab)
+        try out.withUnsafeMutableBufferPointer { try backend.read(logitsTensor, into: $0) }
+        return out
+    }
+}

@@ -1,0 +1,94 @@
+// OpCase: one row of the cross-backend suite (`gpt check`, BackendOpsTests): an op, a format, a shape, and the
+// largest normalised mean squared error it may have against the scalar reference in CKernels/ref.
+import GPTCore
+
+public struct OpCase: Sendable, CustomStringConvertible, Hashable {
+    public var op: OpKind
+    public var format: WeightFormat
+    /// Sizes by name: T (tokens), K, N, n, start, nh, nkv, hd, vocab.
+    public var sizes: [String: Int]
+    public var attention: AttentionKind = .fused
+    public var rope: RopeStyle = .adjacent
+    /// Largest NMSE accepted (see `OpCase.threshold`).
+    public var maxNMSE: Double
+
+    public init(_ op: OpKind, _ format: WeightFormat = .f32, _ sizes: [String: Int],
+                attention: AttentionKind = .fused, rope: RopeStyle = .adjacent, maxNMSE: Double? = nil) {
+        self.op = op
+        self.format = format
+        self.sizes = sizes
+        self.attention = attention
+        self.rope = rope
+        self.maxNMSE = maxNMSE ?? OpCase.threshold(op, format)
+    }
+
+    /// Per-op tolerances.
+    /// - Float ops: 1e-7, ggml test-backend-ops' default (float kernels against a double reference differ by
+    ///   rounding only, NMSE ~1e-12; 1e-7 still catches any real bug, which gives NMSE ~1e-2 or more).
+    /// - Matmul with quantized or F16 weights: 5e-4, as ggml uses for mul_mat: the CPU kernels quantize the
+    ///   activations to 8 bits (as llama.cpp does), which alone gives NMSE ~1e-5.
+    /// - Attention: 1e-6: float exp and a different summation order over up to 8192 keys.
+    public static func threshold(_ op: OpKind, _ format: WeightFormat) -> Double {
+        switch op {
+        case .matmul where format != .f32: 5e-4
+        case .matmul: 1e-6
+        case .attention: 1e-6
+        default: 1e-7
+        }
+    }
+
+    public func size(_ name: String) -> Int { sizes[name] ?? 0 }
+
+    /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
+    public var description: String {
+        let keys = ["T", "K", "N", "n", "start", "nh", "nkv", "hd", "vocab"].filter { sizes[$0] != nil }
+        var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
+        if op == .attention { parts.append("kind=\(attention)") }
+        if op == .rope { parts.append("style=\(rope)") }
+        return "\(op)(\(parts.joined(separator: ",")))"
+    }
+
+    /// Every case of the suite: awkward sizes (1, 5, 7, 33, 257: not multiples of 32 or of any tile) mixed with
+    /// SmolLM2's real shapes (576, 1536, 9 query heads sharing 3 KV heads, head dimension 64), in every format.
+    public static var all: [OpCase] {
+        var cases: [OpCase] = []
+        let formats = WeightFormat.allCases
+        // matmul: decode (T = 1) and prefill (T > 1) shapes
+        let matmulShapes: [(Int, Int, Int)] = [
+            (1, 32, 1), (1, 576, 576), (1, 576, 192), (1, 1536, 576), (1, 576, 1536), (2, 64, 7), (5, 96, 33),
+            (7, 576, 5), (33, 576, 576), (64, 1536, 576), (257, 64, 33),
+        ]
+        for f in formats {
+            for (t, k, n) in matmulShapes { cases.append(OpCase(.matmul, f, ["T": t, "K": k, "N": n])) }
+            for t in [1, 7] { cases.append(OpCase(.embedding, f, ["T": t, "n": f.isQuantized ? 96 : 33, "vocab": 50])) }
+        }
+        for (t, n) in [(1, 576), (5, 33), (7, 1536), (33, 7)] {
+            cases.append(OpCase(.rmsNorm, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.layerNorm, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.swiglu, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.gelu, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.add, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.addBias, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.copyRows, .f32, ["T": t, "n": n, "start": 3]))
+        }
+        for style in RopeStyle.allCases {
+            for (t, start, nh, hd) in [(1, 0, 9, 64), (5, 17, 3, 64), (7, 1000, 2, 72), (33, 4000, 9, 8)] {
+                cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd], rope: style))
+            }
+        }
+        // attention: one query over short and long caches (decode), many queries (prefill), odd heads and dims,
+        // up to SmolLM2's 8192-token context
+        let attentionShapes: [(Int, Int, Int, Int, Int)] = [
+            (1, 0, 9, 3, 64), (1, 1, 9, 3, 64), (1, 100, 9, 3, 64), (3, 0, 4, 4, 8), (5, 7, 6, 1, 72),
+            (17, 3, 6, 2, 64), (64, 0, 9, 3, 64), (130, 1000, 9, 3, 64), (1, 4095, 9, 3, 64), (1, 8191, 9, 3, 64),
+            (64, 8128, 9, 3, 64), (257, 0, 3, 3, 40),
+        ]
+        for kind in AttentionKind.allCases {
+            for (t, start, nh, nkv, hd) in attentionShapes {
+                cases.append(OpCase(.attention, .f32, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd],
+                                    attention: kind))
+            }
+        }
+        return cases
+    }
+}

@@ -1,0 +1,230 @@
+// OpCheck: runs one OpCase on a backend and on the scalar reference (CKernels/ref) with the same seeded inputs,
+// and compares them by normalised mean squared error (ggml test-backend-ops' nmse: mse(a, b) / mse(b, 0)).
+// A guard row after every output (and in-place input) catches writes past the rows an op was asked to cover.
+import CKernels
+import GPTCore
+
+/// The outcome of one case on one backend.
+public struct OpResult: Sendable {
+    public var nmse: Double
+    public var finite: Bool
+    public var guardsIntact: Bool
+    public var supported: Bool
+    public var problem: String {
+        if !supported { return "not supported" }
+        if !finite { return "NaN or inf in the output" }
+        if !guardsIntact { return "wrote past the last row (guard row changed)" }
+        return ""
+    }
+    public func passed(_ c: OpCase) -> Bool { supported && finite && guardsIntact && nmse <= c.maxNMSE }
+}
+
+public enum OpCheck {
+    /// The value guard rows are filled with.
+    static let sentinel: Float = -7.0e30
+
+    /// NMSE of `a` against the reference `b`: Σ(a-b)² / Σb² (0 when both are zero).
+    public static func nmse(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        var err = 0.0
+        var ref = 0.0
+        for i in a.indices {
+            let d = Double(a[i]) - Double(b[i])
+            err += d * d
+            ref += Double(b[i]) * Double(b[i])
+        }
+        return ref == 0 ? err : err / ref
+    }
+
+    /// Runs `c` on `backend` and on the reference.
+    public static func run(_ c: OpCase, on backend: any Backend, seed: UInt64 = 1234) throws -> OpResult {
+        guard backend.supports(c.op, c.format) else {
+            return OpResult(nmse: .infinity, finite: true, guardsIntact: true, supported: false)
+        }
+        var rng = SplitMix(seed: seed)
+        let s = c.size
+        let io = DeviceIO(backend: backend)
+        var out: [Float] = []
+        var expected: [Float] = []
+        var guardRow: [Float] = []
+
+        switch c.op {
+        case .matmul:
+            let (t, k, n) = (s("T"), s("K"), s("N"))
+            let x = rng.floats(t * k)
+            let wBytes = quantized(c.format, rng.floats(n * k), rows: n, cols: k)
+            expected = [Float](repeating: 0, count: t * n)
+            wBytes.withUnsafeBytes { w in
+                ck_ref_matmul(Int32(c.format.ggmlType), &expected, x, w.baseAddress, Int64(t), Int64(k), Int64(n))
+            }
+            let xd = try io.upload(x, [t, k])
+            let wd = try io.uploadRaw(wBytes, [n, k], c.format)
+            let od = try io.guarded([t + 1, n])
+            try backend.matmul(od, xd, wd, rows: t)
+            (out, guardRow) = try io.download(od, rows: t)
+        case .embedding:
+            let (t, n, vocab) = (s("T"), s("n"), s("vocab"))
+            let tokens = (0..<t).map { _ in Int32(rng.next() % UInt64(vocab)) }
+            let table = quantized(c.format, rng.floats(vocab * n), rows: vocab, cols: n)
+            expected = [Float](repeating: 0, count: t * n)
+            table.withUnsafeBytes {
+                ck_ref_embedding(Int32(c.format.ggmlType), &expected, $0.baseAddress, tokens, Int64(t), Int64(n))
+            }
+            let td = try io.uploadRaw(table, [vocab, n], c.format)
+            let od = try io.guarded([t + 1, n])
+            try backend.embedding(od, table: td, tokens: tokens)
+            (out, guardRow) = try io.download(od, rows: t)
+        case .rmsNorm, .layerNorm:
+            let (t, n) = (s("T"), s("n"))
+            let x = rng.floats(t * n, scale: 3)
+            let w = rng.floats(n)
+            let b = rng.floats(n)
+            expected = [Float](repeating: 0, count: t * n)
+            let eps: Float = 1e-5
+            if c.op == .rmsNorm {
+                ck_ref_rms_norm(&expected, x, w, Int64(t), Int64(n), eps)
+            } else {
+                ck_ref_layer_norm(&expected, x, w, b, Int64(t), Int64(n), eps)
+            }
+            let (xd, wd, bd) = (try io.upload(x, [t, n]), try io.upload(w, [n]), try io.upload(b, [n]))
+            let od = try io.guarded([t + 1, n])
+            if c.op == .rmsNorm {
+                try backend.rmsNorm(od, xd, weight: wd, rows: t, eps: eps)
+            } else {
+                try backend.layerNorm(od, xd, weight: wd, bias: bd, rows: t, eps: eps)
+            }
+            (out, guardRow) = try io.download(od, rows: t)
+        case .rope:
+            let (t, start, nh, hd) = (s("T"), s("start"), s("nh"), s("hd"))
+            let x = rng.floats(t * nh * hd)
+            expected = x
+            ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, c.rope == .neox ? 1 : 0)
+            let xd = try io.guarded([t + 1, nh * hd], fill: x)
+            try backend.rope(xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000, style: c.rope)
+            (out, guardRow) = try io.download(xd, rows: t)
+        case .attention:
+            let (t, start, nh, nkv, hd) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"))
+            let ctx = start + t
+            let q = rng.floats(t * nh * hd)
+            let k = rng.floats(ctx * nkv * hd)
+            let v = rng.floats(ctx * nkv * hd)
+            let scale = 1 / Float(hd).squareRoot()
+            expected = [Float](repeating: 0, count: t * nh * hd)
+            ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale)
+            let qd = try io.upload(q, [t, nh * hd])
+            let kd = try io.upload(k, [ctx, nkv * hd])
+            let vd = try io.upload(v, [ctx, nkv * hd])
+            let od = try io.guarded([t + 1, nh * hd])
+            try backend.attention(od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start, nHeads: nh,
+                                  nKVHeads: nkv, headDim: hd, scale: scale, kind: c.attention)
+            (out, guardRow) = try io.download(od, rows: t)
+        case .swiglu, .gelu, .add:
+            let (t, n) = (s("T"), s("n"))
+            let a = rng.floats(t * n, scale: 4)
+            let b = rng.floats(t * n, scale: 4)
+            expected = [Float](repeating: 0, count: t * n)
+            switch c.op {
+            case .swiglu: ck_ref_swiglu(&expected, a, b, Int64(t * n))
+            case .gelu: ck_ref_gelu(&expected, a, Int64(t * n))
+            default: for i in a.indices { expected[i] = a[i] + b[i] }
+            }
+            let (ad, bd) = (try io.upload(a, [t, n]), try io.upload(b, [t, n]))
+            let od = try io.guarded([t + 1, n])
+            switch c.op {
+            case .swiglu: try backend.swiglu(od, gate: ad, up: bd, rows: t)
+            case .gelu: try backend.gelu(od, ad, rows: t)
+            default: try backend.add(od, ad, bd, rows: t)
+            }
+            (out, guardRow) = try io.download(od, rows: t)
+        case .addBias:
+            let (t, n) = (s("T"), s("n"))
+            let x = rng.floats(t * n)
+            let b = rng.floats(n)
+            expected = x
+            for r in 0..<t { for j in 0..<n { expected[r * n + j] += b[j] } }
+            let xd = try io.guarded([t + 1, n], fill: x)
+            try backend.addBias(xd, bias: try io.upload(b, [n]), rows: t)
+            (out, guardRow) = try io.download(xd, rows: t)
+        case .copyRows:
+            // copy rows 1..<t+1 of src into rows start..<start+t of dst
+            let (t, n, start) = (s("T"), s("n"), s("start"))
+            let src = rng.floats((t + 1) * n)
+            let dst = rng.floats((start + t) * n)
+            expected = dst
+            for r in 0..<t { for j in 0..<n { expected[(start + r) * n + j] = src[(1 + r) * n + j] } }
+            let sd = try io.upload(src, [t + 1, n])
+            let dd = try io.guarded([start + t + 1, n], fill: dst)
+            try backend.copyRows(dd, dstRow: start, sd, srcRow: 1, rows: t)
+            (out, guardRow) = try io.download(dd, rows: start + t)
+        }
+        return OpResult(
+            nmse: nmse(out, expected), finite: out.allSatisfy(\.isFinite),
+            guardsIntact: guardRow.allSatisfy { $0 == sentinel }, supported: true)
+    }
+
+    /// The bytes of `values` (rows, cols) stored in `format` (quantized the reference way).
+    static func quantized(_ format: WeightFormat, _ values: [Float], rows: Int, cols: Int) -> [UInt8] {
+        let rowBytes = format.byteCount(cols)
+        var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
+        bytes.withUnsafeMutableBytes { dst in
+            for r in 0..<rows {
+                values.withUnsafeBufferPointer { src in
+                    ck_quantize_row(Int32(format.ggmlType), dst.baseAddress! + r * rowBytes,
+                                    src.baseAddress! + r * cols, Int64(cols))
+                }
+            }
+        }
+        return bytes
+    }
+}
+
+/// Uploads and downloads through the Backend protocol only.
+struct DeviceIO {
+    let backend: any Backend
+
+    func upload(_ values: [Float], _ shape: [Int]) throws -> any DeviceTensor {
+        let t = try backend.allocate(shape, .f32, label: "input")
+        try values.withUnsafeBytes { try backend.write(t, from: $0) }
+        return t
+    }
+
+    func uploadRaw(_ bytes: [UInt8], _ shape: [Int], _ format: WeightFormat) throws -> any DeviceTensor {
+        let t = try backend.allocate(shape, format, label: "weights")
+        try bytes.withUnsafeBytes { try backend.write(t, from: $0) }
+        return t
+    }
+
+    /// A tensor whose last row is the guard; the other rows hold `fill` (or the sentinel too).
+    func guarded(_ shape: [Int], fill: [Float] = []) throws -> any DeviceTensor {
+        let count = shape.reduce(1, *)
+        var values = [Float](repeating: OpCheck.sentinel, count: count)
+        values.replaceSubrange(0..<fill.count, with: fill)
+        return try upload(values, shape)
+    }
+
+    /// The first `rows` rows, and the guard row after them.
+    func download(_ t: any DeviceTensor, rows: Int) throws -> ([Float], [Float]) {
+        try backend.synchronize()
+        var all = [Float](repeating: 0, count: t.count)
+        try all.withUnsafeMutableBufferPointer { try backend.read(t, into: $0) }
+        let n = t.cols
+        return (Array(all[0..<(rows * n)]), Array(all[(rows * n)..<((rows + 1) * n)]))
+    }
+}
+
+/// splitmix64: seeded inputs, the same on every run and platform.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform floats in [-scale, scale).
+    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {
+        (0..<n).map { _ in (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
+    }
+}

@@ -1,1 +1,0 @@
-// OpCheck module (being written)

@@ -1,1 +1,0 @@
-// SwiftGPT module (being written)

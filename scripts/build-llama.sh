@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Build the llama.cpp reference tools (llama-bench, llama-tokenize, libllama) that SwiftGPT is
+# compared against: golden data (scripts/make_golden.py) and benchmarks (Benchmarks/compare-llama.sh).
+#
+# Source: the llama.cpp tree vendored in the `llama-cpp-python` source package, fetched from PyPI
+# with pip's default index (no host name is written here: pip's own configuration decides where
+# it comes from, so mirrors and offline wheelhouses work through PIP_INDEX_URL / PIP_FIND_LINKS).
+#
+# Idempotent: every step is skipped when its result is already there, so running it twice costs
+# nothing. This is a developer tool; CI does not need it (tests read committed golden files).
+#
+# Usage: scripts/build-llama.sh [--force] [--print-bin-dir]
+#   --force          reconfigure and rebuild even if the binaries exist
+#   --print-bin-dir  print the directory holding the binaries and libllama.so, then exit
+#                    (non-zero if it has not been built yet)
+#
+# Environment:
+#   LLAMA_DIR                 cache folder (default ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/llama.cpp)
+#   LLAMA_CPP_PYTHON_VERSION  package version (default 0.3.36: the version the golden data uses)
+#   JOBS                      parallel build jobs (default: nproc)
+#   PYTHON                    python interpreter with pip (default python3)
+#   CMAKE_EXTRA_ARGS          extra arguments for the cmake configure step (word-split)
+#
+# Layout under $LLAMA_DIR:
+#   dist/                                   the downloaded sdist
+#   llama_cpp_python-$VERSION/              the unpacked sdist (Python bindings: llama_cpp/)
+#   llama_cpp_python-$VERSION/vendor/llama.cpp/build/bin/   binaries and shared libraries
+#   bin -> llama_cpp_python-$VERSION/vendor/llama.cpp/build/bin  (stable symlink)
+set -euo pipefail
+
+VERSION="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
+LLAMA_DIR="${LLAMA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/swiftgpt/llama.cpp}"
+JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
+PYTHON="${PYTHON:-python3}"
+FORCE=0
+PRINT_BIN=0
+
+for arg in "$@"; do
+    case "$arg" in
+        --force) FORCE=1 ;;
+        --print-bin-dir) PRINT_BIN=1 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        *) echo "build-llama.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+SRC="$LLAMA_DIR/llama_cpp_python-$VERSION"
+TREE="$SRC/vendor/llama.cpp"
+BUILD="$TREE/build"
+BIN="$BUILD/bin"
+TARGETS=(llama-bench llama-tokenize llama)
+OUTPUTS=("$BIN/llama-bench" "$BIN/llama-tokenize" "$BIN/libllama.so")
+
+log() { echo "build-llama: $*" >&2; }
+
+all_built() {
+    local f
+    for f in "${OUTPUTS[@]}"; do [[ -e "$f" ]] || return 1; done
+}
+
+if [[ $PRINT_BIN == 1 ]]; then
+    if all_built; then echo "$BIN"; exit 0; fi
+    log "not built yet under $LLAMA_DIR (run scripts/build-llama.sh)"
+    exit 1
+fi
+
+mkdir -p "$LLAMA_DIR/dist"
+
+# 1. Fetch the sdist (skipped when a tarball for this version is already in dist/).
+find_sdist() {
+    local f
+    for f in "$LLAMA_DIR/dist/llama_cpp_python-$VERSION.tar.gz" "$LLAMA_DIR/dist/llama-cpp-python-$VERSION.tar.gz"; do
+        [[ -f "$f" ]] && { echo "$f"; return 0; }
+    done
+    return 1
+}
+if [[ -d "$TREE" ]]; then
+    log "source already unpacked: $SRC"
+else
+    if ! SDIST="$(find_sdist)"; then
+        log "downloading llama-cpp-python==$VERSION source package"
+        "$PYTHON" -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$LLAMA_DIR/dist"
+        SDIST="$(find_sdist)" || { log "pip download did not produce the expected tarball in $LLAMA_DIR/dist"; exit 1; }
+    else
+        log "using cached $SDIST"
+    fi
+    # 2. Unpack into a temporary folder, then move into place atomically.
+    log "unpacking $SDIST"
+    TMP="$(mktemp -d "$LLAMA_DIR/unpack.XXXXXX")"
+    trap 'rm -rf "$TMP"' EXIT
+    tar -xzf "$SDIST" -C "$TMP"
+    UNPACKED="$(find "$TMP" -mindepth 1 -maxdepth 1 -type d | head -n 1)"
+    [[ -f "$UNPACKED/vendor/llama.cpp/CMakeLists.txt" ]] || { log "no vendor/llama.cpp in $SDIST"; exit 1; }
+    rm -rf "$SRC"
+    mv "$UNPACKED" "$SRC"
+fi
+
+# 3. Configure and build (skipped when all outputs exist, unless --force).
+if [[ $FORCE == 0 ]] && all_built; then
+    log "already built: $BIN"
+else
+    if [[ $FORCE == 1 || ! -f "$BUILD/CMakeCache.txt" ]]; then
+        log "configuring $BUILD"
+        # shellcheck disable=SC2086
+        cmake -S "$TREE" -B "$BUILD" \
+            -DCMAKE_BUILD_TYPE=Release \
+            -DBUILD_SHARED_LIBS=ON \
+            -DGGML_NATIVE=ON \
+            -DLLAMA_CURL=OFF \
+            -DLLAMA_OPENSSL=OFF \
+            -DLLAMA_BUILD_TESTS=OFF \
+            -DLLAMA_BUILD_SERVER=OFF \
+            -DLLAMA_BUILD_EXAMPLES=OFF \
+            -DLLAMA_BUILD_APP=OFF \
+            -DLLAMA_BUILD_TOOLS=ON \
+            ${CMAKE_EXTRA_ARGS:-}
+    fi
+    log "building ${TARGETS[*]} with $JOBS jobs"
+    cmake --build "$BUILD" --config Release -j "$JOBS" --target "${TARGETS[@]}"
+    all_built || { log "build finished but outputs are missing: ${OUTPUTS[*]}"; exit 1; }
+fi
+
+ln -sfn "$BIN" "$LLAMA_DIR/bin"
+log "done. binaries: $LLAMA_DIR/bin  (LD_LIBRARY_PATH=$LLAMA_DIR/bin, LLAMA_CPP_LIB_PATH=$LLAMA_DIR/bin)"
+log "python bindings: PYTHONPATH=$SRC"
+echo "$BIN"
