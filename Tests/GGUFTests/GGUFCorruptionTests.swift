@@ -150,9 +150,12 @@ struct GGUFCorruptionTests {
 
     @Test("absurd counts and deep nesting fail fast")
     func absurdCounts() throws {
-        var header: [UInt8] = Array("GGUF".utf8)
-        for value in [UInt64(3) << 32 | 0, UInt64.max, 1] { withUnsafeBytes(of: value.littleEndian) { header += $0 } }
-        // version 3 in the low half of the first word, tensor count 0; metadata count = UInt64.max
+        // version 3, 0 tensors, UInt64.max metadata entries, then a little padding.
+        var header: [UInt8] = Array("GGUF".utf8) + [UInt8](repeating: 0, count: 20 + 64)
+        patch(&header, at: 4, UInt32(3))
+        patch(&header, at: 16, UInt64.max)
+        #expect(throws: GGUFError.self) { try GGUFFile(bytes: header) }
+        patch(&header, at: 8, UInt64(1) << 40)  // and 2^40 tensors
         #expect(throws: GGUFError.self) { try GGUFFile(bytes: header) }
 
         // One key holding arrays nested 100 deep.
