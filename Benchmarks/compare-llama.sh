@@ -46,7 +46,7 @@ while [[ $# -gt 0 ]]; do
         --out) need "$@"; OUT="$2"; shift 2 ;;
         --gpt-json) need "$@"; GPT_JSON="$2"; shift 2 ;;
         --llama-json) need "$@"; LLAMA_JSON="$2"; shift 2 ;;
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
 done

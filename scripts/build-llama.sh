@@ -9,8 +9,9 @@
 # Idempotent: every step is skipped when its result is already there, so running it twice costs
 # nothing. This is a developer tool; CI does not need it (tests read committed golden files).
 #
-# Usage: scripts/build-llama.sh [--force] [--print-bin-dir]
+# Usage: scripts/build-llama.sh [--force] [--fetch-only] [--print-bin-dir]
 #   --force          reconfigure and rebuild even if the binaries exist
+#   --fetch-only     download and unpack the source, do not build
 #   --print-bin-dir  print the directory holding the binaries and libllama.so, then exit
 #                    (non-zero if it has not been built yet)
 #
@@ -33,13 +34,15 @@ LLAMA_DIR="${LLAMA_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/swiftgpt/llama.cpp}"
 JOBS="${JOBS:-$(nproc 2>/dev/null || echo 2)}"
 PYTHON="${PYTHON:-python3}"
 FORCE=0
+FETCH_ONLY=0
 PRINT_BIN=0
 
 for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
+        --fetch-only) FETCH_ONLY=1 ;;
         --print-bin-dir) PRINT_BIN=1 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
         *) echo "build-llama.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
@@ -93,6 +96,11 @@ else
     [[ -f "$UNPACKED/vendor/llama.cpp/CMakeLists.txt" ]] || { log "no vendor/llama.cpp in $SDIST"; exit 1; }
     rm -rf "$SRC"
     mv "$UNPACKED" "$SRC"
+fi
+
+if [[ $FETCH_ONLY == 1 ]]; then
+    log "source ready: $SRC (--fetch-only: not building)"
+    exit 0
 fi
 
 # 3. Configure and build (skipped when all outputs exist, unless --force).

@@ -16,7 +16,7 @@ like llama_sampler_init_greedy).
 
 Usage:
   scripts/make_golden.py [--model PATH] [--llama-dir DIR] [--out DIR] [--threads 2] [--n-predict 64]
-Defaults: model from $SWIFTGPT_MODEL or ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/SmolLM2-135M-Instruct.Q4_1.gguf;
+Defaults: model from $GPT_MODEL (as the gpt CLI) or ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/SmolLM2-135M-Instruct.Q4_1.gguf;
 bindings from $LLAMA_PY_SRC or <llama-dir>/llama_cpp_python-0.3.36; libllama from $LLAMA_CPP_LIB_PATH
 or <llama-dir>/bin; llama-dir from $LLAMA_DIR or ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/llama.cpp.
 """
@@ -61,7 +61,7 @@ LOGIT_PROMPTS = ["capital", "chat", "code"]  # full logit vectors for these (~26
 def parse_args() -> argparse.Namespace:
     llama_dir = Path(os.environ.get("LLAMA_DIR") or CACHE / "llama.cpp")
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", type=Path, default=Path(os.environ.get("SWIFTGPT_MODEL") or
+    p.add_argument("--model", type=Path, default=Path(os.environ.get("GPT_MODEL") or
                                                       CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
     p.add_argument("--llama-dir", type=Path, default=llama_dir)
     p.add_argument("--py-src", type=Path, default=None, help="unpacked llama-cpp-python source (holds llama_cpp/)")
@@ -297,7 +297,7 @@ def run_prompt(llm: Llama, name: str, text: str, parse_special: bool, n_predict:
 def main() -> None:
     args = parse_args()
     if not args.model.is_file():
-        sys.exit(f"make_golden: model not found: {args.model} (set SWIFTGPT_MODEL or --model)")
+        sys.exit(f"make_golden: model not found: {args.model} (set GPT_MODEL or pass --model)")
     L = load_bindings(args.py_src, args.lib_dir)
     llm = Llama(L, args)
     meta = {

@@ -84,12 +84,12 @@ enum EndOfGeneration {
     /// - Note: where several tokens match one FIM list, llama.cpp takes whichever its hash map visits first; this
     ///   takes the lowest id.
     static func ids(
-        texts tokenTexts: [String], textToID: [String: Int32], attributes: inout [TokenAttributes],
+        texts tokenTexts: [String], lookup: (String) -> Int32?, attributes: inout [TokenAttributes],
         eos: Int32?, ids given: SpecialTokenIDs
     ) -> Set<Int32> {
         func markControl(_ id: Int32) { attributes[Int(id)].insert(.control) }
         func find(_ candidates: [String]) -> Int32? {
-            candidates.compactMap { textToID[$0] }.min()
+            candidates.compactMap(lookup).min()
         }
         func resolve(_ given: Int32?, _ candidates: [String]) -> Int32? {
             if let given { return given }

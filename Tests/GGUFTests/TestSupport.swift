@@ -4,6 +4,7 @@
 import Foundation
 import GGUF
 import GPTCore
+import Testing
 
 // MARK: - The real model
 

@@ -1,0 +1,108 @@
+// gpt bench: prompt (pp) and generation (tg) tokens/s in the manner of llama-bench: mean ± sd over -r runs after a
+// warm-up, one row per configuration. Progress goes to stderr; the table to stdout.
+import ArgumentParser
+import Foundation
+import SwiftGPT
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmark prompt processing and generation (llama-bench style).")
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable { case md, json, csv }
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .short, help: "Prompt lengths, comma-separated (0 = skip).")
+    var p: String = "512"
+    @Option(name: .short, help: "Generation lengths, comma-separated (0 = skip).")
+    var n: String = "128"
+    @Option(name: .short, help: "Repetitions after the warm-up.")
+    var r: Int = 5
+    @Option(name: [.short, .long], help: "Backends, comma-separated (default: auto).")
+    var backend: String = "auto"
+    @Option(name: [.short, .long], help: "Thread counts, comma-separated (0 = physical cores).")
+    var threads: String = "0"
+    @Option(help: "Attention kernels, comma-separated: fused, naive.")
+    var attention: String = "fused"
+    @Option(help: "Most prompt tokens per batch.")
+    var batch: Int = 512
+    @Option(name: [.short, .long], help: "Output: md, json or csv.")
+    var output: OutputFormat = .md
+
+    func validate() throws {
+        if r < 1 { throw ValidationError("-r must be at least 1") }
+        _ = try ints(p, "-p")
+        _ = try ints(n, "-n")
+        _ = try ints(threads, "--threads")
+        for a in list(attention) where AttentionKind(rawValue: a) == nil {
+            throw ValidationError("unknown attention kernel '\(a)' (fused, naive)")
+        }
+    }
+
+    private func list(_ s: String) -> [String] {
+        s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    private func ints(_ s: String, _ flag: String) throws -> [Int] {
+        try list(s).map {
+            guard let v = Int($0), v >= 0 else { throw ValidationError("\(flag) takes non-negative integers, got '\($0)'") }
+            return v
+        }
+    }
+
+    struct Row: Codable {
+        var model: String, backend: String, threads: Int, attention: String, test: String
+        var tokensPerSecond: Double, standardDeviation: Double, samples: [Double]
+    }
+
+    func run() throws {
+        let prompts = try ints(p, "-p").filter { $0 > 0 }
+        let gens = try ints(n, "-n").filter { $0 > 0 }
+        var rows: [Row] = []
+        for backendName in list(backend) {
+            for threadCount in try ints(threads, "--threads") {
+                for attentionName in list(attention) {
+                    let kind = AttentionKind(rawValue: attentionName)!
+                    let be = try BackendRegistry.standard.make(backendName, options: BackendOptions(threads: threadCount))
+                    let needed = max(prompts.max() ?? 1, gens.max() ?? 1)
+                    let model = try LanguageModel(path: modelOptions.path, backend: be, nCtx: max(needed, 16),
+                                                  maxBatch: batch, attention: kind)
+                    let usedThreads = threadCount > 0 ? threadCount : CPUInfo.physicalCores
+                    var results: [BenchmarkResult] = []
+                    for tokens in prompts {
+                        Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) pp\(tokens) ...\n")
+                        results.append(try model.executor.benchmarkPrompt(tokens: tokens, repetitions: r))
+                    }
+                    for tokens in gens {
+                        Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) tg\(tokens) ...\n")
+                        results.append(try model.executor.benchmarkGeneration(tokens: tokens, repetitions: r))
+                    }
+                    let name = URL(fileURLWithPath: modelOptions.path).lastPathComponent
+                    rows += results.map {
+                        Row(model: name, backend: be.name, threads: usedThreads, attention: attentionName,
+                            test: $0.test, tokensPerSecond: $0.mean, standardDeviation: $0.standardDeviation,
+                            samples: $0.samples)
+                    }
+                }
+            }
+        }
+        switch output {
+        case .json:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            Console.out(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n")
+        case .csv:
+            Console.out("model,backend,threads,attention,test,t/s,sd\n")
+            for row in rows {
+                Console.out("\(row.model),\(row.backend),\(row.threads),\(row.attention),\(row.test),"
+                    + String(format: "%.2f,%.2f", row.tokensPerSecond, row.standardDeviation) + "\n")
+            }
+        case .md:
+            Console.out("| model | backend | threads | attention | test | t/s |\n")
+            Console.out("| --- | --- | ---: | --- | ---: | ---: |\n")
+            for row in rows {
+                Console.out("| \(row.model) | \(row.backend) | \(row.threads) | \(row.attention) | \(row.test) | "
+                    + String(format: "%.2f ± %.2f", row.tokensPerSecond, row.standardDeviation) + " |\n")
+            }
+        }
+    }
+}
