@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
         .target(
             name: "SwiftGPT",
-            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck"]),
+            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling"]),
 
         // MARK: - Backends
         .target(
@@ -68,6 +68,7 @@ let package = Package(
             resources: []),
         .target(name: "AllBackends", dependencies: ["GPTCore", "BackendOpenMP", "BackendBLAS", "BackendOpenCL"]),
         .target(name: "OpCheck", dependencies: ["GPTCore", "CKernels", "AllBackends"]),
+        .target(name: "Profiling", dependencies: ["GPTCore", "CKernels"]),
 
         // MARK: - Command-line tool
         .executableTarget(

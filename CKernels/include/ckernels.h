@@ -108,6 +108,13 @@ size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
 
+// MARK: - Roofline calibration (CKernels/calibrate)
+
+/// Peak FP32 FMA throughput in GFLOP/s on nthreads threads (iters loop trips per thread; ~1e8 takes ~0.2 s).
+double ck_calibrate_fma_gflops(int nthreads, int64_t iters);
+/// Streaming read bandwidth in GB/s over `bytes` (a multiple of 64) of `buffer`.
+double ck_calibrate_read_gbps(const void *buffer, int64_t bytes, int nthreads, int repetitions);
+
 #ifdef __cplusplus
 }
 #endif

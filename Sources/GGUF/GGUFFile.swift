@@ -8,12 +8,13 @@
 //   tensor_count × { name: string, n_dims: u32, ne[n_dims]: u64, ggml_type: u32, offset: u64 }
 //   padding to `general.alignment` (default 32), then the data section; tensor offsets are relative to it.
 
+import GPTCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import GPTCore
 
 /// One tensor's entry in the tensor table.
 public struct GGUFTensorInfo: Sendable, Equatable, Hashable {
@@ -120,15 +121,20 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     public func intArray(_ key: String) throws -> [Int] { try typed(key, "array<integer>") { $0.intArray } }
     public func floatArray(_ key: String) throws -> [Float] { try typed(key, "array<float>") { $0.floatArray } }
 
-    /// Optional variants: nil when the key is absent; still throw `.wrongType` when present with another type.
-    public func string(_ key: String, default: String?) throws -> String? {
-        metadata[key] == nil ? `default` : try string(key)
+    /// `default` when the key is absent; still `.wrongType` when it is present with another type.
+    public func string(_ key: String, default: String) throws -> String { try string(ifPresent: key) ?? `default` }
+    public func int(_ key: String, default: Int) throws -> Int { try int(ifPresent: key) ?? `default` }
+    public func float(_ key: String, default: Float) throws -> Float { try float(ifPresent: key) ?? `default` }
+    public func bool(_ key: String, default: Bool) throws -> Bool { try bool(ifPresent: key) ?? `default` }
+
+    /// nil when the key is absent; still `.wrongType` when it is present with another type.
+    public func string(ifPresent key: String) throws -> String? { metadata[key] == nil ? nil : try string(key) }
+    public func int(ifPresent key: String) throws -> Int? { metadata[key] == nil ? nil : try int(key) }
+    public func float(ifPresent key: String) throws -> Float? { metadata[key] == nil ? nil : try float(key) }
+    public func bool(ifPresent key: String) throws -> Bool? { metadata[key] == nil ? nil : try bool(key) }
+    public func stringArray(ifPresent key: String) throws -> [String]? {
+        metadata[key] == nil ? nil : try stringArray(key)
     }
-    public func int(_ key: String, default: Int?) throws -> Int? { metadata[key] == nil ? `default` : try int(key) }
-    public func float(_ key: String, default: Float?) throws -> Float? {
-        metadata[key] == nil ? `default` : try float(key)
-    }
-    public func bool(_ key: String, default: Bool?) throws -> Bool? { metadata[key] == nil ? `default` : try bool(key) }
 
     private func typed<T>(_ key: String, _ expected: String, _ convert: (GGUFValue) -> T?) throws -> T {
         guard let value = metadata[key] else { throw GGUFError.missingKey(path: path, key: key) }

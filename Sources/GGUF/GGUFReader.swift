@@ -81,7 +81,8 @@ struct GGUFReader {
         let start = offset
         let raw = try integer(UInt32.self, what())
         guard let type = GGUFValueType(rawValue: raw) else {
-            throw GGUFError.corrupt(path: path, offset: start, detail: "\(what()) is \(raw), not a GGUF value type (0...12)")
+            throw GGUFError.corrupt(
+                path: path, offset: start, detail: "\(what()) is \(raw), not a GGUF value type (0...12)")
         }
         return type
     }

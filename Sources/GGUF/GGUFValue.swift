@@ -3,8 +3,19 @@
 
 /// The on-disk type id of a metadata value (GGUF spec `gguf_metadata_value_type`).
 public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
-    case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6, bool = 7, string = 8
-    case array = 9, uint64 = 10, int64 = 11, float64 = 12
+    case uint8 = 0
+    case int8 = 1
+    case uint16 = 2
+    case int16 = 3
+    case uint32 = 4
+    case int32 = 5
+    case float32 = 6
+    case bool = 7
+    case string = 8
+    case array = 9
+    case uint64 = 10
+    case int64 = 11
+    case float64 = 12
 
     /// Bytes of a scalar value; nil for strings and arrays.
     public var fixedSize: Int? {
@@ -48,8 +59,18 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertib
 
 /// A metadata value. Arrays hold values of one type on disk (nested arrays may differ in their own element type).
 public enum GGUFValue: Sendable, Equatable, Hashable {
-    case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16), uint32(UInt32), int32(Int32)
-    case uint64(UInt64), int64(Int64), float32(Float), float64(Double), bool(Bool), string(String)
+    case uint8(UInt8)
+    case int8(Int8)
+    case uint16(UInt16)
+    case int16(Int16)
+    case uint32(UInt32)
+    case int32(Int32)
+    case uint64(UInt64)
+    case int64(Int64)
+    case float32(Float)
+    case float64(Double)
+    case bool(Bool)
+    case string(String)
     case array([GGUFValue])
 
     public var type: GGUFValueType {
@@ -70,7 +91,8 @@ public enum GGUFValue: Sendable, Equatable, Hashable {
         }
     }
 
-    /// A short type name for messages: "uint32", "string", "array<string>" (from the first element), "array<>" if empty.
+    /// A short type name for messages: "uint32", "string", "array<string>" (from the first element), or
+    /// "array<>" when empty.
     public var typeName: String {
         guard case .array(let values) = self else { return type.description }
         return "array<\(values.first?.typeName ?? "")>"

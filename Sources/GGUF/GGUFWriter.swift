@@ -1,12 +1,13 @@
 // GGUFWriter: builds a GGUF v3 (or v2) file in memory from metadata and tensor data, and writes it out. Used by
 // the tests to make small files and by `gpt convert`; it does not quantize (callers pass bytes in `format`).
 
+import GPTCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import GPTCore
 
 /// Collects metadata and tensors, then serializes them in insertion order with aligned tensor data.
 public struct GGUFWriter: Sendable {

@@ -5,3 +5,4 @@
 @_exported import GPTEngine
 @_exported import OpCheck
 @_exported import Tokenization
+@_exported import Profiling

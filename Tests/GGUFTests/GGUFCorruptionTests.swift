@@ -79,7 +79,9 @@ struct GGUFCorruptionTests {
     func versions(version: UInt32) throws {
         var bytes = try Sample.bytes()
         patch(&bytes, at: 4, version)
-        #expect(throws: GGUFError.unsupportedVersion(path: "v", version: version)) { try GGUFFile(bytes: bytes, name: "v") }
+        #expect(throws: GGUFError.unsupportedVersion(path: "v", version: version)) {
+            try GGUFFile(bytes: bytes, name: "v")
+        }
     }
 
     @Test("unknown tensor type id names the tensor and the type")

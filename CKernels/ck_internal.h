@@ -1,0 +1,168 @@
+// ck_internal.h: private helpers shared by the CKernels sources: block sizes, OpenMP helpers, target attributes,
+// the quantized-activation layout of ck_matmul's scratch, the per-SIMD-level tables, and portable 8-float vectors
+// (clang/gcc vector extensions) that compile to ymm under AVX2/AVX-512 and to SSE pairs in the portable path.
+// Not part of the public API (that is include/ckernels.h only).
+#ifndef CK_INTERNAL_H
+#define CK_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ckernels.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+// MARK: - Attributes
+
+#define CK_INLINE static inline __attribute__((always_inline))
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CK_X86 1
+// AVX2 level: AVX2 + FMA + F16C (Haswell and later, Zen 1 and later).
+#define CK_TARGET_AVX2 __attribute__((target("avx2,fma,f16c,bmi2")))
+// AVX-512 level: F + BW + VL + DQ + VNNI (Ice Lake, Sapphire Rapids, Zen 4). Kernels mostly use 256-bit EVEX
+// forms (32 registers, vpdpbusd on ymm): on Zen 4 a zmm op costs two ymm ops anyway.
+#define CK_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c,bmi2")))
+#else
+#define CK_X86 0
+#endif
+
+// MARK: - Blocks
+
+// Bytes of one block of 32 elements of a quantized format (0 for float formats).
+CK_INLINE int ck__block_bytes(int fmt) {
+    switch (fmt) {
+    case CK_Q4_0: return (int)sizeof(ck_block_q4_0);
+    case CK_Q4_1: return (int)sizeof(ck_block_q4_1);
+    case CK_Q8_0: return (int)sizeof(ck_block_q8_0);
+    default: return 0;
+    }
+}
+CK_INLINE int ck__is_quantized(int fmt) { return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q8_0; }
+
+// MARK: - Threads
+
+CK_INLINE int ck__thread_num(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+CK_INLINE int ck__num_threads(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+/// Threads worth using for `work` units when one thread should get at least `grain` of them: 1..nthreads.
+CK_INLINE int ck__threads_for(int nthreads, double work, double grain) {
+    if (nthreads < 1) nthreads = 1;
+    double useful = work / grain;
+    if (useful < 1.0) return 1;
+    return useful < (double)nthreads ? (int)useful : nthreads;
+}
+/// Thread ith of nth gets [*begin, *end) of [0, n), split in chunks that are multiples of `align`.
+CK_INLINE void ck__split_range(int64_t n, int ith, int nth, int64_t align, int64_t *begin, int64_t *end) {
+    int64_t units = (n + align - 1) / align;
+    int64_t per = units / nth, extra = units % nth;
+    int64_t u0 = ith * per + (ith < extra ? ith : extra);
+    int64_t u1 = u0 + per + (ith < extra ? 1 : 0);
+    *begin = u0 * align < n ? u0 * align : n;
+    *end = u1 * align < n ? u1 * align : n;
+}
+
+// MARK: - Quantized activations (ck_matmul scratch)
+
+// Row t of T activation rows, quantized to 8 bits in blocks of 32, lives at base + t * stride:
+//   int8_t qs[K]   q = round(x / d), 64-byte aligned
+//   float  d[nb]   block scale amax / 127
+//   float  s[nb]   d * sum(q): the block sum, so the q4_1 min and the q4_0 / q8_0 offsets cost one FMA per block
+typedef struct {
+    uint8_t *base;
+    int64_t stride;  // bytes per row, a multiple of 64
+    int64_t K, nb;   // inputs, blocks per row (K / 32)
+} ck_qact;
+
+CK_INLINE int64_t ck__qact_stride(int64_t K) { return (K + 8 * (K / CK_QK) + 63) & ~(int64_t)63; }
+CK_INLINE int8_t *ck__qact_qs(const ck_qact *a, int64_t t) { return (int8_t *)(a->base + t * a->stride); }
+CK_INLINE float *ck__qact_d(const ck_qact *a, int64_t t) { return (float *)(a->base + t * a->stride + a->K); }
+CK_INLINE float *ck__qact_s(const ck_qact *a, int64_t t) {
+    return (float *)(a->base + t * a->stride + a->K) + a->nb;
+}
+
+// MARK: - Per-level kernel tables (cpu/matmul_*.c, chosen in cpu/matmul.c)
+
+typedef struct {
+    /// Quantizes activation rows [t0, t1) of x (T, K) into a.
+    void (*quantize)(const ck_qact *a, const float *x, int64_t t0, int64_t t1);
+    /// out (T, N) rows n0..n1 (all T tokens) = quantized activations · w (N, K)ᵀ, w in a quantized fmt.
+    void (*rows_q)(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                   int64_t n1);
+    /// The same for F32 / F16 weights with float activations x (T, K).
+    void (*rows_f)(int fmt, float *out, const void *w, const float *x, int64_t T, int64_t K, int64_t N, int64_t n0,
+                   int64_t n1);
+} ck_matmul_impl;
+
+extern const ck_matmul_impl ck__matmul_scalar;
+#if CK_X86
+extern const ck_matmul_impl ck__matmul_avx2;
+extern const ck_matmul_impl ck__matmul_avx512;
+#endif
+
+// MARK: - Portable 8-float vectors
+
+typedef float ck_v8f __attribute__((vector_size(32)));
+typedef int32_t ck_v8i __attribute__((vector_size(32)));
+
+CK_INLINE ck_v8f ck_v8_load(const float *p) {
+    ck_v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+CK_INLINE void ck_v8_store(float *p, ck_v8f v) { memcpy(p, &v, sizeof v); }
+CK_INLINE ck_v8f ck_v8_splat(float x) { return (ck_v8f){x, x, x, x, x, x, x, x}; }
+CK_INLINE ck_v8f ck_v8_max(ck_v8f a, ck_v8f b) { return __builtin_elementwise_max(a, b); }
+CK_INLINE ck_v8f ck_v8_min(ck_v8f a, ck_v8f b) { return __builtin_elementwise_min(a, b); }
+CK_INLINE float ck_v8_hsum(ck_v8f v) {
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+CK_INLINE float ck_v8_hmax(ck_v8f v) {
+    float m = v[0];
+    for (int i = 1; i < 8; i++) m = m > v[i] ? m : v[i];
+    return m;
+}
+
+/// e^x for 8 lanes: Cephes expf (range reduction by ln 2, degree-6 polynomial), about 1 ulp. Lanes below -87.3
+/// (including -inf) give exactly 0; lanes above 88.3 saturate near 2.4e38 instead of inf.
+CK_INLINE ck_v8f ck_v8_exp(ck_v8f x) {
+    const ck_v8f lo = ck_v8_splat(-87.3f), hi = ck_v8_splat(88.3f);
+    ck_v8i keep = x >= lo;  // -1 where the result is not flushed to 0 (false for NaN and -inf)
+    x = ck_v8_min(ck_v8_max(x, lo), hi);
+    // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |x / ln 2| < 2^22, round to nearest even)
+    const ck_v8f magic = ck_v8_splat(12582912.0f);
+    ck_v8f n = (x * ck_v8_splat(1.44269504088896341f) + magic) - magic;
+    ck_v8f r = x - n * ck_v8_splat(0.693359375f);
+    r = r - n * ck_v8_splat(-2.12194440e-4f);
+    ck_v8f p = ck_v8_splat(1.9875691500e-4f);
+    p = p * r + ck_v8_splat(1.3981999507e-3f);
+    p = p * r + ck_v8_splat(8.3334519073e-3f);
+    p = p * r + ck_v8_splat(4.1665795894e-2f);
+    p = p * r + ck_v8_splat(1.6666665459e-1f);
+    p = p * r + ck_v8_splat(5.0000001201e-1f);
+    p = p * (r * r) + r + ck_v8_splat(1.0f);
+    ck_v8i e = (__builtin_convertvector(n, ck_v8i) + 127) << 23;  // 2^n, n in [-126, 127]
+    ck_v8f y = p * (ck_v8f)e;
+    return (ck_v8f)((ck_v8i)y & keep);
+}
+
+/// Scalar e^x with the same polynomial (for tails, so a row gives the same values whatever its length).
+CK_INLINE float ck_exp1(float x) {
+    ck_v8f v = ck_v8_exp(ck_v8_splat(x));
+    return v[0];
+}
+
+#endif

@@ -1,1 +1,0 @@
-// BackendOpenCL module (being written)
