@@ -121,11 +121,12 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     public func intArray(_ key: String) throws -> [Int] { try typed(key, "array<integer>") { $0.intArray } }
     public func floatArray(_ key: String) throws -> [Float] { try typed(key, "array<float>") { $0.floatArray } }
 
-    /// `default` when the key is absent; still `.wrongType` when it is present with another type.
-    public func string(_ key: String, default: String) throws -> String { try string(ifPresent: key) ?? `default` }
-    public func int(_ key: String, default: Int) throws -> Int { try int(ifPresent: key) ?? `default` }
-    public func float(_ key: String, default: Float) throws -> Float { try float(ifPresent: key) ?? `default` }
-    public func bool(_ key: String, default: Bool) throws -> Bool { try bool(ifPresent: key) ?? `default` }
+    /// `default` when the key is absent (pass nil for an optional lookup); still `.wrongType` when it is present
+    /// with another type.
+    public func string(_ key: String, default: String?) throws -> String? { try string(ifPresent: key) ?? `default` }
+    public func int(_ key: String, default: Int?) throws -> Int? { try int(ifPresent: key) ?? `default` }
+    public func float(_ key: String, default: Float?) throws -> Float? { try float(ifPresent: key) ?? `default` }
+    public func bool(_ key: String, default: Bool?) throws -> Bool? { try bool(ifPresent: key) ?? `default` }
 
     /// nil when the key is absent; still `.wrongType` when it is present with another type.
     public func string(ifPresent key: String) throws -> String? { metadata[key] == nil ? nil : try string(key) }

@@ -59,7 +59,7 @@ public struct ModelHyperParameters: Sendable, Equatable {
         nFF = try positive("feed_forward_length", try file.int(key("feed_forward_length")))
         nHeads = try positive("attention.head_count", try file.int(key("attention.head_count")))
         nKVHeads = try positive(
-            "attention.head_count_kv", try file.int(key("attention.head_count_kv"), default: nHeads))
+            "attention.head_count_kv", try file.int(key("attention.head_count_kv"), default: nHeads) ?? nHeads)
         nCtx = try positive("context_length", try file.int(key("context_length")))
         if let vocab = try file.int(ifPresent: key("vocab_size")) {
             nVocab = try positive("vocab_size", vocab)
@@ -79,8 +79,8 @@ public struct ModelHyperParameters: Sendable, Equatable {
                 detail: "\(nHeads) query heads are not a multiple of \(nKVHeads) key/value heads")
         }
         headDim = nEmbd / nHeads
-        ropeDim = try positive("rope.dimension_count", try file.int(key("rope.dimension_count"), default: headDim))
-        ropeFreqBase = try file.float(key("rope.freq_base"), default: 10000)
+        ropeDim = try positive("rope.dimension_count", try file.int(ifPresent: key("rope.dimension_count")) ?? headDim)
+        ropeFreqBase = try file.float(ifPresent: key("rope.freq_base")) ?? 10000
         let epsKey = arch == "gpt2" ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"
         normEps = try file.float(key(epsKey))
     }
