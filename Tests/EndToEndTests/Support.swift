@@ -1,0 +1,78 @@
+// Shared helpers of the end-to-end tests: where the model is, the golden files, and loaded models per backend.
+import Foundation
+import SwiftGPT
+
+enum TestModel {
+    /// The default model, when `make model` (or GPT_MODEL) has put it in place.
+    static let path: String? = {
+        let path = ModelLocator.defaultModelPath
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }()
+
+    static let missingReason = "the default model is not at \(ModelLocator.defaultModelPath): run `make model`"
+
+    /// Backends available here; the tests run on each.
+    static let backends = BackendRegistry.standard.availableNames()
+
+    static func load(_ backend: String, nCtx: Int = 512) throws -> LanguageModel {
+        let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
+        return try LanguageModel(path: path!, backend: be, nCtx: nCtx)
+    }
+}
+
+/// greedy.json and logits.json, made by scripts/make_golden.py from llama.cpp (see Golden/README.md).
+struct GoldenGreedy: Decodable {
+    struct Step: Decodable {
+        var token: Int32
+        var top1_logit: Float
+        var top2_token: Int32
+        var top2_logit: Float
+        var margin: Float
+    }
+    struct Prompt: Decodable {
+        var name: String
+        var prompt: String
+        var parse_special: Bool
+        var prompt_tokens: [Int32]
+        var n_predict: Int
+        var generated_tokens: [Int32]
+        var generated_text: String
+        var near_tie_steps: [Int]
+        var steps: [Step]
+    }
+    var prompts: [Prompt]
+
+    static let file: GoldenGreedy = {
+        let url = Bundle.module.url(forResource: "Golden/greedy", withExtension: "json")!
+        return try! JSONDecoder().decode(GoldenGreedy.self, from: Data(contentsOf: url))
+    }()
+}
+
+struct GoldenLogits: Decodable {
+    struct Prompt: Decodable {
+        var name: String
+        var prompt: String
+        var parse_special: Bool
+        var prompt_tokens: [Int32]
+        var argmax: Int
+        var logits_f32le_b64: String
+
+        var logits: [Float] {
+            let data = Data(base64Encoded: logits_f32le_b64)!
+            return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+    }
+    var prompts: [Prompt]
+
+    static let file: GoldenLogits = {
+        let url = Bundle.module.url(forResource: "Golden/logits", withExtension: "json")!
+        return try! JSONDecoder().decode(GoldenLogits.self, from: Data(contentsOf: url))
+    }()
+}
+
+/// Σ(a-b)² / Σb², the suite's normalised error.
+func nmse(_ a: [Float], _ b: [Float]) -> Double { OpCheck.nmse(a, b) }
+
+func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
