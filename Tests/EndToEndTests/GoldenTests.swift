@@ -62,10 +62,10 @@ struct GoldenTests {
         }
     }
 
-    @Test("every pair of backends gives close logits")
+    @Test("every pair of backends gives close logits",
+          .enabled(if: TestModel.backends.count > 1, "only one backend is available here"))
     func backendsAgree() throws {
         let names = TestModel.backends
-        guard names.count > 1 else { return }
         let prompt = GoldenLogits.file.prompts[0]
         var results: [(String, [Float])] = []
         for name in names {

@@ -1,0 +1,89 @@
+// The executor's own guarantees on the real model: the KV cache makes one-token steps equal a batched prompt,
+// fused and naive attention agree, limits give clear errors, and the chat template matches llama.cpp's tokens.
+import Foundation
+import SwiftGPT
+import Testing
+
+@Suite("Engine", .enabled(if: TestModel.path != nil, TestModel.missingReason))
+struct EngineTests {
+    static let prompt: [Int32] = GoldenLogits.file.prompts[0].prompt_tokens
+
+    @Test("one token at a time through the KV cache equals the batched prompt", arguments: TestModel.backends)
+    func kvCacheMatchesBatch(backend: String) throws {
+        let model = try TestModel.load(backend)
+        let batched = try model.executor.forward(Self.prompt)
+        model.executor.reset()
+        var stepped: [Float] = []
+        for id in Self.prompt { stepped = try model.executor.forward([id]) }
+        #expect(model.executor.position == Self.prompt.count)
+        // Same kernels on different batch shapes: only summation order and activation rounding differ.
+        #expect(nmse(stepped, batched) < 1e-4, "NMSE \(nmse(stepped, batched))")
+        #expect(Sampler.argmax(stepped) == Sampler.argmax(batched))
+    }
+
+    @Test("fused and naive attention give the same logits", arguments: TestModel.backends)
+    func fusedMatchesNaive(backend: String) throws {
+        let model = try TestModel.load(backend)
+        model.executor.attention = .fused
+        let fused = try model.executor.forward(Self.prompt)
+        model.executor.reset()
+        model.executor.attention = .naive
+        let naive = try model.executor.forward(Self.prompt)
+        #expect(nmse(fused, naive) < 1e-6, "NMSE \(nmse(fused, naive))")
+    }
+
+    @Test("a prompt longer than the context is a clear error")
+    func contextOverflow() throws {
+        let model = try TestModel.load("openmp", nCtx: 16)
+        let long = [Int32](repeating: 504, count: 17)
+        #expect(throws: EngineError.contextOverflow(needed: 17, limit: 16)) { try model.executor.forward(long) }
+        #expect(throws: EngineError.invalidToken(49152, vocab: 49152)) { try model.executor.forward([49152]) }
+        #expect(throws: EngineError.emptyPrompt) { try model.executor.forward([]) }
+    }
+
+    @Test("the ChatML template renders the golden chat prompt token for token")
+    func chatTemplateMatchesGolden() throws {
+        let golden = try #require(GoldenGreedy.file.prompts.first { $0.name == "chat" })
+        let model = try TestModel.load("openmp")
+        let template = try #require(model.chatTemplate)
+        #expect(template == .chatml)
+        let text = template.render([
+            ChatMessage(role: "system", content: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"),
+            ChatMessage(role: "user", content: "What is the capital of France?"),
+        ], addGenerationPrompt: true)
+        #expect(model.tokenizer.encode(text, parseSpecial: true) == golden.prompt_tokens)
+    }
+
+    @Test("a chat session reuses the KV cache across turns")
+    func chatSessionReusesCache() throws {
+        let model = try TestModel.load("openmp")
+        var session = ChatSession(model: model, template: .chatml, system: "You are brief.", sampling: .greedy,
+                                  maxTokens: 16)
+        var first = ""
+        let s1 = try session.respond(to: "Name a colour.") { first += $0 }
+        let afterFirst = model.executor.position
+        var second = ""
+        let s2 = try session.respond(to: "Another one?") { second += $0 }
+        #expect(!first.isEmpty && !second.isEmpty)
+        // the second turn feeds only its own tokens, not the whole conversation again
+        #expect(s2.promptTokens < afterFirst, "turn 2 fed \(s2.promptTokens) tokens; the cache held \(afterFirst)")
+        #expect(s1.promptTokens > 0)
+        #expect(session.messages.count == 5)
+    }
+
+    @Test("the same seed gives the same text", arguments: TestModel.backends)
+    func seededSampling(backend: String) throws {
+        let model = try TestModel.load(backend)
+        var options = SamplingOptions()
+        options.temperature = 0.9
+        options.seed = 1234
+        func run() throws -> [Int32] {
+            model.executor.reset()
+            var sampler = Sampler(options)
+            var out: [Int32] = []
+            try model.generate(prompt: Self.prompt, maxTokens: 24, sampler: &sampler) { out.append($0); return true }
+            return out
+        }
+        #expect(try run() == run())
+    }
+}
