@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "ckernels.h"
+#include "include/ckernels.h"
 
 #ifdef _OPENMP
 #include <omp.h>

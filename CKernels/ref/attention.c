@@ -3,7 +3,7 @@
 // variable-length array on the stack.
 #include <math.h>
 
-#include "ck_internal.h"
+#include "../ck_internal.h"
 
 void ck_ref_attention(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                       int64_t nh, int64_t nkv, int64_t hd, float scale) {

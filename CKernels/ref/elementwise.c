@@ -1,7 +1,7 @@
 // ref/elementwise.c: scalar references for rope and the activations (SwiGLU, GELU), in double.
 #include <math.h>
 
-#include "ck_internal.h"
+#include "../ck_internal.h"
 
 void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox) {
     // x (T, nh*hd) in place. The angle follows llama.cpp (ggml_rope_cache_init) bit for bit: theta starts at the

@@ -1,7 +1,7 @@
 // ref/matmul.c: scalar references for the products: matmul and embedding lookup. Weights are dequantized
 // exactly (ck_dequantize_row, one block at a time on the stack) and sums run in double. Slow on purpose: these are
 // the oracle of the tests and of `gpt check`, never used to generate text.
-#include "ck_internal.h"
+#include "../ck_internal.h"
 
 void ck_ref_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N) {
     // out (T, N), x (T, K), w (N, K) in fmt: out[t][n] = sum_k x[t][k] * w[n][k]

@@ -1,7 +1,7 @@
 // ref/norm.c: scalar references for the normalisations (RMSNorm of llama, LayerNorm of GPT-2), in double.
 #include <math.h>
 
-#include "ck_internal.h"
+#include "../ck_internal.h"
 
 void ck_ref_rms_norm(float *out, const float *x, const float *w, int64_t T, int64_t n, float eps) {
     // out (T, n) = x / sqrt(mean(x^2) + eps) * w (n)

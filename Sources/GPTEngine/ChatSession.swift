@@ -1,11 +1,14 @@
 // ChatSession: a multi-turn conversation that reuses the KV cache: each turn feeds only its own new tokens.
+// When the conversation no longer fits the context, the oldest turns are dropped (the system prompt stays).
 import Tokenization
 
 public struct ChatSession {
     public let model: LanguageModel
     public let template: ChatTemplate
     public private(set) var messages: [ChatMessage]
-    public var sampling: SamplingOptions
+    public var sampling: SamplingOptions {
+        didSet { sampler = Sampler(sampling) }
+    }
     public var maxTokens: Int
     /// Tokens already in the KV cache, in order.
     public private(set) var cachedTokens: [Int32] = []
@@ -22,31 +25,66 @@ public struct ChatSession {
         model.executor.reset()
     }
 
+    /// Forgets the conversation (keeping the system prompt).
+    public mutating func reset() {
+        messages = messages.filter { $0.role == "system" }
+        cachedTokens = []
+        model.executor.reset()
+    }
+
+    /// Replaces the system prompt; the next turn re-reads the conversation from the first changed token.
+    public mutating func setSystem(_ text: String) {
+        messages.removeAll { $0.role == "system" }
+        messages.insert(ChatMessage(role: "system", content: text), at: 0)
+    }
+
     /// Adds a user message, streams the answer's text to `emit`, and records it in the history.
-    public mutating func respond(to user: String, emit: (String) -> Void) throws -> GenerationStats {
+    /// - Parameters:
+    ///   - notice: told when old turns are dropped to make room.
+    ///   - shouldStop: polled after every token; true ends the answer early (Ctrl-C).
+    public mutating func respond(
+        to user: String, notice: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false },
+        emit: (String) -> Void
+    ) throws -> GenerationStats {
         messages.append(ChatMessage(role: "user", content: user))
-        let rendered = template.render(messages, addGenerationPrompt: true)
-        let all = model.tokenizer.encode(rendered, parseSpecial: true)
-        // Reuse the longest cached prefix; feed the rest.
+        var all = render()
+        // Drop the oldest exchanges until the prompt and a full answer fit.
+        while all.count + maxTokens > model.executor.nCtx,
+            let first = messages.firstIndex(where: { $0.role != "system" }), first < messages.count - 1
+        {
+            let end = messages[(first + 1)...].firstIndex { $0.role == "user" } ?? messages.count - 1
+            messages.removeSubrange(first..<end)
+            notice("context full: dropped the oldest turn (\(end - first) messages)")
+            all = render()
+        }
+        guard all.count + 1 <= model.executor.nCtx else {
+            messages.removeLast()
+            throw EngineError.contextOverflow(needed: all.count + 1, limit: model.executor.nCtx)
+        }
+        let budget = min(maxTokens, model.executor.nCtx - all.count)
+        // Reuse the longest cached prefix; feed the rest (at least one token, to get logits).
         var common = 0
         while common < min(all.count, cachedTokens.count) && all[common] == cachedTokens[common] { common += 1 }
-        if common == all.count { common -= 1 }  // at least one token must be fed to get logits
+        common = min(common, all.count - 1)
         model.executor.rewind(to: common)
-        cachedTokens = Array(cachedTokens.prefix(common))
         let fresh = Array(all[common...])
         var answer: [Int32] = []
         var decoder = StreamingDecoder(tokenizer: model.tokenizer)
-        let stats = try model.generate(prompt: fresh, maxTokens: maxTokens, sampler: &sampler) { id in
+        let stats = try model.generate(prompt: fresh, maxTokens: budget, sampler: &sampler) { id in
             answer.append(id)
             emit(decoder.append(id))
-            return true
+            return !shouldStop()
         }
         emit(decoder.flush())
         // The cache holds the prompt, the answer and the end-of-turn token, except the last sampled token when
-        // the answer hit maxTokens (it was never fed).
-        cachedTokens = Array((cachedTokens + fresh + answer + (stats.endToken.map { [$0] } ?? []))
+        // the answer was cut short (it was never fed).
+        cachedTokens = Array((all.prefix(common) + fresh + answer + (stats.endToken.map { [$0] } ?? []))
             .prefix(model.executor.position))
         messages.append(ChatMessage(role: "assistant", content: model.tokenizer.decode(answer)))
         return stats
+    }
+
+    private func render() -> [Int32] {
+        model.tokenizer.encode(template.render(messages, addGenerationPrompt: true), parseSpecial: true)
     }
 }

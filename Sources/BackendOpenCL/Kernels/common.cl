@@ -1,4 +1,4 @@
-// common.cl: block layouts of the quantized weight formats, prepended to every program that reads weights.
+// common.cl: prepended to every program: the block layouts of the quantized weight formats, and block_sum.
 // Weights arrive as raw GGUF bytes (global const uchar *): blocks of 32 elements, rows of K/32 blocks.
 //   q4_0 { half d; uchar qs[16]; }          18 bytes  x = d * (nibble - 8)
 //   q4_1 { half d; half m; uchar qs[16]; }  20 bytes  x = d * nibble + m
@@ -35,4 +35,18 @@ inline float q4_1_at(global const uchar *row, int j) {
 inline float q8_0_at(global const uchar *row, int j) {
     global const uchar *b = row + (j / QK) * Q8_0_BYTES;
     return load_half(b) * (float)((global const char *)b)[2 + j % QK];
+}
+
+/// Tree sum over the work-group (local size a power of two); `red` holds get_local_size(0) floats. Every work-item
+/// must call it; the result is returned to all of them.
+inline float block_sum(local float *red, float v) {
+    int lid = get_local_id(0), ls = get_local_size(0);
+    barrier(CLK_LOCAL_MEM_FENCE);  // red may still be read by a previous reduction
+    red[lid] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = ls / 2; off > 0; off >>= 1) {
+        if (lid < off) red[lid] += red[lid + off];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return red[0];
 }

@@ -1,19 +1,7 @@
 // norm.cl: RMSNorm (llama) and LayerNorm (gpt2). One work-group per row; the local size is a power of two the
 // host picks from the kernel's work-group limit; `red` is that many floats of local memory.
 // out may alias x: every element is read and written by the same work-item, after the reductions.
-
-/// Tree sum of red[0..ls) into red[0]; every work-item must call it.
-inline float block_sum(local float *red, float v) {
-    int lid = get_local_id(0), ls = get_local_size(0);
-    barrier(CLK_LOCAL_MEM_FENCE);  // red may still be read from a previous reduction
-    red[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int off = ls / 2; off > 0; off >>= 1) {
-        if (lid < off) red[lid] += red[lid + off];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    return red[0];
-}
+// block_sum is in common.cl.
 
 /// out (T, n) = x / sqrt(mean(x²) + eps) * w; w (n). Global (ls * T).
 kernel void kernel_rms_norm_f32(global float *out, global const float *x, global const float *w, int n, float eps,
