@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
         .target(
             name: "SwiftGPT",
-            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling"]),
+            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling", "Visualization"]),
 
         // MARK: - Backends
         .target(
@@ -69,6 +69,7 @@ let package = Package(
         .target(name: "AllBackends", dependencies: ["GPTCore", "BackendOpenMP", "BackendBLAS", "BackendOpenCL"]),
         .target(name: "OpCheck", dependencies: ["GPTCore", "CKernels", "AllBackends"]),
         .target(name: "Profiling", dependencies: ["GPTCore", "CKernels"]),
+        .target(name: "Visualization"),
 
         // MARK: - Command-line tool
         .executableTarget(

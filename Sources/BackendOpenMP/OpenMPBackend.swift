@@ -6,6 +6,10 @@ import GPTCore
 open class OpenMPBackend: Backend {
     open var name: String { "openmp" }
     public let threads: Int
+    /// Called after each naive attention with its probabilities (nHeads, rows, startPos + rows), zero above the
+    /// causal diagonal: `gpt attention` draws them. The pointer is valid only during the call.
+    public var attentionObserver: ((_ probabilities: UnsafeBufferPointer<Float>, _ heads: Int, _ rows: Int,
+                                    _ keys: Int) -> Void)?
     /// Grows to the largest scratch an op has asked for; reused, so steady-state decoding allocates nothing.
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
@@ -126,6 +130,11 @@ open class OpenMPBackend: Backend {
         case .naive:
             let s = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
             ck_attention_naive(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, Int32(threads), s)
+            if let attentionObserver, let s {
+                let count = nHeads * rows * (startPos + rows)
+                attentionObserver(UnsafeBufferPointer(start: s.assumingMemoryBound(to: Float.self), count: count),
+                                  nHeads, rows, startPos + rows)
+            }
         }
     }
 

@@ -6,3 +6,4 @@
 @_exported import OpCheck
 @_exported import Tokenization
 @_exported import Profiling
+@_exported import Visualization

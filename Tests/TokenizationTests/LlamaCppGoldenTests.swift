@@ -24,7 +24,7 @@ struct LlamaCppGoldenTests {
         let expected = try #require(c.ids[preTokenizer])
         let got = tokenizer.encode(c.text, parseSpecial: c.parseSpecial)
         if got != expected {
-            let i = zip(got, expected).firstIndex { $0 != $1 } ?? min(got.count, expected.count)
+            let i = zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, expected.count)
             Issue.record(
                 """
                 \(c.name) [\(preTokenizer)]: first difference at index \(i)

@@ -1,0 +1,161 @@
+// cpu/matmul.c: ck_matmul, out (T, N) = x (T, K) · w (N, K)ᵀ, for every weight format. This file holds the
+// dispatch (one OpenMP region: quantize the activation rows, barrier, then each thread takes a contiguous range of
+// output rows) and the portable scalar kernels; the SIMD kernels are in matmul_avx2.c and matmul_avx512.c.
+//
+// Quantized weights never get dequantized: the activations are quantized once per call to 8-bit blocks of 32 with
+// a float scale d and the block sum s = d * sum(q) (ck_qact in ck_internal.h), then each weight block meets each
+// activation block in an integer dot product:
+//   q8_0: d_w * d_a * sum(w * q)
+//   q4_0: d_w * (d_a * sum(nib * q) - 8 * s_a)          (nibbles are unsigned; the -8 offset folds into s_a)
+//   q4_1: d_w * d_a * sum(nib * q) + m_w * s_a
+#include "../ck_internal.h"
+
+// MARK: - Portable scalar kernels
+
+static void quantize_scalar(const ck_qact *a, const float *x, int64_t t0, int64_t t1) {
+    // x (T, K) rows t0..t1 -> a: d = absmax / 127, q = round(x / d), as ggml's quantize_row_q8_1_ref
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xr = x + t * a->K;
+        int8_t *qs = ck__qact_qs(a, t);
+        float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
+        for (int64_t b = 0; b < a->nb; b++) {
+            const float *xb = xr + b * CK_QK;
+            float amax = 0.0f;
+            for (int j = 0; j < CK_QK; j++) {
+                const float v = xb[j] < 0 ? -xb[j] : xb[j];
+                amax = v > amax ? v : amax;
+            }
+            const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+            int sum = 0;
+            for (int j = 0; j < CK_QK; j++) {
+                const float v = xb[j] * id;
+                const int q = (int)(v < 0 ? v - 0.5f : v + 0.5f);  // round half away from zero, |q| <= 127
+                qs[b * CK_QK + j] = (int8_t)q;
+                sum += q;
+            }
+            d[b] = db;
+            s[b] = db * (float)sum;
+        }
+    }
+}
+
+static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, float da, float sa) {
+    // One weight block against one activation block (32 q, scale da, sum sa = da * sum(q)).
+    int isum = 0;
+    switch (fmt) {
+    case CK_Q4_0: {
+        const ck_block_q4_0 *b = (const ck_block_q4_0 *)blk;
+        for (int j = 0; j < CK_QK / 2; j++) isum += (b->qs[j] & 0x0F) * q[j] + (b->qs[j] >> 4) * q[j + CK_QK / 2];
+        return ck_fp16_to_fp32(b->d) * (da * (float)isum - 8.0f * sa);
+    }
+    case CK_Q4_1: {
+        const ck_block_q4_1 *b = (const ck_block_q4_1 *)blk;
+        for (int j = 0; j < CK_QK / 2; j++) isum += (b->qs[j] & 0x0F) * q[j] + (b->qs[j] >> 4) * q[j + CK_QK / 2];
+        return ck_fp16_to_fp32(b->d) * da * (float)isum + ck_fp16_to_fp32(b->m) * sa;
+    }
+    default: {  // CK_Q8_0
+        const ck_block_q8_0 *b = (const ck_block_q8_0 *)blk;
+        for (int j = 0; j < CK_QK; j++) isum += b->qs[j] * q[j];
+        return ck_fp16_to_fp32(b->d) * da * (float)isum;
+    }
+    }
+}
+
+static void rows_q_scalar(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                          int64_t n1) {
+    const int bs = ck__block_bytes(fmt);
+    const size_t rb = (size_t)a->nb * (size_t)bs;
+    for (int64_t n = n0; n < n1; n++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)n * rb;
+        for (int64_t t = 0; t < T; t++) {
+            const int8_t *q = ck__qact_qs(a, t);
+            const float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
+            float sum = 0.0f;
+            for (int64_t b = 0; b < a->nb; b++) sum += dot_block_scalar(fmt, row + b * bs, q + b * CK_QK, d[b], s[b]);
+            out[t * N + n] = sum;
+        }
+    }
+}
+
+static void rows_f_scalar(int fmt, float *out, const void *w, const float *x, int64_t T, int64_t K, int64_t N,
+                          int64_t n0, int64_t n1) {
+    // 8 partial sums so the compiler can keep them in one vector register (no reassociation needed).
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t t = 0; t < T; t++) {
+            const float *xr = x + t * K;
+            float part[8] = {0};
+            int64_t k = 0;
+            if (fmt == CK_F32) {
+                const float *wr = (const float *)w + n * K;
+                for (; k + 8 <= K; k += 8)
+                    for (int i = 0; i < 8; i++) part[i] += wr[k + i] * xr[k + i];
+                for (; k < K; k++) part[0] += wr[k] * xr[k];
+            } else {
+                const uint16_t *wr = (const uint16_t *)w + n * K;
+                for (; k + 8 <= K; k += 8)
+                    for (int i = 0; i < 8; i++) part[i] += ck_fp16_to_fp32(wr[k + i]) * xr[k + i];
+                for (; k < K; k++) part[0] += ck_fp16_to_fp32(wr[k]) * xr[k];
+            }
+            out[t * N + n] = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+        }
+    }
+}
+
+const ck_matmul_impl ck__matmul_scalar = {quantize_scalar, rows_q_scalar, rows_f_scalar};
+
+// MARK: - Dispatch
+
+static const ck_matmul_impl *impl_for_level(int level) {
+#if CK_X86
+    if (level >= CK_SIMD_AVX512) return &ck__matmul_avx512;
+    if (level >= CK_SIMD_AVX2) return &ck__matmul_avx2;
+#endif
+    (void)level;
+    return &ck__matmul_scalar;
+}
+
+size_t ck_matmul_scratch_bytes(int fmt, int64_t T, int64_t K) {
+    // T rows of ck_qact (K int8 + 2 floats per block of 32, padded to 64 bytes) + 64 to align the start.
+    if (!ck__is_quantized(fmt) || T <= 0 || K <= 0) return 0;
+    return (size_t)T * (size_t)ck__qact_stride(K) + 64;
+}
+
+// One thread per this many multiply-adds at least: below it the fork/join (~1-2 us) costs more than it saves.
+#define CK_MATMUL_GRAIN (1 << 17)
+
+void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N, int nthreads,
+               void *scratch) {
+    // out (T, N), x (T, K), w (N, K) in fmt, scratch >= ck_matmul_scratch_bytes(fmt, T, K) for quantized fmt.
+    if (T <= 0 || N <= 0) return;
+    const int quant = ck__is_quantized(fmt);
+    if (!quant && fmt != CK_F32 && fmt != CK_F16) return;
+    if (quant && (K % CK_QK != 0 || scratch == NULL)) return;
+    const ck_matmul_impl *impl = impl_for_level(ck_simd_level());
+    ck_qact a = {0};
+    if (quant) {
+        a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        a.stride = ck__qact_stride(K);
+        a.K = K;
+        a.nb = K / CK_QK;
+    }
+    const int nt = ck__threads_for(nthreads, (double)T * (double)K * (double)N, CK_MATMUL_GRAIN);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        const int ith = ck__thread_num(), nth = ck__num_threads();
+        if (quant) {
+            int64_t t0, t1;
+            ck__split_range(T, ith, nth, 1, &t0, &t1);
+            if (t1 > t0) impl->quantize(&a, x, t0, t1);
+#pragma omp barrier
+        }
+        // Contiguous ranges of whole 4-row tiles: each thread streams its own part of w exactly once per token block.
+        int64_t n0, n1;
+        ck__split_range(N, ith, nth, 4, &n0, &n1);
+        if (n1 > n0) {
+            if (quant)
+                impl->rows_q(fmt, out, w, &a, T, N, n0, n1);
+            else
+                impl->rows_f(fmt, out, w, x, T, K, N, n0, n1);
+        }
+    }
+}

@@ -1,0 +1,235 @@
+// cpu/matmul_avx512.c: the AVX-512 (F, BW, VL, DQ, VNNI) kernels of ck_matmul. See matmul.c for the block math.
+//
+// Register tile: R weight rows x C tokens (R = 4 or 1, C = 1..4), one 256-bit accumulator per (row, token).
+// Each weight block is loaded and unpacked once per tile and meets C activation blocks, so prefill reuses it C
+// times from registers, and decode (C = 1) streams every weight row exactly once. A block is 32 bytes = one ymm:
+//   q4:   vbroadcasti128 of the 16 packed bytes, vpsrlvd by (0,0,0,0,4,4,4,4), & 0x0F -> nibbles in element order
+//   q8_0: the 32 bytes xor 0x80 (= w + 128, unsigned for vpdpbusd); the -128 * sum(q) falls into the s_a term
+// then vpdpbusd (unsigned weights x signed activations -> 8 int32 lanes), vcvtdq2ps, and one FMA with the block's
+// combined scale d_w * d_a broadcast from a small table. The table is filled 16 blocks at a time: d_w (and m_w) of
+// 16 blocks come in with one vpgatherdd (they sit at a fixed stride in the row), the activation scales with one
+// load, and the offset / min term (coefficient * s_a) is added then, two FMAs per 16 blocks.
+// Zen 4 runs zmm as two ymm halves, so ymm loses nothing there and gets 32 registers through EVEX.
+#include "../ck_internal.h"
+
+#if CK_X86
+#include <immintrin.h>
+
+#define AI CK_INLINE CK_TARGET_AVX512
+
+// Token rows per pass over a thread's weight rows: 128 rows of quantized activations (<= 200 KB for K = 1536)
+// stay in L2 while every 4-row weight tile meets them.
+#define TOKEN_BLOCK 128
+
+AI float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// MARK: - Activation quantization
+
+static CK_TARGET_AVX512 void quantize(const ck_qact *a, const float *x, int64_t t0, int64_t t1) {
+    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127
+    for (int64_t t = t0; t < t1; t++) {
+        const float *xr = x + t * a->K;
+        int8_t *qs = ck__qact_qs(a, t);
+        float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
+        for (int64_t b = 0; b < a->nb; b++) {
+            const __m512 v0 = _mm512_loadu_ps(xr + b * CK_QK), v1 = _mm512_loadu_ps(xr + b * CK_QK + 16);
+            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+            const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+            const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+            const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+            _mm_store_si128((__m128i *)(qs + b * CK_QK), _mm512_cvtsepi32_epi8(q0));
+            _mm_store_si128((__m128i *)(qs + b * CK_QK + 16), _mm512_cvtsepi32_epi8(q1));
+            d[b] = db;
+            s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        }
+    }
+}
+
+// MARK: - Quantized weights
+
+// The 32 weights of one block as unsigned bytes in element order (see the header comment).
+AI __m256i load_block(const int fmt, const uint8_t *blk) {
+    if (fmt == CK_Q8_0)
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 2)), _mm256_set1_epi8((char)0x80));
+    const uint8_t *qs = blk + (fmt == CK_Q4_1 ? 4 : 2);
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
+    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+// Scales of up to 16 consecutive blocks of a weight row: d_w, and c_w, the coefficient of s_a
+// (q4_1: m_w; q4_0: -8 d_w; q8_0: -128 d_w). Lanes past n are 0.
+AI void block_scales(const int fmt, const uint8_t *blk, int n, __m512 *dw, __m512 *cw) {
+    const int bs = ck__block_bytes(fmt);
+    const __m512i offsets = _mm512_mullo_epi32(
+        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(bs));
+    const __mmask16 m = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+    // 4 bytes at each block start: d, then m (q4_1) or the first packed bytes (ignored)
+    const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), m, offsets, blk, 1);
+    *dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+    if (fmt == CK_Q4_1)
+        *cw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(g, 16)));
+    else
+        *cw = _mm512_mul_ps(*dw, _mm512_set1_ps(fmt == CK_Q4_0 ? -8.0f : -128.0f));
+}
+
+// out[c * N + r] for r < R, c < C = row r of w (from wrow, rb bytes apart) · activation row t0 + c.
+AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
+               const ck_qact *a, int64_t t0) {
+    const int bs = ck__block_bytes(fmt);
+    const int64_t nb = a->nb;
+    const int8_t *qa[4];
+    const float *da[4], *sa[4];
+    for (int c = 0; c < C; c++) {
+        qa[c] = ck__qact_qs(a, t0 + c);
+        da[c] = ck__qact_d(a, t0 + c);
+        sa[c] = ck__qact_s(a, t0 + c);
+    }
+    __m256 acc[4][4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+
+    for (int64_t b0 = 0; b0 < nb; b0 += 16) {
+        const int n = nb - b0 < 16 ? (int)(nb - b0) : 16;
+        const __mmask16 m = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+        float scale[4][4][16] __attribute__((aligned(64)));  // d_w * d_a per (row, token, block)
+        __m512 dw[4], cw[4];
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) block_scales(fmt, wrow + r * rb + b0 * bs, n, &dw[r], &cw[r]);
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) {
+            const __m512 dac = _mm512_maskz_loadu_ps(m, da[c] + b0), sac = _mm512_maskz_loadu_ps(m, sa[c] + b0);
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) {
+                _mm512_store_ps(scale[r][c], _mm512_mul_ps(dw[r], dac));
+                const __m512 corr = _mm512_mul_ps(cw[r], sac);
+                acc[r][c] = _mm256_add_ps(
+                    acc[r][c], _mm256_add_ps(_mm512_castps512_ps256(corr), _mm512_extractf32x8_ps(corr, 1)));
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            __m256i wv[4];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) wv[r] = load_block(fmt, wrow + r * rb + (b0 + j) * bs);
+#pragma clang loop unroll(full)
+            for (int c = 0; c < C; c++) {
+                const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + (b0 + j) * CK_QK));
+#pragma clang loop unroll(full)
+                for (int r = 0; r < R; r++) {
+                    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[r], av);
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale[r][c][j]), acc[r][c]);
+                }
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) out[c * N + r] = hsum256(acc[r][c]);
+}
+
+// All tokens for weight rows n0..n1 with one R: tokens in tiles of 4 (then 3, 2 or 1).
+AI void tokens_q(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
+                 int64_t tb, int64_t te, int64_t N) {
+    int64_t t = tb;
+    for (; t + 4 <= te; t += 4) tile_q(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
+    switch (te - t) {
+    case 3: tile_q(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
+    case 2: tile_q(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
+    case 1: tile_q(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
+    default: break;
+    }
+}
+
+AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                   int64_t n1) {
+    const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
+    for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
+        const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
+        int64_t n = n0;
+        for (; n + 4 <= n1; n += 4) tokens_q(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n < n1; n++) tokens_q(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+    }
+}
+
+static CK_TARGET_AVX512 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
+                                    int64_t n0, int64_t n1) {
+    switch (fmt) {
+    case CK_Q4_0: rows_q_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_1: rows_q_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
+    case CK_Q8_0: rows_q_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
+    default: break;
+    }
+}
+
+// MARK: - Float weights
+
+AI __m512 load_w16(const int fmt, const uint8_t *row, int64_t k, __mmask16 m) {
+    if (fmt == CK_F32) return _mm512_maskz_loadu_ps(m, (const float *)row + k);
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + k));
+}
+
+// out[c * N + r] for r < R, c < C: 16 inputs per step (masked tail), weights converted from fp16 with vcvtph2ps.
+AI void tile_f(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
+               const float *x, int64_t K) {
+    __m512 acc[4][4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 m = (__mmask16)(K - k >= 16 ? 0xFFFF : (1u << (K - k)) - 1);
+        __m512 wv[4];
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) wv[r] = load_w16(fmt, wrow + r * rb, k, m);
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, x + c * K + k);
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) acc[r][c] = _mm512_fmadd_ps(wv[r], xv, acc[r][c]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) out[c * N + r] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+AI void tokens_f(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const float *x, int64_t T,
+                 int64_t K, int64_t N) {
+    int64_t t = 0;
+    for (; t + 4 <= T; t += 4) tile_f(fmt, R, 4, out + t * N, N, wrow, rb, x + t * K, K);
+    switch (T - t) {
+    case 3: tile_f(fmt, R, 3, out + t * N, N, wrow, rb, x + t * K, K); break;
+    case 2: tile_f(fmt, R, 2, out + t * N, N, wrow, rb, x + t * K, K); break;
+    case 1: tile_f(fmt, R, 1, out + t * N, N, wrow, rb, x + t * K, K); break;
+    default: break;
+    }
+}
+
+AI void rows_f_fmt(const int fmt, float *out, const void *w, const float *x, int64_t T, int64_t K, int64_t N,
+                   int64_t n0, int64_t n1) {
+    const size_t rb = ck_row_bytes(fmt, K);
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) tokens_f(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, x, T, K, N);
+    for (; n < n1; n++) tokens_f(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, x, T, K, N);
+}
+
+static CK_TARGET_AVX512 void rows_f(int fmt, float *out, const void *w, const float *x, int64_t T, int64_t K,
+                                    int64_t N, int64_t n0, int64_t n1) {
+    if (fmt == CK_F32)
+        rows_f_fmt(CK_F32, out, w, x, T, K, N, n0, n1);
+    else
+        rows_f_fmt(CK_F16, out, w, x, T, K, N, n0, n1);
+}
+
+const ck_matmul_impl ck__matmul_avx512 = {quantize, rows_q, rows_f};
+
+#endif

@@ -1,0 +1,31 @@
+// NextTokenDistribution: softmax(logits / T) over the whole vocabulary, ranked, with its entropy.
+
+public struct NextTokenDistribution: Sendable {
+    public let temperature: Float
+    /// (nVocab), sums to 1.
+    public let probabilities: [Float]
+    /// Token ids, most likely first.
+    public let ranked: [Int]
+
+    public init(logits: [Float], temperature: Float) {
+        precondition(temperature > 0, "temperature must be positive")
+        self.temperature = temperature
+        let m = logits.max() ?? 0
+        var p = logits.map { Double(expf(($0 - m) / temperature)) }
+        let total = p.reduce(0, +)
+        for i in p.indices { p[i] /= total }
+        probabilities = p.map { Float($0) }
+        ranked = Array(logits.indices).sorted { logits[$0] > logits[$1] }
+    }
+
+    /// -Σ p ln p, in nats.
+    public var entropy: Double {
+        probabilities.reduce(0.0) { $1 > 0 ? $0 - Double($1) * log(Double($1)) : $0 }
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif

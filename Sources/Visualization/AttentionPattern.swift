@@ -1,0 +1,133 @@
+// AttentionPattern: one head's attention probabilities (queries × keys, causal), rendered as an SVG heat map
+// labelled with the tokens, a PNG, or coloured text for a terminal.
+
+public struct AttentionPattern: Sendable {
+    public var layer: Int
+    public var head: Int
+    /// Token texts, one per position.
+    public var tokens: [String]
+    /// (tokens.count, tokens.count) row-major: row = query position, column = key position.
+    public var weights: [Float]
+
+    public init(layer: Int, head: Int, tokens: [String], weights: [Float]) {
+        precondition(weights.count == tokens.count * tokens.count)
+        self.layer = layer
+        self.head = head
+        self.tokens = tokens
+        self.weights = weights
+    }
+
+    public var size: Int { tokens.count }
+    public func weight(query: Int, key: Int) -> Float { weights[query * size + key] }
+}
+
+/// Colour map from white (0) through light blue to dark blue (1).
+func heatColour(_ value: Float) -> (UInt8, UInt8, UInt8) {
+    let v = max(0, min(1, value)).squareRoot()  // sqrt spreads the many small weights apart
+    let r = 255 - v * (255 - 8)
+    let g = 255 - v * (255 - 48)
+    let b = 255 - v * (255 - 107)
+    return (UInt8(r), UInt8(g), UInt8(b))
+}
+
+public enum AttentionRenderer {
+    static func escapeXML(_ s: String) -> String {
+        var out = ""
+        for ch in s {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    /// Token text made visible: spaces as ·, newlines as ⏎.
+    public static func visible(_ token: String) -> String {
+        String(token.map { ch -> Character in
+            switch ch {
+            case " ": "·"
+            case "\n": "⏎"
+            case "\t": "⇥"
+            default: ch
+            }
+        })
+    }
+
+    /// A grid of heat maps, `columns` wide, each labelled with the tokens (keys on top, queries on the left).
+    public static func svg(_ patterns: [AttentionPattern], columns: Int = 1, cell: Int = 22) -> String {
+        guard let first = patterns.first else { return "<svg xmlns=\"http://www.w3.org/2000/svg\"/>" }
+        let n = first.size
+        let label = 8 * (first.tokens.map { visible($0).count }.max() ?? 4) + 12
+        let panel = label + n * cell + 20
+        let rows = (patterns.count + columns - 1) / columns
+        var s = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(columns * panel)" height="\(rows * (panel + 20))" \
+            font-family="monospace" font-size="12">
+            <rect width="100%" height="100%" fill="white"/>
+
+            """
+        for (index, p) in patterns.enumerated() {
+            let ox = (index % columns) * panel
+            let oy = (index / columns) * (panel + 20)
+            s += "<g transform=\"translate(\(ox),\(oy))\">\n"
+            s += "<text x=\"\(label)\" y=\"14\" font-weight=\"bold\">layer \(p.layer) head \(p.head)</text>\n"
+            for (j, t) in p.tokens.enumerated() {
+                let x = label + j * cell + cell / 2 + 4
+                s += "<text transform=\"translate(\(x),\(label + 18)) rotate(-90)\">\(escapeXML(visible(t)))</text>\n"
+            }
+            for (i, t) in p.tokens.enumerated() {
+                let y = label + 20 + i * cell
+                s += "<text x=\"\(label - 6)\" y=\"\(y + cell / 2 + 4)\" text-anchor=\"end\">\(escapeXML(visible(t)))</text>\n"
+                for j in 0..<n {
+                    let w = p.weight(query: i, key: j)
+                    let c = heatColour(w)
+                    s += "<rect x=\"\(label + j * cell)\" y=\"\(y)\" width=\"\(cell - 1)\" height=\"\(cell - 1)\" "
+                        + "fill=\"rgb(\(c.0),\(c.1),\(c.2))\"><title>\(escapeXML(p.tokens[i])) → "
+                        + "\(escapeXML(p.tokens[j])): \(w)</title></rect>\n"
+                }
+            }
+            s += "</g>\n"
+        }
+        return s + "</svg>\n"
+    }
+
+    /// The heat maps as pixels (one square per weight, a grid of panels); labels are in the SVG form.
+    public static func png(_ patterns: [AttentionPattern], columns: Int = 1, cell: Int = 16) -> [UInt8] {
+        guard let first = patterns.first else { return PNGEncoder.encode(RGBImage(width: 1, height: 1)) }
+        let n = first.size
+        let panel = n * cell + 8
+        let rows = (patterns.count + columns - 1) / columns
+        var image = RGBImage(width: columns * panel + 8, height: rows * panel + 8)
+        for (index, p) in patterns.enumerated() {
+            let ox = 8 + (index % columns) * panel
+            let oy = 8 + (index / columns) * panel
+            for i in 0..<n {
+                for j in 0..<n {
+                    image.fillRect(x: ox + j * cell, y: oy + i * cell, w: cell - 1, h: cell - 1,
+                                   heatColour(p.weight(query: i, key: j)))
+                }
+            }
+        }
+        return PNGEncoder.encode(image)
+    }
+
+    /// Rows of coloured blocks (ANSI 24-bit background colours), one row per query token.
+    public static func terminal(_ p: AttentionPattern) -> String {
+        let width = min(14, p.tokens.map { visible($0).count }.max() ?? 4)
+        var out = "layer \(p.layer) head \(p.head)\n"
+        for i in 0..<p.size {
+            let name = String(visible(p.tokens[i]).prefix(width))
+            out += String(repeating: " ", count: width - name.count) + name + " "
+            for j in 0..<p.size {
+                let c = heatColour(p.weight(query: i, key: j))
+                out += "\u{1B}[48;2;\(c.0);\(c.1);\(c.2)m  "
+            }
+            out += "\u{1B}[0m\n"
+        }
+        return out
+    }
+}
