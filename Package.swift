@@ -48,9 +48,12 @@ let package = Package(
         .target(name: "GGUF", dependencies: ["GPTCore"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
         .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
+        .target(name: "SafeTensors", dependencies: ["GPTCore"]),
+        .target(name: "HFCheckpoint", dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "SafeTensors", "CKernels"]),
         .target(
             name: "SwiftGPT",
-            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling", "Visualization"]),
+            dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling", "Visualization",
+                           "SafeTensors", "HFCheckpoint"]),
 
         // MARK: - Backends
         .target(
@@ -65,7 +68,9 @@ let package = Package(
         .target(
             name: "BackendOpenCL",
             dependencies: ["GPTCore", "COpenCL"],
-            resources: []),
+            resources: ["common", "embedding", "matmul", "norm", "rope", "elementwise", "attention"].map {
+                .embedInCode("Kernels/\($0).cl")
+            }),
         .target(name: "AllBackends", dependencies: ["GPTCore", "BackendOpenMP", "BackendBLAS", "BackendOpenCL"]),
         .target(name: "OpCheck", dependencies: ["GPTCore", "CKernels", "AllBackends"]),
         .target(name: "Profiling", dependencies: ["GPTCore", "CKernels"]),
@@ -80,7 +85,10 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GPTCore"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Golden")]),
         .testTarget(name: "BackendOpsTests", dependencies: ["OpCheck", "AllBackends", "GPTCore", "CKernels"]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["SwiftGPT"], resources: [.copy("Golden")]),
+        .testTarget(name: "OpenCLTests", dependencies: ["BackendOpenCL", "GPTCore", "CKernels"]),
+        .testTarget(name: "GPT2Tests", dependencies: ["SwiftGPT", "SafeTensors", "HFCheckpoint"], resources: [.copy("Resources")]),
     ]
 )

@@ -1,7 +1,7 @@
 // cpu/simd.c: which SIMD level the CPU kernels run at. Detected once with __builtin_cpu_supports (no
 // -march=native anywhere: one build runs on any x86-64, and on other architectures at the portable level);
 // tests lower it with ck_simd_set_level to check each path against the references.
-#include "ck_internal.h"
+#include "../ck_internal.h"
 
 static int detect(void) {
 #if CK_X86

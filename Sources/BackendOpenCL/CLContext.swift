@@ -2,6 +2,7 @@
 // one device a backend runs on. Not here: programs (CLProgramCache) and buffers (CLBuffer).
 import COpenCL
 import Foundation
+import GPTCore
 
 // MARK: - Devices
 

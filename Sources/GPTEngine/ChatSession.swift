@@ -78,8 +78,8 @@ public struct ChatSession {
         emit(decoder.flush())
         // The cache holds the prompt, the answer and the end-of-turn token, except the last sampled token when
         // the answer was cut short (it was never fed).
-        cachedTokens = Array((all.prefix(common) + fresh + answer + (stats.endToken.map { [$0] } ?? []))
-            .prefix(model.executor.position))
+        let fed: [Int32] = Array(all[..<common]) + fresh + answer + (stats.endToken.map { [$0] } ?? [])
+        cachedTokens = Array(fed[..<min(fed.count, model.executor.position)])
         messages.append(ChatMessage(role: "assistant", content: model.tokenizer.decode(answer)))
         return stats
     }

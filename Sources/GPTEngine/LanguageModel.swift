@@ -1,11 +1,15 @@
-// LanguageModel: a GGUF file opened for generation: tokenizer, weights on a backend, and an executor.
+// LanguageModel: a model opened for generation (a GGUF file, or any WeightSource): tokenizer, weights on a backend,
+// and an executor.
 import Foundation
 import GGUF
 import GPTCore
 import Tokenization
 
 public final class LanguageModel {
-    public let file: GGUFFile
+    /// The GGUF file the model came from; nil when it came from another source (a checkpoint folder).
+    public let file: GGUFFile?
+    /// Where the weights were read from: the GGUF file itself, or a converted checkpoint.
+    public let source: any WeightSource
     public let config: ModelConfig
     public let tokenizer: BPETokenizer
     public let executor: TransformerExecutor
@@ -15,23 +19,39 @@ public final class LanguageModel {
     /// Seconds spent opening the file, building the tokenizer and uploading weights.
     public let loadSeconds: Double
 
-    /// Opens `path` and uploads its weights to `backend`.
+    /// Opens the GGUF file at `path` and uploads its weights to `backend`. (`LanguageModel.open` in HFCheckpoint
+    /// also takes a Hugging Face checkpoint folder.)
     /// - Parameters:
     ///   - nCtx: positions of the KV cache (nil: min(model context, 4096)).
     ///   - maxBatch: most tokens per forward call (prompt batches).
-    public init(path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
-                attention: AttentionKind = .fused) throws {
+    public convenience init(path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
+                            attention: AttentionKind = .fused) throws {
         let started = DispatchTime.now()
-        file = try GGUFFile(path: path)
-        config = try ModelConfig(ModelHyperParameters(file), path: path)
-        tokenizer = try BPETokenizer(gguf: file)
-        chatTemplate = ChatTemplate.detect(file.value("tokenizer.chat_template")?.string)
-        let weights = try ModelWeights(file: file, config: config, backend: backend)
+        let file = try GGUFFile(path: path)
+        try self.init(
+            source: file, config: try ModelConfig(ModelHyperParameters(file), path: path),
+            tokenizer: try BPETokenizer(gguf: file),
+            chatTemplate: ChatTemplate.detect(file.value("tokenizer.chat_template")?.string),
+            backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, started: started)
+    }
+
+    /// Uploads the weights of `source` (named and laid out as GGUF's) to `backend` and builds the executor.
+    /// - Parameters:
+    ///   - started: when opening began, so `loadSeconds` includes reading the source's metadata.
+    public init(source: any WeightSource, config: ModelConfig, tokenizer: BPETokenizer, chatTemplate: ChatTemplate?,
+                backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512, attention: AttentionKind = .fused,
+                started: DispatchTime = .now()) throws {
+        self.file = source as? GGUFFile
+        self.source = source
+        self.config = config
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        let weights = try ModelWeights(source: source, config: config, backend: backend)
         let ctx = nCtx ?? min(config.nCtxTrain, 4096)
         executor = try TransformerExecutor(weights: weights, backend: backend, nCtx: ctx, maxBatch: maxBatch,
                                            attention: attention)
         self.backend = backend
-        loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        loadSeconds = seconds(since: started)
     }
 }
 

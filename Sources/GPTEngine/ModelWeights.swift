@@ -37,13 +37,18 @@ public final class ModelWeights {
     public let byteCount: Int
 
     /// Uploads every tensor the architecture needs from `file` to `backend`.
-    public init(file: GGUFFile, config: ModelConfig, backend: any Backend) throws {
+    public convenience init(file: GGUFFile, config: ModelConfig, backend: any Backend) throws {
+        try self.init(source: file, config: config, backend: backend)
+    }
+
+    /// Uploads every tensor the architecture needs from `source` (a GGUF file or a converted checkpoint).
+    public init(source: any WeightSource, config: ModelConfig, backend: any Backend) throws {
         self.config = config
-        var loader = TensorLoader(file: file, backend: backend)
+        var loader = TensorLoader(source: source, backend: backend)
         let c = config
         tokenEmbedding = try loader.load("token_embd.weight", [c.nVocab, c.nEmbd])
         outputNorm = try loader.load("output_norm.weight", [c.nEmbd])
-        if file.tensor("output.weight") != nil {
+        if source.tensorLayout("output.weight") != nil {
             output = try loader.load("output.weight", [c.nVocab, c.nEmbd])
         } else {
             output = tokenEmbedding
@@ -95,7 +100,7 @@ public final class ModelWeights {
 
 /// Checks each tensor's shape and format against what the architecture expects, then uploads it.
 struct TensorLoader {
-    let file: GGUFFile
+    let source: any WeightSource
     let backend: any Backend
     var uploadedBytes = 0
 
@@ -106,27 +111,31 @@ struct TensorLoader {
 
     /// Loads a tensor split into `parts` equal blocks of rows.
     mutating func loadRows(_ name: String, _ shape: [Int], parts: Int) throws -> [any DeviceTensor] {
-        guard let info = file.tensor(name) else { throw EngineError.missingTensor(name, path: file.path) }
+        guard let info = source.tensorLayout(name) else { throw EngineError.missingTensor(name, path: source.path) }
         let expected = Array(shape.reversed())
         guard info.shape == expected || (shape.count == 1 && info.shape.first == shape[0] && info.shape.count <= 2 && info.shape.dropFirst().allSatisfy { $0 == 1 }) else {
-            throw EngineError.badTensor(name, path: file.path, "shape \(info.shape), expected \(expected)")
+            throw EngineError.badTensor(name, path: source.path, "shape \(info.shape), expected \(expected)")
         }
         if shape.count == 1 && info.format != .f32 {
-            throw EngineError.badTensor(name, path: file.path, "vectors must be F32, found \(info.format)")
+            throw EngineError.badTensor(name, path: source.path, "vectors must be F32, found \(info.format)")
         }
-        let bytes = file.bytes(of: info)
         let partRows = shape[0] / parts
         let partShape = shape.count == 1 ? [partRows] : [partRows] + shape.dropFirst()
         let partBytes = info.format.byteCount(partShape.reduce(1, *))
         var tensors: [any DeviceTensor] = []
-        for part in 0..<parts {
-            let label = parts == 1 ? name : "\(name)[\(part)]"
-            let t = try backend.allocate(partShape, info.format, label: label)
-            let slice = UnsafeRawBufferPointer(rebasing: bytes[(part * partBytes)..<((part + 1) * partBytes)])
-            try backend.write(t, from: slice)
-            tensors.append(t)
-            uploadedBytes += partBytes
+        try source.withTensorBytes(name) { bytes in
+            guard bytes.count == parts * partBytes else {
+                throw EngineError.badTensor(name, path: source.path, "\(bytes.count) bytes, expected \(parts * partBytes)")
+            }
+            for part in 0..<parts {
+                let label = parts == 1 ? name : "\(name)[\(part)]"
+                let t = try backend.allocate(partShape, info.format, label: label)
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[(part * partBytes)..<((part + 1) * partBytes)])
+                try backend.write(t, from: slice)
+                tensors.append(t)
+            }
         }
+        uploadedBytes += parts * partBytes
         return tensors
     }
 }

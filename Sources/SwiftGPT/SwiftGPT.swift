@@ -7,3 +7,5 @@
 @_exported import Tokenization
 @_exported import Profiling
 @_exported import Visualization
+@_exported import SafeTensors
+@_exported import HFCheckpoint

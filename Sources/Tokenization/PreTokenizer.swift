@@ -35,8 +35,10 @@ public struct PreTokenizer: Sendable, Equatable {
             [.eachNumber, .gpt2Words]
         ),
         (
-            ["gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4", "gigachat",
-             "a.x-4.0", "mellum"],
+            [
+                "gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion", "granite-docling", "exaone4", "gigachat",
+                "a.x-4.0", "mellum",
+            ],
             [.gpt2Words]
         ),
         (["default", ""], [.punctuationRuns, .gpt2Words, .numberRuns, .asciiDigitTriples]),

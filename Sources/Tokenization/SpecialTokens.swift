@@ -59,12 +59,18 @@ public struct SpecialTokenIDs: Sendable, Equatable {
 
 enum EndOfGeneration {
     /// Texts llama.cpp recognises as fill-in-the-middle markers when the GGUF names none (in its order).
-    static let fimPreTexts = ["<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
-                              "<|code_prefix|>", "<|prefix|>"]
-    static let fimSufTexts = ["<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>",
-                              "<|code_suffix|>", "<|suffix|>"]
-    static let fimMidTexts = ["<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>",
-                              "<|code_middle|>", "<|middle|>"]
+    static let fimPreTexts = [
+        "<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>",
+        "<|code_prefix|>", "<|prefix|>",
+    ]
+    static let fimSufTexts = [
+        "<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>",
+        "<|code_suffix|>", "<|suffix|>",
+    ]
+    static let fimMidTexts = [
+        "<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>",
+        "<|code_middle|>", "<|middle|>",
+    ]
     static let fimPadTexts = ["<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"]
     static let fimRepTexts = ["<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"]
     static let fimSepTexts = ["<|file_sep|>"]
@@ -102,8 +108,10 @@ enum EndOfGeneration {
         _ = resolve(given.fimSuf, fimSufTexts)
         _ = resolve(given.fimMid, fimMidTexts)
         var eog = Set<Int32>()
-        for id in [resolve(given.fimPad, fimPadTexts), resolve(given.fimRep, fimRepTexts),
-                   resolve(given.fimSep, fimSepTexts)].compactMap({ $0 }) {
+        for id in [
+            resolve(given.fimPad, fimPadTexts), resolve(given.fimRep, fimRepTexts),
+            resolve(given.fimSep, fimSepTexts),
+        ].compactMap({ $0 }) {
             eog.insert(id)
         }
 

@@ -64,7 +64,7 @@ struct Bench: ParsableCommand {
                     let kind = AttentionKind(rawValue: attentionName)!
                     let be = try BackendRegistry.standard.make(backendName, options: BackendOptions(threads: threadCount))
                     let needed = max(prompts.max() ?? 1, gens.max() ?? 1)
-                    let model = try LanguageModel(path: modelOptions.path, backend: be, nCtx: max(needed, 16),
+                    let model = try LanguageModel.open(path: modelOptions.path, backend: be, nCtx: max(needed, 16),
                                                   maxBatch: batch, attention: kind)
                     let usedThreads = threadCount > 0 ? threadCount : CPUInfo.physicalCores
                     var results: [BenchmarkResult] = []

@@ -4,7 +4,7 @@ import Foundation
 import SwiftGPT
 
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "GGUF model file (default: $GPT_MODEL or the cached SmolLM2-135M-Instruct Q4_1).")
+    @Option(name: [.short, .long], help: "GGUF model file, or a Hugging Face GPT-2 folder (default: $GPT_MODEL or the cached SmolLM2-135M-Instruct Q4_1).")
     var model: String?
 
     var path: String { model ?? ModelLocator.defaultModelPath }
@@ -64,7 +64,7 @@ struct ComputeOptions: ParsableArguments {
 
     func loadModel(_ path: String) throws -> LanguageModel {
         let backend = try makeBackend()
-        return try LanguageModel(path: path, backend: backend, nCtx: ctx, maxBatch: batch, attention: attention)
+        return try LanguageModel.open(path: path, backend: backend, nCtx: ctx, maxBatch: batch, attention: attention)
     }
 }
 

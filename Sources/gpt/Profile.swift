@@ -40,7 +40,7 @@ struct Profile: ParsableCommand {
 
         let profiled = ProfiledBackend(try compute.makeBackend())
         profiled.recording = false
-        let model = try LanguageModel(path: modelOptions.path, backend: profiled, nCtx: compute.ctx ?? max(p + n, 16),
+        let model = try LanguageModel.open(path: modelOptions.path, backend: profiled, nCtx: compute.ctx ?? max(p + n, 16),
                                       maxBatch: compute.batch, attention: compute.attention)
         // one warm-up pass, not recorded
         _ = try model.executor.benchmarkPrompt(tokens: min(p, 16), repetitions: 0)

@@ -1,6 +1,7 @@
 // Shared helpers of the end-to-end tests: where the model is, the golden files, and loaded models per backend.
 import Foundation
 import SwiftGPT
+import Testing
 
 enum TestModel {
     /// The default model, when `make model` (or GPT_MODEL) has put it in place.
@@ -9,7 +10,7 @@ enum TestModel {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }()
 
-    static let missingReason = "the default model is not at \(ModelLocator.defaultModelPath): run `make model`"
+    static let missingReason: Comment = "the default model is not at \(ModelLocator.defaultModelPath): run `make model`"
 
     /// Backends available here; the tests run on each.
     static let backends = BackendRegistry.standard.availableNames()

@@ -48,34 +48,61 @@ struct BPETokenizerTests {
     @Test("loading errors name the problem")
     func errors() {
         #expect(throws: TokenizerError.badMerge(index: 1, line: "ab")) {
-            try BPETokenizer(tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: ["a b", "ab"],
-                             preTokenizer: "gpt-2", bos: nil, eos: nil, addBOS: false)
+            try BPETokenizer(
+                tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: ["a b", "ab"],
+                preTokenizer: "gpt-2", bos: nil, eos: nil, addBOS: false)
         }
         #expect(throws: TokenizerError.countMismatch(key: "tokenizer.ggml.token_type", tokens: 262, got: 3)) {
-            try BPETokenizer(tokens: TinyVocab.tokens, tokenTypes: [1, 1, 1], merges: [], preTokenizer: "gpt-2",
-                             bos: nil, eos: nil, addBOS: false)
+            try BPETokenizer(
+                tokens: TinyVocab.tokens, tokenTypes: [1, 1, 1], merges: [], preTokenizer: "gpt-2",
+                bos: nil, eos: nil, addBOS: false)
         }
         #expect(throws: TokenizerError.emptyVocabulary) {
-            try BPETokenizer(tokens: [], tokenTypes: [], merges: [], preTokenizer: "gpt-2", bos: nil, eos: nil,
-                             addBOS: false)
+            try BPETokenizer(
+                tokens: [], tokenTypes: [], merges: [], preTokenizer: "gpt-2", bos: nil, eos: nil,
+                addBOS: false)
         }
         #expect(throws: TokenizerError.self) {
-            try BPETokenizer(tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
-                             preTokenizer: "no-such-pre", bos: nil, eos: nil, addBOS: false)
+            try BPETokenizer(
+                tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
+                preTokenizer: "no-such-pre", bos: nil, eos: nil, addBOS: false)
         }
         #expect("\(TokenizerError.unsupportedModel("llama"))".contains("tokenizer.ggml.model = llama is not supported"))
     }
 
     @Test("BOS/EOS are added only when asked, out-of-range ids are dropped")
     func bosEos() throws {
-        let t = try BPETokenizer(tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
-                                 preTokenizer: "gpt-2", bos: 261, eos: 260, addBOS: true, addEOS: true)
+        let t = try BPETokenizer(
+            tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
+            preTokenizer: "gpt-2", bos: 261, eos: 260, addBOS: true, addEOS: true)
         #expect(t.encode("ab") == [261, TinyVocab.id("ab"), 260])
         #expect(t.encode("") == [261, 260])
-        let u = try BPETokenizer(tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
-                                 preTokenizer: "gpt-2", bos: 9999, eos: -1, addBOS: true)
+        let u = try BPETokenizer(
+            tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
+            preTokenizer: "gpt-2", bos: 9999, eos: -1, addBOS: true)
         #expect(u.bosID == nil && u.eosID == nil)
         #expect(u.encode("ab") == [TinyVocab.id("ab")])
+    }
+
+    @Test("one tokenizer encodes from many threads at once", .enabled(if: RealModel.isPresent, RealModel.absentReason))
+    func concurrentUse() throws {
+        let tokenizer = try #require(RealModel.loaded).tokenizer
+        let texts = Golden.cases.map(\.text)
+        let expected = texts.map { tokenizer.encode($0) }
+        let results = Results()
+        DispatchQueue.concurrentPerform(iterations: texts.count * 4) { i in
+            let k = i % texts.count
+            if tokenizer.encode(texts[k]) != expected[k] { results.fail(k) }
+        }
+        #expect(results.failures.isEmpty, "\(results.failures)")
+    }
+
+    /// Failures collected from concurrent iterations.
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var failed: Set<Int> = []
+        func fail(_ k: Int) { lock.withLock { _ = failed.insert(k) } }
+        var failures: Set<Int> { lock.withLock { failed } }
     }
 
     // MARK: - GGUF glue
@@ -121,7 +148,8 @@ struct BPETokenizerTests {
         #expect(t.tokenID("<|im_end|>") == 2)
         #expect(t.tokenID("<|im_start|>") == 1)
         #expect(t.tokenID("no such token") == nil)
-        // llama.cpp's EOG set for this vocabulary: <|endoftext|>, <|im_end|>, and <reponame> (its FIM repo token).
+        // llama.cpp's EOG set for this vocabulary (its load log prints the same): <|endoftext|>, <|im_end|>, and
+        // <reponame>, which llama.cpp takes for the FIM repo-name token.
         #expect(t.endOfGenerationTokens == [0, 2, 4])
         #expect(t.isEndOfGeneration(2) && !t.isEndOfGeneration(1))
         #expect(t.piece(2) == "<|im_end|>")

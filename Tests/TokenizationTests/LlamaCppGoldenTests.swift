@@ -17,14 +17,17 @@ struct LlamaCppGoldenTests {
         for c in Golden.cases { #expect(Set(c.ids.keys) == Set(Golden.preTokenizers), "\(c.name)") }
     }
 
-    @Test("encode equals llama-tokenize", .enabled(if: RealModel.isPresent, RealModel.absentReason),
-          arguments: Golden.cases, Golden.preTokenizers)
+    @Test(
+        "encode equals llama-tokenize", .enabled(if: RealModel.isPresent, RealModel.absentReason),
+        arguments: Golden.cases, Golden.preTokenizers)
     func matchesLlamaCpp(_ c: GoldenCase, preTokenizer: String) throws {
         let tokenizer = try RealModel.tokenizer(preTokenizer: preTokenizer)
         let expected = try #require(c.ids[preTokenizer])
         let got = tokenizer.encode(c.text, parseSpecial: c.parseSpecial)
         if got != expected {
-            let i = zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(got.count, expected.count)
+            let i =
+                zip(got, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                ?? min(got.count, expected.count)
             Issue.record(
                 """
                 \(c.name) [\(preTokenizer)]: first difference at index \(i)
@@ -36,8 +39,9 @@ struct LlamaCppGoldenTests {
         }
     }
 
-    @Test("decode(encode(s)) == s byte for byte", .enabled(if: RealModel.isPresent, RealModel.absentReason),
-          arguments: Golden.cases)
+    @Test(
+        "decode(encode(s)) == s byte for byte", .enabled(if: RealModel.isPresent, RealModel.absentReason),
+        arguments: Golden.cases)
     func roundTrip(_ c: GoldenCase) throws {
         let tokenizer = try RealModel.tokenizer(preTokenizer: "smollm")
         let ids = tokenizer.encode(c.text, parseSpecial: c.parseSpecial)

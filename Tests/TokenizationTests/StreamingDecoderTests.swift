@@ -13,8 +13,9 @@ struct StreamingDecoderTests {
         return ids.map { decoder.append($0) } + [decoder.flush()]
     }
 
-    @Test("multi-byte text streamed token by token", .enabled(if: RealModel.isPresent, RealModel.absentReason),
-          arguments: ["👨‍👩‍👧‍👦 🇯🇵🇺🇸 🏳️‍🌈 👍🏽", "你好，世界 日本語のテキスト 안녕하세요", "I ❤️ 🍕 and 😀😃😄 café"])
+    @Test(
+        "multi-byte text streamed token by token", .enabled(if: RealModel.isPresent, RealModel.absentReason),
+        arguments: ["👨‍👩‍👧‍👦 🇯🇵🇺🇸 🏳️‍🌈 👍🏽", "你好，世界 日本語のテキスト 안녕하세요", "I ❤️ 🍕 and 😀😃😄 café"])
     func wholeCharacters(_ text: String) throws {
         let tokenizer = try #require(RealModel.loaded).tokenizer
         let ids = tokenizer.encode(text)

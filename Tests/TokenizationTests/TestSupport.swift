@@ -49,9 +49,20 @@ enum RealModel {
 
     /// SmolLM2's vocabulary with another pre-tokenizer ("gpt-2", "default"), as the golden file's variants use.
     static func tokenizer(preTokenizer: String) throws -> BPETokenizer {
-        let m = try #require(loaded)
-        if preTokenizer == "smollm" { return m.tokenizer }
-        return try BPETokenizer(
+        switch preTokenizer {
+        case "smollm": return try #require(loaded).tokenizer
+        case "gpt-2": return try #require(gpt2)
+        case "default": return try #require(defaultFamily)
+        default: throw TokenizerError.unknownPreTokenizer(preTokenizer, supported: Golden.preTokenizers)
+        }
+    }
+
+    private static let gpt2 = build("gpt-2")
+    private static let defaultFamily = build("default")
+
+    private static func build(_ preTokenizer: String) -> BPETokenizer? {
+        guard let m = loaded else { return nil }
+        return try? BPETokenizer(
             tokens: m.tokens, tokenTypes: m.types, merges: m.merges, preTokenizer: preTokenizer, bos: 1, eos: 2,
             addBOS: false)
     }
@@ -79,7 +90,9 @@ enum Golden {
 
     /// The cases of Golden/llama_cpp_tokens.json (empty if the resource is missing, which fails `hasCases`).
     static let cases: [GoldenCase] = {
-        guard let url = Bundle.module.url(forResource: "llama_cpp_tokens", withExtension: "json", subdirectory: "Golden"),
+        guard
+            let url = Bundle.module.url(
+                forResource: "llama_cpp_tokens", withExtension: "json", subdirectory: "Golden"),
             let data = try? Data(contentsOf: url), let file = try? JSONDecoder().decode(File.self, from: data)
         else { return [] }
         return file.cases

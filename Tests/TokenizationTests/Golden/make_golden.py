@@ -66,6 +66,7 @@ CASES = [
     ("symbols and other numbers", "∑x² ≤ ∞ → $100 + €5 = ¥? ½ ⅓ Ⅻ ①", False),
     ("non-latin digits", "٣٤٥ ۱۲۳ १२३", False),
     ("private use and unassigned", "\ue000\U0010fffd\u0378x", False),
+    ("letters newer than unicode 15.1", "a\u1c89b \U000105c0\U000105c1 x\ua7cbz", False),
     ("url and email", "https://example.com/path?q=1&r=two#frag user@mail.org", False),
     ("json", '{"key": [1, 2.5, null], "k2": "v"}', False),
     ("long runs", "a" * 300 + " " + "=" * 200 + " " + "ab" * 100, False),

@@ -1,0 +1,351 @@
+// cpu/attention.c: causal attention with grouped KV heads, two ways.
+//
+// ck_attention_naive: every score of every (head, query) row is written to scratch (nh * T * (start_pos + T)
+// floats), then a softmax and the weighted sum of values. Simple, and the cross-check for the fused kernel.
+//
+// ck_attention_fused (FlashAttention style): a work item is one KV head g and a block of query positions; its rows
+// are (query position, query head) pairs of the G = nh / nkv heads that read g, so each block of KB keys and values
+// is loaded once for all of them. Per key block:
+//   S = Qᵀ-layout scores, online softmax (running max m, sum l, rescale alpha = e^(m_old - m_new)), acc += P V.
+// Everything is kept transposed, rows innermost (Qt (hd, RP), S (KB, RP), accT (hd, RP)), so every inner loop is
+// an FMA of 8 rows at a time against one broadcast key or value element: no horizontal sums, any hd works, and the
+// keys and values are read straight from the cache rows. Key blocks past the last query position are never
+// visited; only the diagonal block gets a mask. Decode (few items, long cache): the key range of each item is
+// split across threads, each split writes its unnormalised (m, l, acc), and a merge pass combines them
+// (flash-decoding). Scratch is per thread plus the split partials: independent of the context length.
+#include <math.h>
+
+#include "levels.h"
+
+#define KB 64           // keys per block
+#define ROWS_TARGET 32  // query rows (positions x heads of a group) per work item: 4 vectors of 8
+#define ATTN_GRAIN (1 << 15)  // multiply-adds per thread at least
+
+// MARK: - Shapes shared by the kernel and its scratch size
+
+CK_INLINE int64_t round8(int64_t x) { return (x + 7) & ~(int64_t)7; }
+CK_INLINE int64_t rows_max(int64_t nh) { return round8(nh > ROWS_TARGET ? nh : ROWS_TARGET); }
+/// Query positions per work item for G heads per KV head.
+CK_INLINE int64_t block_positions(int64_t G, int64_t T) {
+    int64_t bq = ROWS_TARGET / G;
+    if (bq < 1) bq = 1;
+    return bq < T ? bq : T;
+}
+/// Floats of one thread's workspace: Qt, accT (hd, RP) + S (KB, RP) + m, l, alpha, pos (RP).
+CK_INLINE int64_t workspace_floats(int64_t nh, int64_t hd) {
+    return (rows_max(nh) * (2 * hd + KB + 4) + 15) & ~(int64_t)15;
+}
+/// Floats of one split partial: accT (hd, RP) + m, l (RP).
+CK_INLINE int64_t partial_floats(int64_t nh, int64_t hd) { return (rows_max(nh) * (hd + 2) + 15) & ~(int64_t)15; }
+/// Most partial slots a call can use: splitting happens only with items < 8 * nthreads, into <= nthreads parts.
+CK_INLINE int64_t partial_slots_max(int64_t T, int64_t nh, int nthreads) {
+    if (nthreads <= 1) return 0;
+    const int64_t items = nh * T < 8 * (int64_t)nthreads ? nh * T : 8 * (int64_t)nthreads;
+    return items * nthreads;
+}
+/// Key splits per work item: enough that items * splits is a multiple of the thread count (even shares), only
+/// when there are few items, and never below one key block per split.
+CK_INLINE int64_t key_splits(int64_t items, int64_t nkeys, int nt) {
+    if (nt <= 1 || items >= 8 * (int64_t)nt) return 1;
+    int64_t a = items, b = nt;  // gcd
+    while (b) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    int64_t s = nt / a;
+    const int64_t by_keys = nkeys / KB;
+    if (s > by_keys) s = by_keys;
+    return s < 1 ? 1 : s;
+}
+
+size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads) {
+    // nthreads workspaces + the split partials; pass the same nthreads to ck_attention_fused.
+    (void)start_pos;
+    if (T <= 0 || nh <= 0 || hd <= 0) return 0;
+    if (nthreads < 1) nthreads = 1;
+    const int64_t floats = nthreads * workspace_floats(nh, hd) + partial_slots_max(T, nh, nthreads) *
+                                                                      partial_floats(nh, hd);
+    return (size_t)floats * sizeof(float) + 64;
+}
+
+size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh) {
+    return (size_t)(nh * T * (start_pos + T)) * sizeof(float) + 64;
+}
+
+// MARK: - Fused: one work item
+
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    int64_t T, start_pos, nh, nkv, hd, G, bq, ldq, ldk;
+    float scale;
+} attn_ctx;
+
+// S[j][iv0*8 ..] for JK keys x NV row vectors: sum over d of Qt[d][rows] * k[j][d].
+CK_INLINE void qk_tile(const int JK, const int NV, float *S, int64_t RP, const float *Qt, const float *kj,
+                       int64_t ldk, int64_t hd, int64_t iv0) {
+    ck_v8f acc[8][4];
+    for (int j = 0; j < JK; j++)
+        for (int v = 0; v < NV; v++) acc[j][v] = ck_v8_splat(0.0f);
+    for (int64_t d = 0; d < hd; d++) {
+        ck_v8f qv[4];
+        for (int v = 0; v < NV; v++) qv[v] = ck_v8_load(Qt + d * RP + (iv0 + v) * 8);
+        for (int j = 0; j < JK; j++) {
+            const ck_v8f kb = ck_v8_splat(kj[j * ldk + d]);
+            for (int v = 0; v < NV; v++) acc[j][v] += qv[v] * kb;
+        }
+    }
+    for (int j = 0; j < JK; j++)
+        for (int v = 0; v < NV; v++) ck_v8_store(S + j * RP + (iv0 + v) * 8, acc[j][v]);
+}
+
+// All nj keys of a block for NV row vectors from iv0.
+CK_INLINE void qk_block(const int NV, float *S, int64_t RP, const float *Qt, const float *kb, int64_t ldk,
+                        int64_t hd, int64_t nj, int64_t iv0) {
+    const int JK = NV == 1 ? 8 : 4;
+    int64_t j = 0;
+    for (; j + JK <= nj; j += JK) qk_tile(JK, NV, S + j * RP, RP, Qt, kb + j * ldk, ldk, hd, iv0);
+    for (; j < nj; j++) qk_tile(1, NV, S + j * RP, RP, Qt, kb + j * ldk, ldk, hd, iv0);
+}
+
+// accT[d0 + dd][rows] = accT * alpha + sum over j of P[j][rows] * v[j][d0 + dd], for DJ values x NV row vectors.
+CK_INLINE void pv_tile(const int DJ, const int NV, float *accT, int64_t RP, const float *P, const float *alpha,
+                       const float *vb, int64_t ldk, int64_t nj, int64_t d0, int64_t iv0) {
+    ck_v8f acc[8][4];
+    for (int v = 0; v < NV; v++) {
+        const ck_v8f al = ck_v8_load(alpha + (iv0 + v) * 8);
+        for (int dd = 0; dd < DJ; dd++) acc[dd][v] = ck_v8_load(accT + (d0 + dd) * RP + (iv0 + v) * 8) * al;
+    }
+    for (int64_t j = 0; j < nj; j++) {
+        ck_v8f p[4];
+        for (int v = 0; v < NV; v++) p[v] = ck_v8_load(P + j * RP + (iv0 + v) * 8);
+        for (int dd = 0; dd < DJ; dd++) {
+            const ck_v8f vv = ck_v8_splat(vb[j * ldk + d0 + dd]);
+            for (int v = 0; v < NV; v++) acc[dd][v] += p[v] * vv;
+        }
+    }
+    for (int dd = 0; dd < DJ; dd++)
+        for (int v = 0; v < NV; v++) ck_v8_store(accT + (d0 + dd) * RP + (iv0 + v) * 8, acc[dd][v]);
+}
+
+CK_INLINE void pv_block(const int NV, float *accT, int64_t RP, const float *P, const float *alpha, const float *vb,
+                        int64_t ldk, int64_t nj, int64_t hd, int64_t iv0) {
+    const int DJ = NV == 1 ? 8 : 4;
+    int64_t d = 0;
+    for (; d + DJ <= hd; d += DJ) pv_tile(DJ, NV, accT, RP, P, alpha, vb, ldk, nj, d, iv0);
+    for (; d < hd; d++) pv_tile(1, NV, accT, RP, P, alpha, vb, ldk, nj, d, iv0);
+}
+
+// Work item (KV head g, query positions t0..t1) over keys ks..ke (already clipped to what the rows can see).
+// Writes the normalised rows to out, or, with part != NULL, the unnormalised accT, m, l to part.
+CK_INLINE void attn_item_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke,
+                              float *ws, float *part) {
+    const int64_t G = c->G, hd = c->hd, rows = (t1 - t0) * G, RP = round8(rows), NV = RP / 8;
+    float *Qt = ws, *accT = Qt + hd * RP, *S = accT + hd * RP, *m = S + KB * RP, *l = m + RP, *alpha = l + RP;
+    int32_t *pos = (int32_t *)(alpha + RP);
+    // Row i = (position t0 + i / G, head g*G + i % G); padding rows are zero queries at the last position.
+    for (int64_t i = 0; i < RP; i++) {
+        const int64_t ii = i < rows ? i : rows - 1;
+        pos[i] = (int32_t)(c->start_pos + t0 + ii / G);
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+    }
+    for (int64_t d = 0; d < hd; d++)
+        for (int64_t i = 0; i < RP; i++) {
+            const int64_t t = t0 + i / G, h = g * G + i % G;
+            Qt[d * RP + i] = i < rows ? c->q[t * c->ldq + h * hd + d] * c->scale : 0.0f;
+            accT[d * RP + i] = 0.0f;
+        }
+    const int64_t pmin = pos[0];
+    const float *kg = c->k + g * hd, *vg = c->v + g * hd;
+    for (int64_t j0 = ks; j0 < ke; j0 += KB) {
+        const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+        const float *kb = kg + j0 * c->ldk, *vb = vg + j0 * c->ldk;
+        // scores
+        for (int64_t iv = 0; iv < NV; iv += 4) {
+            switch (NV - iv < 4 ? NV - iv : 4) {
+            case 4: qk_block(4, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
+            case 3: qk_block(3, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
+            case 2: qk_block(2, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
+            default: qk_block(1, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
+            }
+        }
+        // causal mask, only where some row cannot see the whole block
+        if (j0 + nj - 1 > pmin) {
+            for (int64_t i = 0; i < RP; i++)
+                for (int64_t j = pos[i] + 1 - j0 > 0 ? pos[i] + 1 - j0 : 0; j < nj; j++) S[j * RP + i] = -INFINITY;
+        }
+        // online softmax: P = e^(S - m_new) in place, l = l * alpha + sum P, alpha = e^(m_old - m_new)
+        for (int64_t iv = 0; iv < NV; iv++) {
+            const ck_v8f mo = ck_v8_load(m + iv * 8);
+            ck_v8f mx = mo;
+            for (int64_t j = 0; j < nj; j++) mx = ck_v8_max(mx, ck_v8_load(S + j * RP + iv * 8));
+            // rows that have seen no key yet keep m = -inf; use 0 as the reference there (all their P are 0)
+            const ck_v8f mu = (ck_v8f)((ck_v8i)mx & ~(ck_v8i)(mx == ck_v8_splat(-INFINITY)));
+            ck_v8f sum = ck_v8_splat(0.0f);
+            for (int64_t j = 0; j < nj; j++) {
+                const ck_v8f p = ck_v8_exp(ck_v8_load(S + j * RP + iv * 8) - mu);
+                ck_v8_store(S + j * RP + iv * 8, p);
+                sum += p;
+            }
+            const ck_v8f al = ck_v8_exp(mo - mu);
+            ck_v8_store(alpha + iv * 8, al);
+            ck_v8_store(l + iv * 8, ck_v8_load(l + iv * 8) * al + sum);
+            ck_v8_store(m + iv * 8, mx);
+        }
+        // values
+        for (int64_t iv = 0; iv < NV; iv += 4) {
+            switch (NV - iv < 4 ? NV - iv : 4) {
+            case 4: pv_block(4, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
+            case 3: pv_block(3, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
+            case 2: pv_block(2, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
+            default: pv_block(1, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
+            }
+        }
+    }
+    if (part) {
+        memcpy(part, accT, (size_t)(hd * RP) * sizeof(float));
+        memcpy(part + hd * RP, m, (size_t)RP * sizeof(float));
+        memcpy(part + hd * RP + RP, l, (size_t)RP * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        const float inv = 1.0f / l[i];  // l >= 1: every row sees key 0 or its own position
+        float *o = c->out + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
+        for (int64_t d = 0; d < hd; d++) o[d] = accT[d * RP + i] * inv;
+    }
+}
+CK_LEVELS(attn_item,
+          (const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke, float *ws, float *part),
+          (c, g, t0, t1, ks, ke, ws, part))
+
+// Combines the nsplit partials of item (g, t0..t1) into out.
+static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, const float *parts,
+                           int64_t nsplit, int64_t stride) {
+    const int64_t G = c->G, hd = c->hd, rows = (t1 - t0) * G, RP = round8(rows);
+    for (int64_t i = 0; i < rows; i++) {
+        float mmax = -INFINITY;
+        for (int64_t s = 0; s < nsplit; s++) {
+            const float ms = parts[s * stride + hd * RP + i];
+            mmax = ms > mmax ? ms : mmax;
+        }
+        float wsum = 0.0f, w[64];  // nsplit <= nthreads; beyond 64 the weights are recomputed
+        for (int64_t s = 0; s < nsplit; s++) {
+            const float ws = expf(parts[s * stride + hd * RP + i] - mmax);  // 0 for splits that saw no key
+            if (s < 64) w[s] = ws;
+            wsum += ws * parts[s * stride + hd * RP + RP + i];
+        }
+        const float inv = 1.0f / wsum;
+        float *o = c->out + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
+        for (int64_t d = 0; d < hd; d++) {
+            float acc = 0.0f;
+            for (int64_t s = 0; s < nsplit; s++) {
+                const float ws = s < 64 ? w[s] : expf(parts[s * stride + hd * RP + i] - mmax);
+                acc += ws * parts[s * stride + d * RP + i];
+            }
+            o[d] = acc * inv;
+        }
+    }
+}
+
+void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
+    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
+    if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
+    const attn_ctx c = {out, q, k, v, T, start_pos, nh, nkv, hd, nh / nkv, block_positions(nh / nkv, T), nh * hd,
+                        nkv * hd, scale};
+    const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb, nkeys = start_pos + T;
+    const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
+    const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, ATTN_GRAIN);
+    const int64_t nsplit = key_splits(items, nkeys, nt);
+    const int64_t ws_floats = workspace_floats(nh, hd), part_floats = partial_floats(nh, hd);
+    float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *parts = base + (nthreads < 1 ? 1 : nthreads) * ws_floats;  // nsplit partials per item after the workspaces
+    const attn_item_fn item_fn = attn_item_pick();
+    int64_t next = 0;  // work queue: items are taken in order with an atomic counter (dynamic scheduling by hand;
+                       // schedule(dynamic) would need a newer libomp than Debian's LLVM 14 runtime)
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        float *ws = base + ck__thread_num() * ws_floats;
+        // Largest items first (late query blocks see the most keys), so the causal imbalance evens out at the end.
+        for (;;) {
+            const int64_t it = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (it >= items * nsplit) break;
+            const int64_t item = it / nsplit, split = it % nsplit;
+            const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
+            const int64_t t0 = qb * c.bq, t1 = t0 + c.bq < T ? t0 + c.bq : T;
+            const int64_t kvis = start_pos + t1;  // keys any row of the item can see
+            if (nsplit == 1) {
+                item_fn(&c, g, t0, t1, 0, kvis, ws, NULL);
+            } else {
+                const int64_t chunk = ((kvis + nsplit - 1) / nsplit + KB - 1) / KB * KB;
+                const int64_t ks = split * chunk < kvis ? split * chunk : kvis;
+                const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
+                item_fn(&c, g, t0, t1, ks, ke, ws, parts + it * part_floats);
+            }
+        }
+        if (nsplit > 1) {
+#pragma omp barrier
+            int64_t i0, i1;
+            ck__split_range(items, ck__thread_num(), ck__num_threads(), 1, &i0, &i1);
+            for (int64_t item = i0; item < i1; item++) {
+                const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
+                const int64_t t0 = qb * c.bq, t1 = t0 + c.bq < T ? t0 + c.bq : T;
+                merge_partials(&c, g, t0, t1, parts + item * nsplit * part_floats, nsplit, part_floats);
+            }
+        }
+    }
+}
+
+// MARK: - Naive
+
+CK_INLINE void naive_row_body(float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys,
+                              int64_t ldk, int64_t hd, float scale) {
+    // o (hd) = softmax(scale * qh · kh[j], j < nkeys) · vh; sc (nkeys) holds the scores
+    float max = -INFINITY;
+    for (int64_t j = 0; j < nkeys; j++) {
+        const float *kj = kh + j * ldk;
+        ck_v8f a = ck_v8_splat(0.0f);
+        int64_t d = 0;
+        for (; d + 8 <= hd; d += 8) a += ck_v8_load(qh + d) * ck_v8_load(kj + d);
+        float s = ck_v8_hsum(a);
+        for (; d < hd; d++) s += qh[d] * kj[d];
+        sc[j] = s * scale;
+        max = sc[j] > max ? sc[j] : max;
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < nkeys; j++) {
+        sc[j] = ck_exp1(sc[j] - max);
+        sum += sc[j];
+    }
+    for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
+    for (int64_t j = 0; j < nkeys; j++) {
+        const float p = sc[j] / sum, *vj = vh + j * ldk;
+        for (int64_t d = 0; d < hd; d++) o[d] += p * vj[d];
+    }
+}
+CK_LEVELS(naive_row,
+          (float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys, int64_t ldk,
+           int64_t hd, float scale),
+          (o, qh, kh, vh, sc, nkeys, ldk, hd, scale))
+
+void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
+    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch: scores (nh, T, start_pos+T)
+    if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
+    const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
+    float *scores = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    const naive_row_fn fn = naive_row_pick();
+    const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
+    const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
+    int64_t next = 0;  // (h, t) rows taken in order by an atomic counter, as in ck_attention_fused
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    for (;;) {
+        const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+        if (ht >= nh * T) break;
+        const int64_t h = ht / T, t = ht % T;
+        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
+           start_pos + t + 1, ldk, hd, scale);
+    }
+}

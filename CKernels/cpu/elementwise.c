@@ -1,0 +1,156 @@
+// cpu/elementwise.c: the element-wise CPU kernels: rope, SwiGLU, GELU, add, add_bias and the embedding lookup.
+// All memory bound (or nearly): contiguous ranges per thread, and one thread below CK_ELEM_GRAIN elements, where
+// an OpenMP fork/join would cost more than the work. SwiGLU and GELU use the 8-lane exp of ck_internal.h, compiled
+// per SIMD level (levels.h); the rest is plain C that the compiler vectorises the same way at every level.
+#include <math.h>
+
+#include "levels.h"
+
+// Elements per thread at least (about 32 KB of floats per input).
+#define CK_ELEM_GRAIN 8192
+
+// MARK: - rope
+
+CK_INLINE void rope_row(float *xr, int64_t nh, int64_t hd, const float *cs, const float *sn, int64_t i0, int64_t i1,
+                        int neox) {
+    // xr (nh*hd): pairs i0..i1 of every head rotate by (cs[i - i0], sn[i - i0])
+    const int64_t half = hd / 2;
+    for (int64_t h = 0; h < nh; h++) {
+        float *xh = xr + h * hd;
+        if (neox) {
+            for (int64_t i = i0; i < i1; i++) {
+                const float c = cs[i - i0], s = sn[i - i0], x0 = xh[i], x1 = xh[i + half];
+                xh[i] = x0 * c - x1 * s;
+                xh[i + half] = x0 * s + x1 * c;
+            }
+        } else {
+            for (int64_t i = i0; i < i1; i++) {
+                const float c = cs[i - i0], s = sn[i - i0], x0 = xh[2 * i], x1 = xh[2 * i + 1];
+                xh[2 * i] = x0 * c - x1 * s;
+                xh[2 * i + 1] = x0 * s + x1 * c;
+            }
+        }
+    }
+}
+
+void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox,
+             int nthreads) {
+    // x (T, nh*hd) in place. Angles exactly as llama.cpp computes them (ggml_rope_cache_init + rope_yarn with no
+    // scaling): theta = (float)p, multiplied in float by theta_scale = powf(base, -2/hd) per pair, then cosf / sinf,
+    // so the rotated q and k (and the logits) match llama.cpp's to the last bit or two.
+    if (T <= 0 || hd < 2) return;
+    const float theta_scale = powf(freq_base, -2.0f / (float)hd);
+    const int64_t half = hd / 2;
+    const int nt = ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t t = 0; t < T; t++) {
+        enum { CHUNK = 128 };  // pairs whose cos / sin are cached on the stack at a time
+        float cs[CHUNK], sn[CHUNK];
+        float theta = (float)(start_pos + t);
+        for (int64_t i0 = 0; i0 < half; i0 += CHUNK) {
+            const int64_t i1 = half - i0 < CHUNK ? half : i0 + CHUNK;
+            for (int64_t i = i0; i < i1; i++, theta *= theta_scale) {
+                cs[i - i0] = cosf(theta);
+                sn[i - i0] = sinf(theta);
+            }
+            rope_row(x + t * nh * hd, nh, hd, cs, sn, i0, i1, neox);
+        }
+    }
+}
+
+// MARK: - Activations
+
+CK_INLINE void swiglu_body(float *out, const float *gate, const float *up, int64_t n) {
+    // out (n) = gate / (1 + e^-gate) * up
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const ck_v8f g = ck_v8_load(gate + i);
+        ck_v8_store(out + i, g / (ck_v8_splat(1.0f) + ck_v8_exp(-g)) * ck_v8_load(up + i));
+    }
+    for (; i < n; i++) out[i] = gate[i] / (1.0f + ck_exp1(-gate[i])) * up[i];
+}
+CK_LEVELS(swiglu, (float *out, const float *gate, const float *up, int64_t n), (out, gate, up, n))
+
+CK_INLINE ck_v8f gelu_v8(ck_v8f x) {
+    // 0.5 x (1 + tanh(y)) with tanh(y) = 1 - 2 / (e^2y + 1): exact limits at +-inf, no cancellation that matters
+    // here (the error of 1 + tanh stays relative to 1, which is what the product keeps).
+    const ck_v8f y = ck_v8_splat(0.79788456080286535588f) * (x + ck_v8_splat(0.044715f) * x * x * x);
+    const ck_v8f th = ck_v8_splat(1.0f) - ck_v8_splat(2.0f) / (ck_v8_exp(y + y) + ck_v8_splat(1.0f));
+    return ck_v8_splat(0.5f) * x * (ck_v8_splat(1.0f) + th);
+}
+CK_INLINE void gelu_body(float *out, const float *x, int64_t n) {
+    // out (n) = gelu(x), tanh approximation (GPT-2)
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) ck_v8_store(out + i, gelu_v8(ck_v8_load(x + i)));
+    if (i < n) {
+        float tail[8] = {0};
+        for (int64_t j = i; j < n; j++) tail[j - i] = x[j];
+        const ck_v8f r = gelu_v8(ck_v8_load(tail));
+        for (int64_t j = i; j < n; j++) out[j] = r[j - i];
+    }
+}
+CK_LEVELS(gelu, (float *out, const float *x, int64_t n), (out, x, n))
+
+void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads) {
+    // out, gate, up (n)
+    if (n <= 0) return;
+    const swiglu_fn fn = swiglu_pick();
+    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t b, e;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &b, &e);
+        if (e > b) fn(out + b, gate + b, up + b, e - b);
+    }
+}
+
+void ck_gelu(float *out, const float *x, int64_t n, int nthreads) {
+    // out, x (n)
+    if (n <= 0) return;
+    const gelu_fn fn = gelu_pick();
+    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t b, e;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &b, &e);
+        if (e > b) fn(out + b, x + b, e - b);
+    }
+}
+
+// MARK: - Sums
+
+void ck_add(float *out, const float *a, const float *b, int64_t n, int nthreads) {
+    // out (n) = a (n) + b (n); out may alias a or b (each element is read before it is written)
+    if (n <= 0) return;
+    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t lo, hi;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
+        for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+    }
+}
+
+void ck_add_bias(float *x, const float *bias, int64_t T, int64_t n, int nthreads) {
+    // x (T, n) += bias (n)
+    if (T <= 0 || n <= 0) return;
+    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t t = 0; t < T; t++) {
+        float *xr = x + t * n;
+        for (int64_t i = 0; i < n; i++) xr[i] += bias[i];
+    }
+}
+
+// MARK: - Embedding
+
+void ck_embedding(int fmt, float *out, const void *table, const int32_t *tokens, int64_t T, int64_t n,
+                  int nthreads) {
+    // out (T, n) = rows tokens[t] of table (vocab, n) in fmt, dequantized
+    const size_t row_bytes = ck_row_bytes(fmt, n);
+    if (T <= 0 || row_bytes == 0) return;
+    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t t = 0; t < T; t++)
+        ck_dequantize_row(fmt, out + t * n, (const uint8_t *)table + (size_t)tokens[t] * row_bytes, n);
+}

@@ -1,0 +1,28 @@
+// WeightSource: where ModelWeights reads tensors from. A GGUF file is one (its tensors as stored, zero-copy); a
+// converted checkpoint (HFCheckpoint's Hugging Face folder) is another, renaming and transposing on the fly.
+// Names, shapes and formats are GGUF's (llama.cpp's tensor names, ggml dimension order), so the loader has one
+// vocabulary whatever the file.
+import GGUF
+import GPTCore
+
+/// A read-only set of named tensors in GGUF naming and layout.
+public protocol WeightSource: AnyObject {
+    /// The file or folder, for error messages.
+    var path: String { get }
+    /// The shape (ggml order: `shape[0]` = elements per row) and format of tensor `name`, or nil if absent.
+    func tensorLayout(_ name: String) -> (shape: [Int], format: WeightFormat)?
+    /// Calls `body` with the tensor's data in the format `tensorLayout` gives (valid only during the call).
+    /// - Throws: `EngineError.missingTensor`, or the source's own error if the data cannot be read.
+    func withTensorBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}
+
+extension GGUFFile: WeightSource {
+    public func tensorLayout(_ name: String) -> (shape: [Int], format: WeightFormat)? {
+        tensor(name).map { ($0.shape, $0.format) }
+    }
+
+    public func withTensorBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard let info = tensor(name) else { throw EngineError.missingTensor(name, path: path) }
+        return try body(bytes(of: info))
+    }
+}

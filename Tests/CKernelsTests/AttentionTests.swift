@@ -1,0 +1,74 @@
+// AttentionTests: ck_attention_fused and ck_attention_naive against ck_ref_attention (and against each other) for
+// query counts T, cache positions start_pos, head layouts (nh query heads over nkv KV heads) and head dimensions,
+// at every SIMD level, on 1, 2 and 3 threads (2 and 3 exercise the flash-decoding key splits and their merge).
+
+import CKernels
+import Testing
+
+struct AttentionShape: CustomStringConvertible, Sendable {
+    let T: Int, startPos: Int, nh: Int, nkv: Int, hd: Int
+    var description: String { "ATTN(T=\(T),start=\(startPos),nh=\(nh),nkv=\(nkv),hd=\(hd))" }
+
+    /// T in {1, 3, 17, 64, 130} x start_pos in {0, 1, 100, 1000} x (nh, nkv) in {(9,3), (4,4), (6,1)} x hd in
+    /// {8, 64, 72}: grouped (SmolLM2), plain multi-head, multi-query; head sizes below, at and off 16.
+    static let all: [AttentionShape] = [1, 3, 17, 64, 130].flatMap { t in
+        [0, 1, 100, 1000].flatMap { p in
+            [(9, 3), (4, 4), (6, 1)].flatMap { heads in
+                [8, 64, 72].map { AttentionShape(T: t, startPos: p, nh: heads.0, nkv: heads.1, hd: $0) }
+            }
+        }
+    }
+}
+
+extension CKernelsSuite {
+    @Suite("Attention")
+    struct AttentionTests {
+        // f32 queries, keys and values: float rounding only (the reference sums in double), so test-backend-ops'
+        // default 1e-7 applies; ggml's 5e-4 for FLASH_ATTN_EXT is for f16 K/V, which these kernels do not use.
+        static let maxNMSE = 1e-7
+
+        @Test("fused and naive attention match the reference", arguments: AttentionShape.all)
+        func matchesReference(_ s: AttentionShape) {
+            var rng = SplitMix64(seed: UInt64(s.T * 7919 + s.startPos * 104_729 + s.nh * 31 + s.nkv * 17 + s.hd))
+            let nKeys = s.startPos + s.T
+            let q = GuardedFloats(rng.floats(s.T * s.nh * s.hd))
+            let k = GuardedFloats(rng.floats(nKeys * s.nkv * s.hd))
+            let v = GuardedFloats(rng.floats(nKeys * s.nkv * s.hd))
+            // A scale 3x the usual 1/sqrt(hd) makes the softmax peaky enough that masking errors would show.
+            let scale = 3 / Float(s.hd).squareRoot()
+            let (t, p, nh, nkv, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.nkv), Int64(s.hd))
+            var expected = [Float](repeating: 0, count: s.T * s.nh * s.hd)
+            ck_ref_attention(&expected, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale)
+
+            atEachLevel { level in
+                for threads: Int32 in [1, 2, 3] {
+                    let context = "\(s) \(levelName(level)) \(threads) threads"
+                    let fused = GuardedFloats(count: s.T * s.nh * s.hd)
+                    let fusedScratch = GuardedScratch(bytes: ck_attention_fused_scratch_bytes(t, p, nh, hd, threads))
+                    ck_attention_fused(fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
+                                       fusedScratch.pointer)
+                    let naive = GuardedFloats(count: s.T * s.nh * s.hd)
+                    let naiveScratch = GuardedScratch(bytes: ck_attention_naive_scratch_bytes(t, p, nh))
+                    ck_attention_naive(naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
+                                       naiveScratch.pointer)
+                    for (name, out, scratch) in [("fused", fused, fusedScratch), ("naive", naive, naiveScratch)] {
+                        #expect(out.guardsIntact && scratch.guardsIntact, "\(context) \(name): wrote out of bounds")
+                        #expect(out.allFinite, "\(context) \(name): NaN or inf")
+                        let e = nmse(out.values, expected)
+                        #expect(e <= Self.maxNMSE, "\(context) \(name): NMSE \(e)")
+                    }
+                    #expect(nmse(fused.values, naive.values) <= Self.maxNMSE, "\(context): fused vs naive")
+                }
+            }
+        }
+
+        @Test("fused scratch does not grow with the context")
+        func fusedScratchIsBounded() {
+            let short = ck_attention_fused_scratch_bytes(1, 10, 9, 64, 2)
+            let long = ck_attention_fused_scratch_bytes(1, 1_000_000, 9, 64, 2)
+            #expect(short == long)
+            let prefill = ck_attention_fused_scratch_bytes(8192, 0, 9, 64, 2)
+            #expect(prefill < 1 << 20, "per-thread tiles, not T x T scores: \(prefill) bytes")
+        }
+    }
+}
