@@ -121,7 +121,7 @@ size_t ck_matmul_scratch_bytes(int fmt, int64_t T, int64_t K) {
 }
 
 // One thread per this many multiply-adds at least: below it the fork/join (~1-2 us) costs more than it saves.
-#define CK_MATMUL_GRAIN (1 << 17)
+#define CK_MATMUL_GRAIN (1 << 15)
 
 void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N, int nthreads,
                void *scratch) {

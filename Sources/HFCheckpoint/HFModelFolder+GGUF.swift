@@ -75,8 +75,9 @@ extension HFModelFolder {
         values.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBytes { dst in
                 for r in 0..<rows {
-                    ck_quantize_row(Int32(format.ggmlType), dst.baseAddress! + r * rowBytes,
-                                    src.baseAddress! + r * rowLength, Int64(rowLength))
+                    ck_quantize_row(
+                        Int32(format.ggmlType), dst.baseAddress! + r * rowBytes,
+                        src.baseAddress! + r * rowLength, Int64(rowLength))
                 }
             }
         }

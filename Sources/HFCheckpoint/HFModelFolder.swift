@@ -105,7 +105,8 @@ public final class HFModelFolder: WeightSource {
             architecture: .gpt2, nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
             nKVHeads: hp.nHeads, headDim: hp.nEmbd / hp.nHeads, nCtxTrain: hp.nPositions, nVocab: nVocab,
             normEps: hp.eps)
-        name = try json.string("_name_or_path").flatMap { $0.isEmpty ? nil : $0 }
+        name =
+            try json.string("_name_or_path").flatMap { $0.isEmpty ? nil : $0 }
             ?? (path as NSString).standardizingPath.components(separatedBy: "/").last ?? "gpt2"
 
         // The GGUF table, with the shape each Hugging Face tensor must have: (rows, cols) as stored.
@@ -145,12 +146,14 @@ public final class HFModelFolder: WeightSource {
                 throw HFCheckpointError.missingTensor(folder: path, tensor: row.hf)
             }
             guard info.shape == row.shape else {
-                throw HFCheckpointError.badTensor(file: f.path, tensor: info.name,
-                                                  detail: "shape \(info.shape), expected \(row.shape) from config.json")
+                throw HFCheckpointError.badTensor(
+                    file: f.path, tensor: info.name,
+                    detail: "shape \(info.shape), expected \(row.shape) from config.json")
             }
             guard info.dtype.isFloat else {
-                throw HFCheckpointError.badTensor(file: f.path, tensor: info.name,
-                                                  detail: "dtype \(info.dtype.rawValue); expected F32, F16 or BF16")
+                throw HFCheckpointError.badTensor(
+                    file: f.path, tensor: info.name,
+                    detail: "dtype \(info.dtype.rawValue); expected F32, F16 or BF16")
             }
             entries[row.gguf] = Entry(file: f, info: info, transpose: row.transpose)
         }
@@ -160,8 +163,10 @@ public final class HFModelFolder: WeightSource {
     }
 
     /// True when two tensors hold the same bytes (a tied lm_head saved alongside wte).
-    private static func sameData(_ a: (SafeTensorsFile, SafeTensorsTensorInfo),
-                                 _ b: (SafeTensorsFile, SafeTensorsTensorInfo)) -> Bool {
+    private static func sameData(
+        _ a: (SafeTensorsFile, SafeTensorsTensorInfo),
+        _ b: (SafeTensorsFile, SafeTensorsTensorInfo)
+    ) -> Bool {
         guard a.1.dtype == b.1.dtype, a.1.shape == b.1.shape else { return false }
         let (x, y) = (a.0.bytes(of: a.1), b.0.bytes(of: b.1))
         return x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
@@ -248,7 +253,8 @@ struct GPT2Config {
         let architectures = try json.array("architectures") as? [String] ?? []
         guard modelType == "gpt2" || (modelType == nil && architectures.contains("GPT2LMHeadModel")) else {
             throw HFCheckpointError.unsupportedModel(
-                file: json.path, detail: "model_type '\(modelType ?? "?")' is not supported (SwiftGPT reads gpt2 folders; "
+                file: json.path,
+                detail: "model_type '\(modelType ?? "?")' is not supported (SwiftGPT reads gpt2 folders; "
                     + "for other models use a GGUF file)")
         }
         func positive(_ key: String, _ fallback: String? = nil) throws -> Int {
@@ -274,11 +280,13 @@ struct GPT2Config {
         let activation = try json.string("activation_function") ?? "gelu_new"
         guard ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"].contains(activation) else {
             throw HFCheckpointError.unsupportedModel(
-                file: json.path, detail: "activation_function '\(activation)': SwiftGPT's GPT-2 MLP uses the tanh "
+                file: json.path,
+                detail: "activation_function '\(activation)': SwiftGPT's GPT-2 MLP uses the tanh "
                     + "GELU (gelu_new)")
         }
         if try json.bool("scale_attn_weights") == false {
-            throw HFCheckpointError.unsupportedModel(file: json.path, detail: "scale_attn_weights = false is not supported")
+            throw HFCheckpointError.unsupportedModel(
+                file: json.path, detail: "scale_attn_weights = false is not supported")
         }
         if try json.bool("scale_attn_by_inverse_layer_idx") == true {
             throw HFCheckpointError.unsupportedModel(

@@ -46,11 +46,15 @@ public struct HFVocabulary: Sendable, Equatable {
             merges = try (try model.array("merges") ?? []).enumerated().map { i, m in
                 if let line = m as? String { return line }
                 if let pair = m as? [String], pair.count == 2 { return pair[0] + " " + pair[1] }
-                throw HFCheckpointError.badTokenizer(file: source, detail: "model.merges[\(i)] is not \"a b\" or [a, b]")
+                throw HFCheckpointError.badTokenizer(
+                    file: source, detail: "model.merges[\(i)] is not \"a b\" or [a, b]")
             }
             for (i, item) in (try json.array("added_tokens") ?? []).enumerated() {
-                guard let t = item as? [String: Any], let id = JSONFile.integer(t["id"]), let text = t["content"] as? String
-                else { throw HFCheckpointError.badTokenizer(file: source, detail: "added_tokens[\(i)] has no id/content") }
+                guard let t = item as? [String: Any], let id = JSONFile.integer(t["id"]),
+                    let text = t["content"] as? String
+                else {
+                    throw HFCheckpointError.badTokenizer(file: source, detail: "added_tokens[\(i)] has no id/content")
+                }
                 added.append((id, text, t["special"] as? Bool ?? false))
             }
         } else if exists("vocab.json") && exists("merges.txt") {
@@ -64,7 +68,8 @@ public struct HFVocabulary: Sendable, Equatable {
                 .map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }
                 .filter { !$0.hasPrefix("#version") && !$0.isEmpty }
             if exists("tokenizer_config.json"),
-               let decoder = try JSONFile(path: file("tokenizer_config.json")).object("added_tokens_decoder") {
+                let decoder = try JSONFile(path: file("tokenizer_config.json")).object("added_tokens_decoder")
+            {
                 for (key, value) in decoder.object {
                     guard let id = Int(key), let t = value as? [String: Any], let text = t["content"] as? String else {
                         throw decoder.bad("added_tokens_decoder.\(key)", "is not {content, special}")
@@ -73,7 +78,8 @@ public struct HFVocabulary: Sendable, Equatable {
                 }
             }
         } else {
-            throw HFCheckpointError.missingFile(folder: folder, what: "no tokenizer.json, nor vocab.json and merges.txt")
+            throw HFCheckpointError.missingFile(
+                folder: folder, what: "no tokenizer.json, nor vocab.json and merges.txt")
         }
         for a in added { vocab[a.text] = a.id }
 
@@ -114,7 +120,8 @@ public struct HFVocabulary: Sendable, Equatable {
 
     /// The tokenizer these arrays describe (GPT-2's pre-tokenizer, no BOS added: GPT-2 starts without one).
     public func makeTokenizer() throws -> BPETokenizer {
-        try BPETokenizer(tokens: tokens, tokenTypes: tokenTypes, merges: merges, preTokenizer: Self.preTokenizer,
-                         bos: bos, eos: eos, addBOS: false)
+        try BPETokenizer(
+            tokens: tokens, tokenTypes: tokenTypes, merges: merges, preTokenizer: Self.preTokenizer,
+            bos: bos, eos: eos, addBOS: false)
     }
 }

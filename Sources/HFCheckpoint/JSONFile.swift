@@ -11,14 +11,16 @@ struct JSONFile {
     ///   JSON object.
     init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw HFCheckpointError.missingFile(folder: (path as NSString).deletingLastPathComponent,
-                                               what: "cannot read \((path as NSString).lastPathComponent)")
+            throw HFCheckpointError.missingFile(
+                folder: (path as NSString).deletingLastPathComponent,
+                what: "cannot read \((path as NSString).lastPathComponent)")
         }
         let json: Any
         do {
             json = try JSONSerialization.jsonObject(with: data)
         } catch {
-            throw HFCheckpointError.badConfig(file: path, key: "", detail: "invalid JSON (\(error.localizedDescription))")
+            throw HFCheckpointError.badConfig(
+                file: path, key: "", detail: "invalid JSON (\(error.localizedDescription))")
         }
         guard let object = json as? [String: Any] else {
             throw HFCheckpointError.badConfig(file: path, key: "", detail: "not a JSON object")

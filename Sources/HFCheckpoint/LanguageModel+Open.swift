@@ -11,8 +11,10 @@ extension LanguageModel {
     ///   - nCtx: positions of the KV cache (nil: min(model context, 4096)).
     ///   - maxBatch: most tokens per forward call (prompt batches).
     /// - Throws: `GGUFError`/`EngineError` for a file; `HFCheckpointError`/`SafeTensorsError` for a folder.
-    public static func open(path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
-                            attention: AttentionKind = .fused) throws -> LanguageModel {
+    public static func open(
+        path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
+        attention: AttentionKind = .fused
+    ) throws -> LanguageModel {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
             return try LanguageModel(path: path, backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention)

@@ -20,10 +20,21 @@ import GPTCore
 
 /// A safetensors element type (the spec's full list; only the float ones convert).
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
-    case bool = "BOOL", u8 = "U8", i8 = "I8", f8e5m2 = "F8_E5M2", f8e4m3 = "F8_E4M3"
-    case i16 = "I16", u16 = "U16", f16 = "F16", bf16 = "BF16"
-    case i32 = "I32", u32 = "U32", f32 = "F32"
-    case f64 = "F64", i64 = "I64", u64 = "U64"
+    case bool = "BOOL"
+    case u8 = "U8"
+    case i8 = "I8"
+    case f8e5m2 = "F8_E5M2"
+    case f8e4m3 = "F8_E4M3"
+    case i16 = "I16"
+    case u16 = "U16"
+    case f16 = "F16"
+    case bf16 = "BF16"
+    case i32 = "I32"
+    case u32 = "U32"
+    case f32 = "F32"
+    case f64 = "F64"
+    case i64 = "I64"
+    case u64 = "U64"
 
     /// Bytes per element.
     public var size: Int {
@@ -83,16 +94,20 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
         self.storage = storage
         self.path = path
         let size = storage.count
-        guard size >= 8 else { throw SafeTensorsError.truncated(path: path, detail: "\(size) bytes, need 8 for the header length") }
+        guard size >= 8 else {
+            throw SafeTensorsError.truncated(path: path, detail: "\(size) bytes, need 8 for the header length")
+        }
         var raw: UInt64 = 0
         withUnsafeMutableBytes(of: &raw) { $0.copyMemory(from: UnsafeRawBufferPointer(start: storage.base, count: 8)) }
         let headerLength = UInt64(littleEndian: raw)
         guard headerLength <= UInt64(Self.maxHeaderBytes) else {
-            throw SafeTensorsError.badHeader(path: path, detail: "header length \(headerLength) exceeds \(Self.maxHeaderBytes) bytes")
+            throw SafeTensorsError.badHeader(
+                path: path, detail: "header length \(headerLength) exceeds \(Self.maxHeaderBytes) bytes")
         }
         guard Int(headerLength) <= size - 8 else {
             throw SafeTensorsError.truncated(
-                path: path, detail: "the header needs \(headerLength) bytes but the file has \(size - 8) after the length")
+                path: path,
+                detail: "the header needs \(headerLength) bytes but the file has \(size - 8) after the length")
         }
         dataOffset = 8 + Int(headerLength)
         let header = Data(bytes: storage.base + 8, count: Int(headerLength))
@@ -109,8 +124,9 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
 
     /// The tensor's data: a view into the mapping (no copy), valid while this object is alive.
     public func bytes(of tensor: SafeTensorsTensorInfo) -> UnsafeRawBufferPointer {
-        precondition(tensor.offset >= dataOffset && tensor.offset <= fileSize - tensor.byteCount,
-                     "tensor '\(tensor.name)' does not lie inside \(path)")
+        precondition(
+            tensor.offset >= dataOffset && tensor.offset <= fileSize - tensor.byteCount,
+            "tensor '\(tensor.name)' does not lie inside \(path)")
         return UnsafeRawBufferPointer(start: storage.base + tensor.offset, count: tensor.byteCount)
     }
 
@@ -126,9 +142,15 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
         return [Float](unsafeUninitializedCapacity: n) { out, count in
             switch info.dtype {
             case .f32:
-                for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                for i in 0..<n {
+                    out[i] = Float(
+                        bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                }
             case .f16:
-                for i in 0..<n { out[i] = Float(halfBits: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                for i in 0..<n {
+                    out[i] = Float(
+                        halfBits: UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
             default:  // .bf16: the upper half of an IEEE single
                 for i in 0..<n {
                     let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
@@ -167,7 +189,9 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
             func invalid(_ detail: String) -> SafeTensorsError { .badTensor(path: path, tensor: name, detail: detail) }
             guard let entry = value as? [String: Any] else { throw invalid("entry is not an object") }
             guard let dtypeName = entry["dtype"] as? String else { throw invalid("no dtype string") }
-            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else { throw invalid("unknown dtype '\(dtypeName)'") }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else {
+                throw invalid("unknown dtype '\(dtypeName)'")
+            }
             guard let shape = integers(entry["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw invalid("shape is not an array of non-negative integers")
             }
@@ -189,8 +213,10 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
             guard bytes == end - begin else {
                 throw invalid("\(end - begin) bytes of data, expected \(bytes) for \(dtypeName) shape \(shape)")
             }
-            tensors.append(SafeTensorsTensorInfo(name: name, dtype: dtype, shape: shape, offset: dataOffset + begin,
-                                                 byteCount: bytes))
+            tensors.append(
+                SafeTensorsTensorInfo(
+                    name: name, dtype: dtype, shape: shape, offset: dataOffset + begin,
+                    byteCount: bytes))
         }
         tensors.sort { ($0.offset, $0.byteCount, $0.name) < ($1.offset, $1.byteCount, $1.name) }
         // The spec forbids holes and overlaps; overlaps would let two tensors alias, so reject them.

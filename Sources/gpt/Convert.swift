@@ -15,11 +15,14 @@ struct Convert: ParsableCommand {
             and not written twice.
             """)
 
-    @Argument(help: "The checkpoint folder (config.json, model.safetensors, vocab.json + merges.txt or tokenizer.json).")
+    @Argument(
+        help: "The checkpoint folder (config.json, model.safetensors, vocab.json + merges.txt or tokenizer.json).")
     var folder: String
     @Argument(help: "The GGUF file to write (replaced if it exists).")
     var output: String
-    @Option(name: [.short, .long], help: "Format of the matrices: \(WeightFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        name: [.short, .long],
+        help: "Format of the matrices: \(WeightFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
     var type: WeightFormat = .f16
     @Flag(help: "Do not print progress to stderr.")
     var quiet = false
@@ -40,17 +43,20 @@ struct Convert: ParsableCommand {
         let model = try HFModelFolder(path: folder)
         let c = model.config
         if !quiet {
-            Console.err("\(folder): gpt2, \(c.nLayers) layers, nEmbd \(c.nEmbd), \(c.nHeads) heads, context "
-                + "\(c.nCtxTrain), vocab \(c.nVocab) (\(model.vocabulary.merges.count) merges)\n")
+            Console.err(
+                "\(folder): gpt2, \(c.nLayers) layers, nEmbd \(c.nEmbd), \(c.nHeads) heads, context "
+                    + "\(c.nCtxTrain), vocab \(c.nVocab) (\(model.vocabulary.merges.count) merges)\n")
         }
         var counts: [WeightFormat: Int] = [:]
         let writer = try model.ggufWriter(type: type) { _, format in counts[format, default: 0] += 1 }
         try writer.write(to: output)
         if !quiet {
-            let formats = WeightFormat.allCases.compactMap { f in counts[f].map { "\($0) \(f)" } }.joined(separator: ", ")
+            let formats = WeightFormat.allCases.compactMap { f in counts[f].map { "\($0) \(f)" } }.joined(
+                separator: ", ")
             let size = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-            Console.err("wrote \(output): \(writer.tensors.count) tensors (\(formats)), \(size) bytes in "
-                + String(format: "%.2f s\n", Date().timeIntervalSince(started)))
+            Console.err(
+                "wrote \(output): \(writer.tensors.count) tensors (\(formats)), \(size) bytes in "
+                    + String(format: "%.2f s\n", Date().timeIntervalSince(started)))
         }
     }
 }

@@ -12,7 +12,7 @@ struct Generate: ParsableCommand {
 
     @Option(name: [.short, .long], help: "The prompt text.")
     var prompt: String?
-    @Option(name: [.short, .customLong("prompt-file")], help: "Read the prompt from a file.")
+    @Option(name: [.customShort("f"), .customLong("prompt-file")], help: "Read the prompt from a file.")
     var promptFile: String?
     @Option(name: [.short, .customLong("n-predict")], help: "Most tokens to generate.")
     var n: Int = 64

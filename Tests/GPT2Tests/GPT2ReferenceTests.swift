@@ -8,8 +8,9 @@ import Testing
 struct GPT2ReferenceTests {
     static let ref = Reference.file
 
-    @Test("logits at every position (one token per forward call, through the KV cache)",
-          arguments: ModelFormat.allCases, backends)
+    @Test(
+        "logits at every position (one token per forward call, through the KV cache)",
+        arguments: ModelFormat.allCases, backends)
     func logitsPerPosition(_ format: ModelFormat, backend: String) throws {
         let model = try openModel(format, backend: backend)
         #expect(model.config.architecture == .gpt2)

@@ -46,7 +46,8 @@ struct SafeTensorsTests {
     @Test("a truncated file on disk names the file and the tensor")
     func truncatedOnDisk() throws {
         let bytes = Self.sample()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-\(getpid()).safetensors").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-\(getpid()).safetensors")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Data(bytes.dropLast(1)).write(to: URL(fileURLWithPath: path))
         do {
@@ -59,29 +60,58 @@ struct SafeTensorsTests {
     }
 
     static let corrupt: [(String, [UInt8])] = [
-        ("header length past the end", SafeTensorsBuilder.image(header: "{}", data: []).enumerated().map { $0 == 0 ? 0xFF : $1 }),
+        (
+            "header length past the end",
+            SafeTensorsBuilder.image(header: "{}", data: []).enumerated().map { $0 == 0 ? 0xFF : $1 }
+        ),
         ("header length of 2^63", [0, 0, 0, 0, 0, 0, 0, 0x80] + Array("{}      ".utf8)),
         ("not JSON", SafeTensorsBuilder.image(header: "{\"a\":", data: [])),
         ("JSON array", SafeTensorsBuilder.image(header: "[1,2]", data: [])),
         ("entry not an object", SafeTensorsBuilder.image(header: "{\"a\":3}", data: [])),
-        ("unknown dtype", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}", data: .init(repeating: 0, count: 16))),
-        ("negative dimension", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", data: [0, 0, 0, 0])),
-        ("fractional offset", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.5]}}", data: [0, 0, 0, 0])),
-        ("size does not match shape", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", data: [0, 0, 0, 0])),
-        ("offsets past the data", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data: [0, 0, 0, 0])),
-        ("offsets reversed", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", data: [0, 0, 0, 0])),
-        ("shape overflows", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}",
-            data: .init(repeating: 0, count: 8))),
-        ("overlapping tensors", SafeTensorsBuilder.image(
-            header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", data: .init(repeating: 0, count: 12))),
+        (
+            "unknown dtype",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F128\",\"shape\":[1],\"data_offsets\":[0,16]}}",
+                data: .init(repeating: 0, count: 16))
+        ),
+        (
+            "negative dimension",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", data: [0, 0, 0, 0])
+        ),
+        (
+            "fractional offset",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4.5]}}", data: [0, 0, 0, 0])
+        ),
+        (
+            "size does not match shape",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", data: [0, 0, 0, 0])
+        ),
+        (
+            "offsets past the data",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", data: [0, 0, 0, 0])
+        ),
+        (
+            "offsets reversed",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", data: [0, 0, 0, 0])
+        ),
+        (
+            "shape overflows",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F64\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}",
+                data: .init(repeating: 0, count: 8))
+        ),
+        (
+            "overlapping tensors",
+            SafeTensorsBuilder.image(
+                header: "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                    + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                data: .init(repeating: 0, count: 12))
+        ),
         ("metadata not strings", SafeTensorsBuilder.image(header: "{\"__metadata__\":{\"a\":1}}", data: [])),
     ]
 
