@@ -2,19 +2,13 @@
 //
 // Register tile: R weight rows x C tokens (R = 4 or 1, C = 1..4), one 256-bit accumulator per (row, token).
 // Each weight block is loaded and unpacked once per tile and meets C activation blocks, so prefill reuses it C
-// times from registers, and decode (C = 1) streams every weight row exactly once.
-//
-// Blocks go in pairs (b, b+1), one ymm per half of each: [b elements 0-15 | b+1 elements 0-15] and the same for
-// elements 16-31. The activations are stored in that order by `quantize` (an odd last block stays in plain order).
-//   q4:   the two blocks' 16 packed bytes side by side (vinserti128), & 0x0F = low halves, >> 4 & 0x0F = high halves
-//   q8_0: the same halves straight from memory, xor 0x80 (= w + 128, unsigned for vpdpbusd); the -128 * sum(q)
-//         falls into the s_a term
-// Two vpdpbusd (low halves, then high halves into the same lanes) leave block b's sums in lanes 0-3 and b+1's in
-// lanes 4-7, so one vcvtdq2ps and one FMA with [s_b x4 | s_b+1 x4] (s = d_w * d_a, from a small table) finish both.
-// On Zen 4 vpdpbusd and FMA share two pipes and convert / shift use two others, so pairing removes a quarter of the
-// work of the busiest pipes. The table is filled 8 blocks at a time: d_w (and m_w) from a few 64-byte loads and a
-// vpermt2d / vpermt2w (not vpgatherdd: about 20 cycles on Zen 4), times the activation scales, spread to pairs
-// with vpermps; the offset / min term (coefficient * s_a) is one FMA per 8 blocks.
+// times from registers, and decode (C = 1) streams every weight row exactly once. A block is 32 bytes = one ymm:
+//   q4:   vbroadcasti128 of the 16 packed bytes, vpsrlvd by (0,0,0,0,4,4,4,4), & 0x0F -> nibbles in element order
+//   q8_0: the 32 bytes xor 0x80 (= w + 128, unsigned for vpdpbusd); the -128 * sum(q) falls into the s_a term
+// then vpdpbusd (unsigned weights x signed activations -> 8 int32 lanes), vcvtdq2ps, and one FMA with the block's
+// combined scale d_w * d_a broadcast from a small table. The table is filled 16 blocks at a time: d_w (and m_w) of
+// 16 blocks come in with one vpgatherdd (they sit at a fixed stride in the row), the activation scales with one
+// load, and the offset / min term (coefficient * s_a) is added then, two FMAs per 16 blocks.
 // Zen 4 runs zmm as two ymm halves, so ymm loses nothing there and gets 32 registers through EVEX.
 #include "../ck_internal.h"
 
@@ -27,9 +21,8 @@
 // stay in L2 while every 4-row weight tile meets them.
 #define TOKEN_BLOCK 128
 
-// Blocks whose scales are tabled before their dot products run: 32 blocks = 1024 inputs, an even number (pairs
-// never straddle two spans); the table is 4 x 4 x 16 pairs x 8 floats = 8 KB of stack.
-#define SPAN 32
+// Blocks whose scales are tabled before their dot products run (64 blocks = 2048 inputs; 4 KB of stack).
+#define SPAN 64
 
 AI float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -40,15 +33,8 @@ AI float hsum256(__m256 v) {
 
 // MARK: - Activation quantization
 
-// Byte offset of half h (0: elements 0-15, 1: 16-31) of block b in a row of nb blocks: pairs (b, b+1) are stored
-// as [b h0 | b+1 h0 | b h1 | b+1 h1]; an odd last block as [h0 | h1].
-CK_INLINE int64_t half_offset(int64_t b, int h, int64_t nb) {
-    if ((b | 1) >= nb) return b * CK_QK + h * 16;  // the odd last block
-    return (b & ~(int64_t)1) * CK_QK + h * 32 + (b & 1) * 16;
-}
-
 static CK_TARGET_AVX512 void quantize(const ck_qact *a, const float *x, int64_t t0, int64_t t1) {
-    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127, halves in pair order
+    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127
     for (int64_t t = t0; t < t1; t++) {
         const float *xr = x + t * a->K;
         int8_t *qs = ck__qact_qs(a, t);
@@ -59,8 +45,8 @@ static CK_TARGET_AVX512 void quantize(const ck_qact *a, const float *x, int64_t 
             const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
             const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
             const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
-            _mm_store_si128((__m128i *)(qs + half_offset(b, 0, a->nb)), _mm512_cvtsepi32_epi8(q0));
-            _mm_store_si128((__m128i *)(qs + half_offset(b, 1, a->nb)), _mm512_cvtsepi32_epi8(q1));
+            _mm_store_si128((__m128i *)(qs + b * CK_QK), _mm512_cvtsepi32_epi8(q0));
+            _mm_store_si128((__m128i *)(qs + b * CK_QK + 16), _mm512_cvtsepi32_epi8(q1));
             d[b] = db;
             s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
         }
@@ -77,23 +63,6 @@ AI __m256i load_block(const int fmt, const uint8_t *blk) {
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
-}
-
-// Blocks b and b+1 as unsigned bytes in pair order: lo = [b 0-15 | b+1 0-15], hi = [b 16-31 | b+1 16-31].
-AI void load_pair(const int fmt, const uint8_t *blk, __m256i *lo, __m256i *hi) {
-    const int bs = ck__block_bytes(fmt);
-    if (fmt == CK_Q8_0) {
-        const __m256i bias = _mm256_set1_epi8((char)0x80);
-        *lo = _mm256_xor_si256(_mm256_loadu2_m128i((const __m128i *)(blk + bs + 2), (const __m128i *)(blk + 2)), bias);
-        *hi = _mm256_xor_si256(_mm256_loadu2_m128i((const __m128i *)(blk + bs + 18), (const __m128i *)(blk + 18)),
-                               bias);
-        return;
-    }
-    const int off = fmt == CK_Q4_1 ? 4 : 2;
-    const __m256i v = _mm256_loadu2_m128i((const __m128i *)(blk + bs + off), (const __m128i *)(blk + off));
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    *lo = _mm256_and_si256(v, m4);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 }
 
 // Scales of up to 8 consecutive blocks of a weight row: d_w, and c_w, the coefficient of s_a
@@ -144,7 +113,7 @@ AI void block_scales(const int fmt, const uint8_t *blk, int n, __m256 *dw, __m25
 AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
                const ck_qact *a, int64_t t0) {
     // Decode streams w from DRAM in short rows (4 rows of K/32 blocks side by side), too short for the hardware
-    // prefetcher to lock on: prefetch the bytes two tiles ahead, 2*R*bs of them per pair step.
+    // prefetcher to lock on: prefetch the next tile's bytes, R*bs of them per block step, one tile ahead.
     const uint8_t *next = wrow + 2 * R * rb;
     const int bs = ck__block_bytes(fmt);
     const int64_t nb = a->nb;
@@ -159,13 +128,13 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+        for (int c = 0; c < (C == 1 ? 2 : C); c++) acc[r][c] = _mm256_setzero_ps();
 
-    // Blocks in spans of SPAN: first the scale table of the whole span (so the dot-product loop never waits for a
-    // store it has to read back), then one uninterrupted pass over its pairs.
+    // Blocks in spans of up to 64: first the scale table of the whole span (so the dot-product loop never waits
+    // for a store it has to read back), then one uninterrupted pass over its blocks.
     for (int64_t s0 = 0; s0 < nb; s0 += SPAN) {
         const int ns = nb - s0 < SPAN ? (int)(nb - s0) : SPAN;
-        float scale[4][4][SPAN / 2][8] __attribute__((aligned(32)));  // [s_b x4 | s_b+1 x4] per (row, token, pair)
+        float scale[4][4][SPAN] __attribute__((aligned(64)));  // d_w * d_a per (row, token, block)
         for (int b0 = 0; b0 < ns; b0 += 8) {
             const int n = ns - b0 < 8 ? ns - b0 : 8;
             const __mmask8 m = (__mmask8)((1u << n) - 1);
@@ -178,59 +147,38 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
                 const __m256 sac = _mm256_maskz_loadu_ps(m, sa[c] + s0 + b0);
 #pragma clang loop unroll(full)
                 for (int r = 0; r < R; r++) {
-                    const __m256 sc = _mm256_mul_ps(dw[r], dac);
-#pragma clang loop unroll(full)
-                    for (int k = 0; k < 4; k++) {
-                        const __m256i spread = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1,
-                                                                 2 * k + 1, 2 * k + 1);
-                        _mm256_store_ps(scale[r][c][b0 / 2 + k], _mm256_permutevar8x32_ps(sc, spread));
-                    }
+                    _mm256_store_ps(scale[r][c] + b0, _mm256_mul_ps(dw[r], dac));
                     acc[r][c] = _mm256_fmadd_ps(cw[r], sac, acc[r][c]);
                 }
             }
         }
-        const int np = ns / 2;
-        for (int p = 0; p < np; p++) {
-            const int64_t b = s0 + 2 * p;
+        for (int j = 0; j < ns; j++) {
             if (C == 1) {
-                const uint8_t *pf = next + b * R * bs;
-                _mm_prefetch((const char *)pf, _MM_HINT_T0);
-                _mm_prefetch((const char *)pf + 64, _MM_HINT_T0);
-                _mm_prefetch((const char *)pf + 128, _MM_HINT_T0);
-                if (R * bs > 96) _mm_prefetch((const char *)pf + 192, _MM_HINT_T0);
+                const uint8_t *p = next + (s0 + j) * R * bs;
+                _mm_prefetch((const char *)p, _MM_HINT_T0);
+                _mm_prefetch((const char *)p + 64, _MM_HINT_T0);
+                if (R * bs > 128) _mm_prefetch((const char *)p + 128, _MM_HINT_T0);
             }
-            __m256i wlo[4], whi[4];
-#pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) load_pair(fmt, wrow + r * rb + b * bs, &wlo[r], &whi[r]);
-#pragma clang loop unroll(full)
-            for (int c = 0; c < C; c++) {
-                const __m256i alo = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK));
-                const __m256i ahi = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK + 32));
-#pragma clang loop unroll(full)
-                for (int r = 0; r < R; r++) {
-                    __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wlo[r], alo);
-                    dot = _mm256_dpbusd_epi32(dot, whi[r], ahi);
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_load_ps(scale[r][c][p]), acc[r][c]);
-                }
-            }
-        }
-        if (ns & 1) {  // the odd last block of the row, in plain order
-            const int64_t b = s0 + ns - 1;
             __m256i wv[4];
 #pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) wv[r] = load_block(fmt, wrow + r * rb + b * bs);
+            for (int r = 0; r < R; r++) wv[r] = load_block(fmt, wrow + r * rb + (s0 + j) * bs);
 #pragma clang loop unroll(full)
             for (int c = 0; c < C; c++) {
-                const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK));
+                const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + (s0 + j) * CK_QK));
 #pragma clang loop unroll(full)
                 for (int r = 0; r < R; r++) {
+                    // one token: alternate two accumulators per row, so 4 rows make 8 FMA chains, not 4
+                    const int slot = C == 1 ? (j & 1) : c;
                     const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[r], av);
-                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale[r][c][np][0]),
-                                                acc[r][c]);
+                    acc[r][slot] =
+                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale[r][c][j]), acc[r][slot]);
                 }
             }
         }
     }
+    if (C == 1)
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) acc[r][0] = _mm256_add_ps(acc[r][0], acc[r][1]);
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
