@@ -85,6 +85,8 @@ typedef struct {
     uint8_t *base;
     int64_t stride;  // bytes per row, a multiple of 64
     int64_t K, nb;   // inputs, blocks per row (K / 32)
+    int64_t T;       // rows (tokens) of the call
+    int fmt;         // weight format of the call (a level may order qs differently for some formats and T)
 } ck_qact;
 
 CK_INLINE int64_t ck__qact_stride(int64_t K) { return (K + 8 * (K / CK_QK) + 63) & ~(int64_t)63; }

@@ -19,7 +19,7 @@
 
 #define KB 64           // keys per block
 #define ROWS_TARGET 32  // query rows (positions x heads of a group) per work item: 4 vectors of 8
-#define ATTN_GRAIN (1 << 15)  // multiply-adds per thread at least
+#define ATTN_GRAIN (1 << 17)  // flops per thread at least: decode splits its keys from about 256 of them
 
 // MARK: - Shapes shared by the kernel and its scratch size
 
@@ -139,7 +139,8 @@ CK_INLINE void pv_block(const int NV, float *accT, int64_t RP, const float *P, c
 
 // Work item (KV head g, query positions t0..t1) over keys ks..ke (already clipped to what the rows can see).
 // Writes the normalised rows to out, or, with part != NULL, the unnormalised accT, m, l to part.
-CK_INLINE void attn_item_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke,
+// Rows innermost (transposed): for items with more than FEW_ROWS rows.
+CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke,
                               float *ws, float *part) {
     const int64_t G = c->G, hd = c->hd, rows = (t1 - t0) * G, RP = round8(rows), NV = RP / 8;
     float *Qt = ws, *accT = Qt + hd * RP, *S = accT + hd * RP, *m = S + KB * RP, *l = m + RP, *alpha = l + RP;
@@ -151,12 +152,11 @@ CK_INLINE void attn_item_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
         m[i] = -INFINITY;
         l[i] = 0.0f;
     }
-    for (int64_t d = 0; d < hd; d++)
-        for (int64_t i = 0; i < RP; i++) {
-            const int64_t t = t0 + i / G, h = g * G + i % G;
-            Qt[d * RP + i] = i < rows ? c->q[t * c->ldq + h * hd + d] * c->scale : 0.0f;
-            accT[d * RP + i] = 0.0f;
-        }
+    for (int64_t i = 0; i < RP; i++) {
+        const float *qi = c->q + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
+        for (int64_t d = 0; d < hd; d++) Qt[d * RP + i] = i < rows ? qi[d] * c->scale : 0.0f;
+    }
+    memset(accT, 0, (size_t)(hd * RP) * sizeof(float));
     const int64_t pmin = pos[0];
     const float *kg = c->k + g * hd, *vg = c->v + g * hd;
     for (int64_t j0 = ks; j0 < ke; j0 += KB) {
@@ -215,6 +215,158 @@ CK_INLINE void attn_item_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
         float *o = c->out + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
         for (int64_t d = 0; d < hd; d++) o[d] = accT[d * RP + i] * inv;
     }
+}
+// Sum of each of 8 vectors, as one vector: [sum a[0], ..., sum a[7]] (a transpose-and-add tree).
+CK_INLINE ck_v8f hsum8x8(const ck_v8f a[8]) {
+    ck_v8f t[4], u[2];
+    for (int k = 0; k < 4; k++)
+        t[k] = __builtin_shufflevector(a[2 * k], a[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+               __builtin_shufflevector(a[2 * k], a[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
+    for (int k = 0; k < 2; k++)
+        u[k] = __builtin_shufflevector(t[2 * k], t[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               __builtin_shufflevector(t[2 * k], t[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+    // u[k] lanes: sums of a[4k..4k+3] over their halves [0:4) then [4:8)
+    return __builtin_shufflevector(u[0], u[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+           __builtin_shufflevector(u[0], u[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
+// acc (ROWS, hd) = acc * alpha + P (ROWS, KB; nj used) · v (nj, hd at stride ldk): value rows read once for all
+// rows, 32 values of d at a time in registers.
+CK_INLINE void few_pv(const int ROWS, float *acc, const float *P, const float *alpha, const float *vb, int64_t ldk,
+                      int64_t nj, int64_t hd) {
+    int64_t d0 = 0;
+    for (; d0 + 32 <= hd; d0 += 32) {
+        ck_v8f av[4][4];
+        for (int i = 0; i < ROWS; i++)
+            for (int v = 0; v < 4; v++) av[i][v] = ck_v8_load(acc + i * hd + d0 + 8 * v) * ck_v8_splat(alpha[i]);
+        for (int64_t j = 0; j < nj; j++) {
+            ck_v8f vv[4];
+            for (int v = 0; v < 4; v++) vv[v] = ck_v8_load(vb + j * ldk + d0 + 8 * v);
+            for (int i = 0; i < ROWS; i++) {
+                const ck_v8f p = ck_v8_splat(P[i * KB + j]);
+                for (int v = 0; v < 4; v++) av[i][v] += p * vv[v];
+            }
+        }
+        for (int i = 0; i < ROWS; i++)
+            for (int v = 0; v < 4; v++) ck_v8_store(acc + i * hd + d0 + 8 * v, av[i][v]);
+    }
+    for (; d0 + 8 <= hd; d0 += 8) {
+        ck_v8f av[4];
+        for (int i = 0; i < ROWS; i++) av[i] = ck_v8_load(acc + i * hd + d0) * ck_v8_splat(alpha[i]);
+        for (int64_t j = 0; j < nj; j++) {
+            const ck_v8f vv = ck_v8_load(vb + j * ldk + d0);
+            for (int i = 0; i < ROWS; i++) av[i] += ck_v8_splat(P[i * KB + j]) * vv;
+        }
+        for (int i = 0; i < ROWS; i++) ck_v8_store(acc + i * hd + d0, av[i]);
+    }
+    for (; d0 < hd; d0++)
+        for (int i = 0; i < ROWS; i++) {
+            float a = acc[i * hd + d0] * alpha[i];
+            for (int64_t j = 0; j < nj; j++) a += P[i * KB + j] * vb[j * ldk + d0];
+            acc[i * hd + d0] = a;
+        }
+}
+
+// The same contract for items of at most FEW_ROWS rows (decode: T = 1 and G query heads per KV head). Here 8-lane
+// row vectors would be mostly empty, so rows stay in natural layout: scores are dot products of 8 keys at a time
+// (hd along the lanes, then one transpose-and-add), and acc[i] (hd) += p * v[j] reads each value row once.
+#define FEW_ROWS 4
+CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke,
+                             float *ws, float *part) {
+    const int64_t G = c->G, hd = c->hd, rows = (t1 - t0) * G, hd8 = hd & ~(int64_t)7;
+    float *Q = ws, *acc = Q + FEW_ROWS * hd, *S = acc + FEW_ROWS * hd, *m = S + FEW_ROWS * KB, *l = m + FEW_ROWS;
+    int64_t pos[FEW_ROWS];
+    for (int64_t i = 0; i < rows; i++) {
+        const float *qi = c->q + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
+        for (int64_t d = 0; d < hd; d++) {
+            Q[i * hd + d] = qi[d] * c->scale;
+            acc[i * hd + d] = 0.0f;
+        }
+        pos[i] = c->start_pos + t0 + i / G;
+        m[i] = -INFINITY;
+        l[i] = 0.0f;
+    }
+    const float *kg = c->k + g * hd, *vg = c->v + g * hd;
+    for (int64_t j0 = ks; j0 < ke; j0 += KB) {
+        const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+        const float *kb = kg + j0 * c->ldk, *vb = vg + j0 * c->ldk;
+        // scores S[i][j], 8 keys at a time
+        for (int64_t i = 0; i < rows; i++) {
+            const float *qi = Q + i * hd;
+            int64_t j = 0;
+            for (; j + 8 <= nj; j += 8) {
+                ck_v8f a[8];
+                for (int k = 0; k < 8; k++) a[k] = ck_v8_splat(0.0f);
+                for (int64_t d = 0; d < hd8; d += 8) {
+                    const ck_v8f qv = ck_v8_load(qi + d);
+                    for (int k = 0; k < 8; k++) a[k] += qv * ck_v8_load(kb + (j + k) * c->ldk + d);
+                }
+                ck_v8f sv = hsum8x8(a);
+                for (int64_t d = hd8; d < hd; d++)
+                    for (int k = 0; k < 8; k++) sv[k] += qi[d] * kb[(j + k) * c->ldk + d];
+                ck_v8_store(S + i * KB + j, sv);
+            }
+            for (; j < nj; j++) {
+                ck_v8f a = ck_v8_splat(0.0f);
+                for (int64_t d = 0; d < hd8; d += 8) a += ck_v8_load(qi + d) * ck_v8_load(kb + j * c->ldk + d);
+                float sj = ck_v8_hsum(a);
+                for (int64_t d = hd8; d < hd; d++) sj += qi[d] * kb[j * c->ldk + d];
+                S[i * KB + j] = sj;
+            }
+        }
+        // mask, online softmax per row (scalar: nj values per row, a few rows)
+        float alpha[FEW_ROWS];
+        for (int64_t i = 0; i < rows; i++) {
+            float *si = S + i * KB;
+            for (int64_t j = pos[i] + 1 - j0 > 0 ? pos[i] + 1 - j0 : 0; j < nj; j++) si[j] = -INFINITY;
+            float mx = m[i];
+            for (int64_t j = 0; j < nj; j++) mx = si[j] > mx ? si[j] : mx;
+            const float mu = mx == -INFINITY ? 0.0f : mx;
+            float sum = 0.0f;
+            int64_t j = 0;
+            for (; j + 8 <= nj; j += 8) {
+                const ck_v8f p = ck_v8_exp(ck_v8_load(si + j) - ck_v8_splat(mu));
+                ck_v8_store(si + j, p);
+                sum += ck_v8_hsum(p);
+            }
+            for (; j < nj; j++) {
+                si[j] = ck_exp1(si[j] - mu);
+                sum += si[j];
+            }
+            alpha[i] = ck_exp1(m[i] - mu);
+            l[i] = l[i] * alpha[i] + sum;
+            m[i] = mx;
+        }
+        // acc[i] = acc[i] * alpha[i] + sum_j P[i][j] v[j]
+        switch (rows) {
+        case 1: few_pv(1, acc, S, alpha, vb, c->ldk, nj, hd); break;
+        case 2: few_pv(2, acc, S, alpha, vb, c->ldk, nj, hd); break;
+        case 3: few_pv(3, acc, S, alpha, vb, c->ldk, nj, hd); break;
+        default: few_pv(4, acc, S, alpha, vb, c->ldk, nj, hd); break;
+        }
+    }
+    if (part) {  // the layout of attn_rows_body's partials: accT (hd, RP), m (RP), l (RP)
+        const int64_t RP = round8(rows);
+        for (int64_t i = 0; i < rows; i++) {
+            for (int64_t d = 0; d < hd; d++) part[d * RP + i] = acc[i * hd + d];
+            part[hd * RP + i] = m[i];
+            part[hd * RP + RP + i] = l[i];
+        }
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++) {
+        const float inv = 1.0f / l[i];
+        float *o = c->out + (t0 + i / G) * c->ldq + (g * G + i % G) * hd;
+        for (int64_t d = 0; d < hd; d++) o[d] = acc[i * hd + d] * inv;
+    }
+}
+
+CK_INLINE void attn_item_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke,
+                              float *ws, float *part) {
+    if ((t1 - t0) * c->G <= FEW_ROWS)
+        attn_few_body(c, g, t0, t1, ks, ke, ws, part);
+    else
+        attn_rows_body(c, g, t0, t1, ks, ke, ws, part);
 }
 CK_LEVELS(attn_item,
           (const attn_ctx *c, int64_t g, int64_t t0, int64_t t1, int64_t ks, int64_t ke, float *ws, float *part),

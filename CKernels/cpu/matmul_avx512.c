@@ -2,14 +2,25 @@
 //
 // Register tile: R weight rows x C tokens (R = 4 or 1, C = 1..4), one 256-bit accumulator per (row, token).
 // Each weight block is loaded and unpacked once per tile and meets C activation blocks, so prefill reuses it C
-// times from registers, and decode (C = 1) streams every weight row exactly once. A block is 32 bytes = one ymm:
-//   q4:   vbroadcasti128 of the 16 packed bytes, vpsrlvd by (0,0,0,0,4,4,4,4), & 0x0F -> nibbles in element order
-//   q8_0: the 32 bytes xor 0x80 (= w + 128, unsigned for vpdpbusd); the -128 * sum(q) falls into the s_a term
-// then vpdpbusd (unsigned weights x signed activations -> 8 int32 lanes), vcvtdq2ps, and one FMA with the block's
-// combined scale d_w * d_a broadcast from a small table. The table is filled 16 blocks at a time: d_w (and m_w) of
-// 16 blocks come in with one vpgatherdd (they sit at a fixed stride in the row), the activation scales with one
-// load, and the offset / min term (coefficient * s_a) is added then, two FMAs per 16 blocks.
-// Zen 4 runs zmm as two ymm halves, so ymm loses nothing there and gets 32 registers through EVEX.
+// times from registers, and decode (C = 1) streams every weight row exactly once.
+//
+// One block at a time (decode, T < 4, and all q8_0): a block is one ymm (q4: vbroadcasti128 of its 16 packed
+// bytes, vpsrlvd by (0,0,0,0,4,4,4,4), & 0x0F; q8_0: its 32 bytes xor 0x80 = w + 128, unsigned for vpdpbusd, the
+// -128 * sum(q) falling into the s_a term), then one vpdpbusd, one vcvtdq2ps and one FMA with the block's scale
+// broadcast from a table.
+// Pairs of blocks (prefill with q4 weights, T >= 4): one ymm holds elements 0-15 of blocks b and b+1 in 4-byte
+// groups that alternate between them ([b 0-3 | b+1 0-3 | b 4-7 | b+1 4-7 | ...]; the two blocks' packed bytes side
+// by side, one vpermd, & 0x0F), a second one elements 16-31 (>> 4 & 0x0F); `quantize` stores the activations in
+// that order (an odd last block stays in plain order and takes the one-block path). Two vpdpbusd leave block b's
+// partial sums in the even int32 lanes and b+1's in the odd ones, so one vcvtdq2ps and one FMA with (s_b, s_b+1)
+// broadcast as a 64-bit pair finish both blocks. On Zen 4 vpdpbusd and FMA share two pipes (convert, shifts and
+// permutes use two others), so pairing takes a quarter of the work off the busiest ones: about 10% faster prefill.
+// Decode, where nothing amortises the vpermd over tokens, and q8_0 (two vpermd per pair) gain nothing from it.
+//
+// The scale table (s = d_w * d_a per row, token and block) is filled 8 blocks at a time: d_w (and m_w) from a few
+// 64-byte loads and a vpermt2d / vpermt2w (not vpgatherdd: about 20 cycles on Zen 4), times the activation scales;
+// the offset / min term (coefficient * s_a) is one FMA per 8 blocks. Zen 4 runs zmm as two ymm halves, so ymm
+// loses nothing there and gets 32 registers through EVEX.
 #include "../ck_internal.h"
 
 #if CK_X86
@@ -21,7 +32,8 @@
 // stay in L2 while every 4-row weight tile meets them.
 #define TOKEN_BLOCK 128
 
-// Blocks whose scales are tabled before their dot products run (64 blocks = 2048 inputs; 4 KB of stack).
+// Blocks whose scales are tabled before their dot products run: 64 blocks = 2048 inputs, an even number so pairs
+// never straddle two spans; 4 KB of stack.
 #define SPAN 64
 
 AI float hsum256(__m256 v) {
@@ -33,22 +45,45 @@ AI float hsum256(__m256 v) {
 
 // MARK: - Activation quantization
 
+// Whether the call's activations are stored (and its blocks taken) in pairs.
+CK_INLINE int use_pairs(const ck_qact *a) { return a->fmt != CK_Q8_0 && a->T >= 4; }
+
+// One block of x as 32 int8 (two halves of 16) with its scale d and sum s = d * sum(q).
+AI void quantize_block(const float *xb, __m128i *q0, __m128i *q1, float *d, float *s) {
+    const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
+    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+    const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
+    const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
+    *q0 = _mm512_cvtsepi32_epi8(i0);
+    *q1 = _mm512_cvtsepi32_epi8(i1);
+    *d = db;
+    *s = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+}
+
 static CK_TARGET_AVX512 void quantize(const ck_qact *a, const float *x, int64_t t0, int64_t t1) {
-    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127
+    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127; pairs of blocks interleaved
+    // in 4-byte groups (see the header), an odd last block in plain order
     for (int64_t t = t0; t < t1; t++) {
         const float *xr = x + t * a->K;
         int8_t *qs = ck__qact_qs(a, t);
         float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
-        for (int64_t b = 0; b < a->nb; b++) {
-            const __m512 v0 = _mm512_loadu_ps(xr + b * CK_QK), v1 = _mm512_loadu_ps(xr + b * CK_QK + 16);
-            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-            const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
-            const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
-            const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
-            _mm_store_si128((__m128i *)(qs + b * CK_QK), _mm512_cvtsepi32_epi8(q0));
-            _mm_store_si128((__m128i *)(qs + b * CK_QK + 16), _mm512_cvtsepi32_epi8(q1));
-            d[b] = db;
-            s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        int64_t b = 0;
+        for (; use_pairs(a) && b + 2 <= a->nb; b += 2) {
+            __m128i p0, p1, n0, n1;
+            quantize_block(xr + b * CK_QK, &p0, &p1, d + b, s + b);
+            quantize_block(xr + (b + 1) * CK_QK, &n0, &n1, d + b + 1, s + b + 1);
+            int8_t *dst = qs + b * CK_QK;
+            _mm_store_si128((__m128i *)dst, _mm_unpacklo_epi32(p0, n0));
+            _mm_store_si128((__m128i *)(dst + 16), _mm_unpackhi_epi32(p0, n0));
+            _mm_store_si128((__m128i *)(dst + 32), _mm_unpacklo_epi32(p1, n1));
+            _mm_store_si128((__m128i *)(dst + 48), _mm_unpackhi_epi32(p1, n1));
+        }
+        for (; b < a->nb; b++) {
+            __m128i q0, q1;
+            quantize_block(xr + b * CK_QK, &q0, &q1, d + b, s + b);
+            _mm_store_si128((__m128i *)(qs + b * CK_QK), q0);
+            _mm_store_si128((__m128i *)(qs + b * CK_QK + 16), q1);
         }
     }
 }
@@ -63,6 +98,17 @@ AI __m256i load_block(const int fmt, const uint8_t *blk) {
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
     v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+
+// q4 blocks b and b+1 as unsigned bytes in pair order: lo = elements 0-15 of both, hi = 16-31, 4-byte groups
+// alternating between the two blocks.
+AI void load_pair(const int fmt, const uint8_t *blk, __m256i *lo, __m256i *hi) {
+    const int bs = ck__block_bytes(fmt), off = fmt == CK_Q4_1 ? 4 : 2;
+    __m256i v = _mm256_loadu2_m128i((const __m128i *)(blk + bs + off), (const __m128i *)(blk + off));
+    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    *lo = _mm256_and_si256(v, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
 }
 
 // Scales of up to 8 consecutive blocks of a weight row: d_w, and c_w, the coefficient of s_a
@@ -109,11 +155,61 @@ AI void block_scales(const int fmt, const uint8_t *blk, int n, __m256 *dw, __m25
     *cw = _mm256_mul_ps(*dw, _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -128.0f));
 }
 
-// out[c * N + r] for r < R, c < C = row r of w (from wrow, rb bytes apart) · activation row t0 + c.
-AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
-               const ck_qact *a, int64_t t0) {
+// Blocks b, b+1 (j, j+1 of the scale table) of R weight rows against C tokens, into acc.
+AI void pair_step(const int fmt, const int R, const int C, __m256 acc[4][4], const uint8_t *wrow, size_t rb,
+                  const int8_t *const qa[4], int64_t b, const float scale[4][4][SPAN], int j, const uint8_t *next) {
+    const int bs = ck__block_bytes(fmt);
+    if (C == 1) {
+        const uint8_t *p = next + b * R * bs;
+#pragma clang loop unroll(full)
+        for (int k = 0; k < (2 * R * bs + 63) / 64; k++) _mm_prefetch((const char *)p + 64 * k, _MM_HINT_T0);
+    }
+    __m256i lo[4], hi[4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) load_pair(fmt, wrow + r * rb + b * bs, &lo[r], &hi[r]);
+#pragma clang loop unroll(full)
+    for (int c = 0; c < C; c++) {
+        const __m256i alo = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK));
+        const __m256i ahi = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK + 32));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo[r], alo);
+            dot = _mm256_dpbusd_epi32(dot, hi[r], ahi);
+            const __m256 sc = _mm256_castpd_ps(_mm256_broadcast_sd((const double *)&scale[r][c][j]));
+            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc[r][c]);
+        }
+    }
+}
+
+// Block b (j-th of the scale table) in plain order: every block without pairs, else the odd last one.
+AI void block_step(const int fmt, const int R, const int C, __m256 acc[4][4], const uint8_t *wrow, size_t rb,
+                   const int8_t *const qa[4], int64_t b, const float scale[4][4][SPAN], int j, const uint8_t *next) {
+    const int bs = ck__block_bytes(fmt);
+    if (C == 1) {
+        const uint8_t *p = next + b * R * bs;
+#pragma clang loop unroll(full)
+        for (int k = 0; k < (R * bs + 63) / 64 + 1; k++) _mm_prefetch((const char *)p + 64 * k, _MM_HINT_T0);
+    }
+    __m256i wv[4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) wv[r] = load_block(fmt, wrow + r * rb + b * bs);
+#pragma clang loop unroll(full)
+    for (int c = 0; c < C; c++) {
+        const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK));
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) {
+            const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[r], av);
+            acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale[r][c][j]), acc[r][c]);
+        }
+    }
+}
+
+// out[c * N + r] for r < R, c < C = row r of w (from wrow, rb bytes apart) · activation row t0 + c; PAIRS: the
+// activations are in pair order (see the header).
+AI void tile_q(const int fmt, const int PAIRS, const int R, const int C, float *out, int64_t N, const uint8_t *wrow,
+               size_t rb, const ck_qact *a, int64_t t0) {
     // Decode streams w from DRAM in short rows (4 rows of K/32 blocks side by side), too short for the hardware
-    // prefetcher to lock on: prefetch the next tile's bytes, R*bs of them per block step, one tile ahead.
+    // prefetcher to lock on: prefetch the bytes two tiles ahead, 2*R*bs of them per pair step.
     const uint8_t *next = wrow + 2 * R * rb;
     const int bs = ck__block_bytes(fmt);
     const int64_t nb = a->nb;
@@ -128,7 +224,7 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
-        for (int c = 0; c < (C == 1 ? 2 : C); c++) acc[r][c] = _mm256_setzero_ps();
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
 
     // Blocks in spans of up to 64: first the scale table of the whole span (so the dot-product loop never waits
     // for a store it has to read back), then one uninterrupted pass over its blocks.
@@ -152,33 +248,11 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
                 }
             }
         }
-        for (int j = 0; j < ns; j++) {
-            if (C == 1) {
-                const uint8_t *p = next + (s0 + j) * R * bs;
-                _mm_prefetch((const char *)p, _MM_HINT_T0);
-                _mm_prefetch((const char *)p + 64, _MM_HINT_T0);
-                if (R * bs > 128) _mm_prefetch((const char *)p + 128, _MM_HINT_T0);
-            }
-            __m256i wv[4];
-#pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) wv[r] = load_block(fmt, wrow + r * rb + (s0 + j) * bs);
-#pragma clang loop unroll(full)
-            for (int c = 0; c < C; c++) {
-                const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + (s0 + j) * CK_QK));
-#pragma clang loop unroll(full)
-                for (int r = 0; r < R; r++) {
-                    // one token: alternate two accumulators per row, so 4 rows make 8 FMA chains, not 4
-                    const int slot = C == 1 ? (j & 1) : c;
-                    const __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv[r], av);
-                    acc[r][slot] =
-                        _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(scale[r][c][j]), acc[r][slot]);
-                }
-            }
-        }
+        int j = 0;
+        if (PAIRS)
+            for (; j + 2 <= ns; j += 2) pair_step(fmt, R, C, acc, wrow, rb, qa, s0 + j, scale, j, next);
+        for (; j < ns; j++) block_step(fmt, R, C, acc, wrow, rb, qa, s0 + j, scale, j, next);
     }
-    if (C == 1)
-#pragma clang loop unroll(full)
-        for (int r = 0; r < R; r++) acc[r][0] = _mm256_add_ps(acc[r][0], acc[r][1]);
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
@@ -186,35 +260,47 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
 }
 
 // All tokens for weight rows n0..n1 with one R: tokens in tiles of 4 (then 3, 2 or 1).
-AI void tokens_q(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
-                 int64_t tb, int64_t te, int64_t N) {
+AI void tokens_q(const int fmt, const int PAIRS, const int R, float *out, const uint8_t *wrow, size_t rb,
+                 const ck_qact *a, int64_t tb, int64_t te, int64_t N) {
     int64_t t = tb;
-    for (; t + 4 <= te; t += 4) tile_q(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
+    for (; t + 4 <= te; t += 4) tile_q(fmt, PAIRS, R, 4, out + t * N, N, wrow, rb, a, t);
     switch (te - t) {
-    case 3: tile_q(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
-    case 2: tile_q(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
-    case 1: tile_q(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
+    case 3: tile_q(fmt, PAIRS, R, 3, out + t * N, N, wrow, rb, a, t); break;
+    case 2: tile_q(fmt, PAIRS, R, 2, out + t * N, N, wrow, rb, a, t); break;
+    case 1: tile_q(fmt, PAIRS, R, 1, out + t * N, N, wrow, rb, a, t); break;
     default: break;
     }
 }
 
-AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
-                   int64_t n1) {
+AI void rows_q_fmt(const int fmt, const int PAIRS, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
+                   int64_t n0, int64_t n1) {
     const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
     for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
         const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
         int64_t n = n0;
-        for (; n + 4 <= n1; n += 4) tokens_q(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
-        for (; n < n1; n++) tokens_q(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n + 4 <= n1; n += 4)
+            tokens_q(fmt, PAIRS, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n < n1; n++) tokens_q(fmt, PAIRS, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
     }
 }
 
 static CK_TARGET_AVX512 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                                     int64_t n0, int64_t n1) {
+    const int pairs = use_pairs(a);
     switch (fmt) {
-    case CK_Q4_0: rows_q_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
-    case CK_Q4_1: rows_q_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
-    case CK_Q8_0: rows_q_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_0:
+        if (pairs)
+            rows_q_fmt(CK_Q4_0, 1, out, w, a, T, N, n0, n1);
+        else
+            rows_q_fmt(CK_Q4_0, 0, out, w, a, T, N, n0, n1);
+        break;
+    case CK_Q4_1:
+        if (pairs)
+            rows_q_fmt(CK_Q4_1, 1, out, w, a, T, N, n0, n1);
+        else
+            rows_q_fmt(CK_Q4_1, 0, out, w, a, T, N, n0, n1);
+        break;
+    case CK_Q8_0: rows_q_fmt(CK_Q8_0, 0, out, w, a, T, N, n0, n1); break;
     default: break;
     }
 }

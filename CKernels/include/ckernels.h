@@ -33,7 +33,8 @@ typedef struct { uint16_t d; uint16_t m; uint8_t qs[CK_QK / 2]; } ck_block_q4_1;
 float ck_fp16_to_fp32(uint16_t h);
 uint16_t ck_fp32_to_fp16(float f);  // round to nearest even
 
-/// Bytes of one row of n elements in fmt (n a multiple of 32 for the quantized formats); 0 for an unknown fmt.
+/// Bytes of one row of n elements in fmt (n a multiple of 32 for the quantized formats); 0 for an unknown fmt or a
+/// quantized n that is not a multiple of 32.
 size_t ck_row_bytes(int fmt, int64_t n);
 /// dst (n) = src row (n elements in fmt) as floats.
 void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n);
@@ -51,7 +52,9 @@ void ck_ref_rms_norm(float *out, const float *x, const float *w, int64_t T, int6
 /// out (T, n) = (x - mean) / sqrt(var + eps) * w + b.
 void ck_ref_layer_norm(float *out, const float *x, const float *w, const float *b, int64_t T, int64_t n, float eps);
 /// In place on x (T, nh*hd): row t is at position p = start_pos + t; pair i of a head rotates by
-/// p * freq_base^(-2i/hd). neox = 0 pairs (2i, 2i+1); neox = 1 pairs (i, i + hd/2).
+/// p * freq_base^(-2i/hd). neox = 0 pairs (2i, 2i+1); neox = 1 pairs (i, i + hd/2). The angle is llama.cpp's float
+/// one (theta = (float)p multiplied by powf(freq_base, -2/hd) once per pair), so ck_rope can match it bit for bit;
+/// only cos and sin are taken in double.
 void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox);
 /// Causal attention. q (T, nh*hd) at positions start_pos..start_pos+T-1; k, v (start_pos+T, nkv*hd);
 /// out (T, nh*hd). Head h uses kv head h / (nh / nkv); query t sees keys 0..start_pos+t.
@@ -69,16 +72,18 @@ enum ck_simd { CK_SIMD_SCALAR = 0, CK_SIMD_AVX2 = 1, CK_SIMD_AVX512 = 2 };
 int ck_simd_detect(void);
 /// The level the kernels use now (defaults to ck_simd_detect()); lower it to test the portable paths.
 int ck_simd_level(void);
+/// Process-wide; clamped to 0...ck_simd_detect().
 void ck_simd_set_level(int level);
 const char *ck_simd_name(int level);
 /// Threads OpenMP would use by default (omp_get_max_threads), or 1 without OpenMP.
 int ck_max_threads(void);
 
-/// Scratch bytes ck_matmul needs for T rows of K inputs with weights in fmt (activations quantized to 8 bits).
+/// Scratch bytes ck_matmul needs for T rows of K inputs with weights in fmt (activations quantized to 8 bits):
+/// about T * (K + K/4) plus 64 for alignment (any address works); 0 for F32 / F16 (scratch may then be NULL).
 size_t ck_matmul_scratch_bytes(int fmt, int64_t T, int64_t K);
 /// out (T, N) = x (T, K) · w (N, K)ᵀ, w in fmt. For quantized w the activations are first quantized to 8-bit
 /// blocks in scratch (as llama.cpp does), then integer dot products run on the blocks. K % 32 == 0 for
-/// quantized formats.
+/// quantized formats. Threads split the N output rows; below about 32K multiply-adds the call stays on one thread.
 void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N, int nthreads,
                void *scratch);
 void ck_embedding(int fmt, float *out, const void *table, const int32_t *tokens, int64_t T, int64_t n, int nthreads);
@@ -101,7 +106,8 @@ size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh
 /// above the causal diagonal: `gpt attention` reads them to draw attention patterns.
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
-/// Scratch bytes for ck_attention_fused (independent of the context length apart from decode splits).
+/// Scratch bytes for ck_attention_fused: per-thread tiles plus the decode split partials, independent of the context
+/// length. Pass the same nthreads to ck_attention_fused.
 size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
 /// Same contract as ck_ref_attention, flash style: blocks of queries stream over blocks of keys/values with an
 /// online softmax (running max and sum); fully masked blocks are skipped; a KV block is loaded once for all the

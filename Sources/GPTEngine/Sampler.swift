@@ -139,7 +139,7 @@ public struct Sampler: Sendable {
     }
 
     /// Indices of the k largest values, largest first.
-    static func partialTopK(_ values: [Float], _ k: Int) -> [Int] {
+    public static func partialTopK(_ values: [Float], _ k: Int) -> [Int] {
         // A small sorted buffer beats sorting 49k entries for the usual k <= 100.
         var top: [Int] = []
         top.reserveCapacity(k + 1)

@@ -45,12 +45,14 @@ extension CKernelsSuite {
                     let context = "\(s) \(levelName(level)) \(threads) threads"
                     let fused = GuardedFloats(count: s.T * s.nh * s.hd)
                     let fusedScratch = GuardedScratch(bytes: ck_attention_fused_scratch_bytes(t, p, nh, hd, threads))
-                    ck_attention_fused(fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
-                                       fusedScratch.pointer)
+                    ck_attention_fused(
+                        fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
+                        fusedScratch.pointer)
                     let naive = GuardedFloats(count: s.T * s.nh * s.hd)
                     let naiveScratch = GuardedScratch(bytes: ck_attention_naive_scratch_bytes(t, p, nh))
-                    ck_attention_naive(naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
-                                       naiveScratch.pointer)
+                    ck_attention_naive(
+                        naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
+                        naiveScratch.pointer)
                     for (name, out, scratch) in [("fused", fused, fusedScratch), ("naive", naive, naiveScratch)] {
                         #expect(out.guardsIntact && scratch.guardsIntact, "\(context) \(name): wrote out of bounds")
                         #expect(out.allFinite, "\(context) \(name): NaN or inf")

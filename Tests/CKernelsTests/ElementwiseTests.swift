@@ -8,7 +8,9 @@ import Testing
 struct RowShape: CustomStringConvertible, Sendable {
     let T: Int, n: Int
     var description: String { "(T=\(T),n=\(n))" }
-    static let all: [RowShape] = [1, 2, 7, 64, 257].flatMap { t in [1, 7, 33, 64, 576, 1536].map { RowShape(T: t, n: $0) } }
+    static let all: [RowShape] = [1, 2, 7, 64, 257].flatMap { t in
+        [1, 7, 33, 64, 576, 1536].map { RowShape(T: t, n: $0) }
+    }
 }
 
 struct RopeShape: CustomStringConvertible, Sendable {
@@ -29,7 +31,9 @@ extension CKernelsSuite {
         /// Exact up to float rounding: test-backend-ops' default threshold.
         static let maxNMSE = 1e-7
 
-        private func expectClose(_ out: GuardedFloats, _ expected: [Float], _ context: String, maxNMSE: Double = maxNMSE) {
+        private func expectClose(
+            _ out: GuardedFloats, _ expected: [Float], _ context: String, maxNMSE: Double = maxNMSE
+        ) {
             #expect(out.guardsIntact, "\(context): wrote out of bounds")
             #expect(out.allFinite, "\(context): NaN or inf")
             let e = nmse(out.values, expected)

@@ -135,7 +135,8 @@ extension CKernelsSuite {
             var rng = SplitMix64(seed: 11)
             let row = rng.floats(1536, scale: 2)
             let back = dequantize(format, format.quantize(row, rows: 1, cols: row.count), count: row.count)
-            // Each element is off by at most half a step of its block (step = range / levels), plus fp16 scale rounding.
+            // Each element is off by at most half a step of its block (step = range / levels), plus the fp16
+            // rounding of the scales.
             let levels: Float = format == .q8_0 ? 254 : format.isQuantized ? 15 : 1
             for b in 0..<(row.count / 32) {
                 let block = row[(b * 32)..<(b * 32 + 32)]

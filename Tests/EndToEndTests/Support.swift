@@ -56,6 +56,9 @@ struct GoldenLogits: Decodable {
         var parse_special: Bool
         var prompt_tokens: [Int32]
         var argmax: Int
+        var max: Float
+        var second: Int
+        var second_value: Float
         var logits_f32le_b64: String
 
         var logits: [Float] {
