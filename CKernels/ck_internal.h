@@ -148,7 +148,8 @@ CK_INLINE ck_v8f ck_v8_exp(ck_v8f x) {
     const ck_v8f lo = ck_v8_splat(-87.3f), hi = ck_v8_splat(88.3f);
     ck_v8i keep = x >= lo;  // -1 where the result is not flushed to 0 (false for NaN and -inf)
     x = ck_v8_min(ck_v8_max(x, lo), hi);
-    // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |x / ln 2| < 2^22, round to nearest even)
+    // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |x / ln 2| < 2^22, round to nearest even); it needs
+    // IEEE evaluation order, so CKernels must not be built with -ffast-math / -fassociative-math.
     const ck_v8f magic = ck_v8_splat(12582912.0f);
     ck_v8f n = (x * ck_v8_splat(1.44269504088896341f) + magic) - magic;
     ck_v8f r = x - n * ck_v8_splat(0.693359375f);
