@@ -87,6 +87,7 @@ let package = Package(
         .testTarget(name: "BackendOpsTests", dependencies: ["OpCheck", "AllBackends", "GPTCore", "CKernels"]),
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels"]),
         .testTarget(name: "CLITests"),
+        .testTarget(name: "GPTEngineTests", dependencies: ["GPTEngine"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["SwiftGPT"], resources: [.copy("Golden")]),
         .testTarget(name: "OpenCLTests", dependencies: ["BackendOpenCL", "GPTCore", "CKernels"]),
