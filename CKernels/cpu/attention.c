@@ -10,9 +10,11 @@
 // Everything is kept transposed, rows innermost (Qt (hd, RP), S (KB, RP), accT (hd, RP)), so every inner loop is
 // an FMA of 8 rows at a time against one broadcast key or value element: no horizontal sums, any hd works, and the
 // keys and values are read straight from the cache rows. Key blocks past the last query position are never
-// visited; only the diagonal block gets a mask. Decode (few items, long cache): the key range of each item is
-// split across threads, each split writes its unnormalised (m, l, acc), and a merge pass combines them
-// (flash-decoding). Scratch is per thread plus the split partials: independent of the context length.
+// visited; only the diagonal block gets a mask. Items of at most FEW_ROWS rows (decode: one position, G heads)
+// would leave most of the 8 lanes empty, so they keep rows in natural layout instead (dot products of 8 keys at a
+// time, acc[row] += p * v[j] along hd). Decode (few items, long cache): the key range of each item is split across
+// threads, each split writes its unnormalised (m, l, acc), and a merge pass combines them (flash-decoding).
+// Scratch is per thread plus the split partials: independent of the context length.
 #include <math.h>
 
 #include "levels.h"
@@ -499,5 +501,7 @@ void ck_attention_naive(float *out, const float *q, const float *k, const float 
         const int64_t h = ht / T, t = ht % T;
         fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
            start_pos + t + 1, ldk, hd, scale);
+        // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
+        for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
     }
 }

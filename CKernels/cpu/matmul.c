@@ -25,7 +25,8 @@ static void quantize_scalar(const ck_qact *a, const float *x, int64_t t0, int64_
                 const float v = xb[j] < 0 ? -xb[j] : xb[j];
                 amax = v > amax ? v : amax;
             }
-            const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+            // blocks below 1e-30 count as zero: 1 / d would overflow to inf (and 0 * inf is NaN)
+            const float db = amax >= 1e-30f ? amax / 127.0f : 0.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
             int sum = 0;
             for (int j = 0; j < CK_QK; j++) {
                 const float v = xb[j] * id;

@@ -46,7 +46,8 @@ static CK_TARGET_AVX2 void quantize(const ck_qact *a, const float *x, int64_t t0
             __m256 v2 = _mm256_loadu_ps(xb + 16), v3 = _mm256_loadu_ps(xb + 24);
             __m256 amax = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v0), _mm256_andnot_ps(sign_bit, v1));
             amax = _mm256_max_ps(amax, _mm256_max_ps(_mm256_andnot_ps(sign_bit, v2), _mm256_andnot_ps(sign_bit, v3)));
-            const float db = hmax256(amax) / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+            const float am = hmax256(amax);  // blocks below 1e-30 count as zero: 1 / d would overflow
+            const float db = am >= 1e-30f ? am / 127.0f : 0.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
             const __m256 mul = _mm256_set1_ps(id);
             __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, mul)), i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, mul));
             __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, mul)), i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, mul));

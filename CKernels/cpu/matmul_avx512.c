@@ -45,14 +45,15 @@ AI float hsum256(__m256 v) {
 
 // MARK: - Activation quantization
 
-// Whether the call's activations are stored (and its blocks taken) in pairs.
-CK_INLINE int use_pairs(const ck_qact *a) { return a->fmt != CK_Q8_0 && a->T >= 4; }
+// Whether the call's activations are stored (and its blocks taken) in quads: q4 weights.
+CK_INLINE int use_quads(const ck_qact *a) { return a->fmt != CK_Q8_0; }
 
 // One block of x as 32 int8 (two halves of 16) with its scale d and sum s = d * sum(q).
 AI void quantize_block(const float *xb, __m128i *q0, __m128i *q1, float *d, float *s) {
     const __m512 v0 = _mm512_loadu_ps(xb), v1 = _mm512_loadu_ps(xb + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
-    const float db = amax / 127.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
+    // blocks below 1e-30 count as zero: 1 / d would overflow to inf (and 0 * inf is NaN)
+    const float db = amax >= 1e-30f ? amax / 127.0f : 0.0f, id = db != 0.0f ? 1.0f / db : 0.0f;
     const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, _mm512_set1_ps(id)));
     const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, _mm512_set1_ps(id)));
     *q0 = _mm512_cvtsepi32_epi8(i0);
@@ -62,22 +63,27 @@ AI void quantize_block(const float *xb, __m128i *q0, __m128i *q1, float *d, floa
 }
 
 static CK_TARGET_AVX512 void quantize(const ck_qact *a, const float *x, int64_t t0, int64_t t1) {
-    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127; pairs of blocks interleaved
-    // in 4-byte groups (see the header), an odd last block in plain order
+    // x (T, K) rows t0..t1 -> a; q = round-to-nearest-even(x / d), d = absmax / 127; for q4 weights quads of
+    // blocks interleaved in 4-byte groups (see the header), the last nb % 4 blocks in plain order
     for (int64_t t = t0; t < t1; t++) {
         const float *xr = x + t * a->K;
         int8_t *qs = ck__qact_qs(a, t);
         float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
         int64_t b = 0;
-        for (; use_pairs(a) && b + 2 <= a->nb; b += 2) {
-            __m128i p0, p1, n0, n1;
-            quantize_block(xr + b * CK_QK, &p0, &p1, d + b, s + b);
-            quantize_block(xr + (b + 1) * CK_QK, &n0, &n1, d + b + 1, s + b + 1);
+        for (; use_quads(a) && b + 4 <= a->nb; b += 4) {
+            __m128i q0[4], q1[4];
+            for (int i = 0; i < 4; i++) quantize_block(xr + (b + i) * CK_QK, &q0[i], &q1[i], d + b + i, s + b + i);
+            // 4x4 transposes of the blocks' dwords: [lo X | hi X | lo Y | hi Y] (see the header)
             int8_t *dst = qs + b * CK_QK;
-            _mm_store_si128((__m128i *)dst, _mm_unpacklo_epi32(p0, n0));
-            _mm_store_si128((__m128i *)(dst + 16), _mm_unpackhi_epi32(p0, n0));
-            _mm_store_si128((__m128i *)(dst + 32), _mm_unpacklo_epi32(p1, n1));
-            _mm_store_si128((__m128i *)(dst + 48), _mm_unpackhi_epi32(p1, n1));
+            for (int h = 0; h < 2; h++) {
+                const __m128i *q = h ? q1 : q0;
+                const __m128i t0 = _mm_unpacklo_epi32(q[0], q[1]), t1 = _mm_unpacklo_epi32(q[2], q[3]);
+                const __m128i t2 = _mm_unpackhi_epi32(q[0], q[1]), t3 = _mm_unpackhi_epi32(q[2], q[3]);
+                _mm_store_si128((__m128i *)(dst + 32 * h), _mm_unpacklo_epi64(t0, t1));
+                _mm_store_si128((__m128i *)(dst + 32 * h + 16), _mm_unpackhi_epi64(t0, t1));
+                _mm_store_si128((__m128i *)(dst + 64 + 32 * h), _mm_unpacklo_epi64(t2, t3));
+                _mm_store_si128((__m128i *)(dst + 64 + 32 * h + 16), _mm_unpackhi_epi64(t2, t3));
+            }
         }
         for (; b < a->nb; b++) {
             __m128i q0, q1;
@@ -100,15 +106,19 @@ AI __m256i load_block(const int fmt, const uint8_t *blk) {
     return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
 }
 
-// q4 blocks b and b+1 as unsigned bytes in pair order: lo = elements 0-15 of both, hi = 16-31, 4-byte groups
-// alternating between the two blocks.
-AI void load_pair(const int fmt, const uint8_t *blk, __m256i *lo, __m256i *hi) {
+// q4 blocks b..b+3 as unsigned bytes in quad order: 4-byte groups cycling through the 4 blocks; lo X = elements
+// 0-7, hi X = 16-23, lo Y = 8-15, hi Y = 24-31 (int32 lanes k and k+4 belong to block b + k).
+AI void load_quad(const int fmt, const uint8_t *blk, __m256i w[4]) {
     const int bs = ck__block_bytes(fmt), off = fmt == CK_Q4_1 ? 4 : 2;
-    __m256i v = _mm256_loadu2_m128i((const __m128i *)(blk + bs + off), (const __m128i *)(blk + off));
-    v = _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    const __m256i v01 = _mm256_loadu2_m128i((const __m128i *)(blk + bs + off), (const __m128i *)(blk + off));
+    const __m256i v23 = _mm256_loadu2_m128i((const __m128i *)(blk + 3 * bs + off), (const __m128i *)(blk + 2 * bs + off));
+    const __m256i x = _mm256_permutex2var_epi32(v01, _mm256_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13), v23);
+    const __m256i y = _mm256_permutex2var_epi32(v01, _mm256_setr_epi32(2, 6, 10, 14, 3, 7, 11, 15), v23);
     const __m256i m4 = _mm256_set1_epi8(0x0F);
-    *lo = _mm256_and_si256(v, m4);
-    *hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+    w[0] = _mm256_and_si256(x, m4);
+    w[1] = _mm256_and_si256(_mm256_srli_epi16(x, 4), m4);
+    w[2] = _mm256_and_si256(y, m4);
+    w[3] = _mm256_and_si256(_mm256_srli_epi16(y, 4), m4);
 }
 
 // Scales of up to 8 consecutive blocks of a weight row: d_w, and c_w, the coefficient of s_a
@@ -155,33 +165,34 @@ AI void block_scales(const int fmt, const uint8_t *blk, int n, __m256 *dw, __m25
     *cw = _mm256_mul_ps(*dw, _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -128.0f));
 }
 
-// Blocks b, b+1 (j, j+1 of the scale table) of R weight rows against C tokens, into acc.
-AI void pair_step(const int fmt, const int R, const int C, __m256 acc[4][4], const uint8_t *wrow, size_t rb,
+// Blocks b..b+3 (j..j+3 of the scale table) of R weight rows against C tokens, into acc.
+AI void quad_step(const int fmt, const int R, const int C, __m256 acc[4][4], const uint8_t *wrow, size_t rb,
                   const int8_t *const qa[4], int64_t b, const float scale[4][4][SPAN], int j, const uint8_t *next) {
     const int bs = ck__block_bytes(fmt);
     if (C == 1) {
         const uint8_t *p = next + b * R * bs;
 #pragma clang loop unroll(full)
-        for (int k = 0; k < (2 * R * bs + 63) / 64; k++) _mm_prefetch((const char *)p + 64 * k, _MM_HINT_T0);
+        for (int k = 0; k < (4 * R * bs + 63) / 64; k++) _mm_prefetch((const char *)p + 64 * k, _MM_HINT_T0);
     }
-    __m256i lo[4], hi[4];
+    __m256i wq[4][4];
 #pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++) load_pair(fmt, wrow + r * rb + b * bs, &lo[r], &hi[r]);
+    for (int r = 0; r < R; r++) load_quad(fmt, wrow + r * rb + b * bs, wq[r]);
 #pragma clang loop unroll(full)
     for (int c = 0; c < C; c++) {
-        const __m256i alo = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK));
-        const __m256i ahi = _mm256_load_si256((const __m256i *)(qa[c] + b * CK_QK + 32));
+        const int8_t *aq = qa[c] + b * CK_QK;
 #pragma clang loop unroll(full)
         for (int r = 0; r < R; r++) {
-            __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), lo[r], alo);
-            dot = _mm256_dpbusd_epi32(dot, hi[r], ahi);
-            const __m256 sc = _mm256_castpd_ps(_mm256_broadcast_sd((const double *)&scale[r][c][j]));
+            __m256i dot = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wq[r][0], _mm256_load_si256((const __m256i *)aq));
+            dot = _mm256_dpbusd_epi32(dot, wq[r][1], _mm256_load_si256((const __m256i *)(aq + 32)));
+            dot = _mm256_dpbusd_epi32(dot, wq[r][2], _mm256_load_si256((const __m256i *)(aq + 64)));
+            dot = _mm256_dpbusd_epi32(dot, wq[r][3], _mm256_load_si256((const __m256i *)(aq + 96)));
+            const __m256 sc = _mm256_broadcast_ps((const __m128 *)&scale[r][c][j]);  // s_b..s_b+3, twice
             acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), sc, acc[r][c]);
         }
     }
 }
 
-// Block b (j-th of the scale table) in plain order: every block without pairs, else the odd last one.
+// Block b (j-th of the scale table) in plain order: every q8_0 block, and the last nb % 4 of q4 rows.
 AI void block_step(const int fmt, const int R, const int C, __m256 acc[4][4], const uint8_t *wrow, size_t rb,
                    const int8_t *const qa[4], int64_t b, const float scale[4][4][SPAN], int j, const uint8_t *next) {
     const int bs = ck__block_bytes(fmt);
@@ -204,9 +215,9 @@ AI void block_step(const int fmt, const int R, const int C, __m256 acc[4][4], co
     }
 }
 
-// out[c * N + r] for r < R, c < C = row r of w (from wrow, rb bytes apart) · activation row t0 + c; PAIRS: the
-// activations are in pair order (see the header).
-AI void tile_q(const int fmt, const int PAIRS, const int R, const int C, float *out, int64_t N, const uint8_t *wrow,
+// out[c * N + r] for r < R, c < C = row r of w (from wrow, rb bytes apart) · activation row t0 + c; QUADS: the
+// activations are in quad order (see the header).
+AI void tile_q(const int fmt, const int QUADS, const int R, const int C, float *out, int64_t N, const uint8_t *wrow,
                size_t rb, const ck_qact *a, int64_t t0) {
     // Decode streams w from DRAM in short rows (4 rows of K/32 blocks side by side), too short for the hardware
     // prefetcher to lock on: prefetch the bytes two tiles ahead, 2*R*bs of them per pair step.
@@ -249,8 +260,8 @@ AI void tile_q(const int fmt, const int PAIRS, const int R, const int C, float *
             }
         }
         int j = 0;
-        if (PAIRS)
-            for (; j + 2 <= ns; j += 2) pair_step(fmt, R, C, acc, wrow, rb, qa, s0 + j, scale, j, next);
+        if (QUADS)
+            for (; j + 4 <= ns; j += 4) quad_step(fmt, R, C, acc, wrow, rb, qa, s0 + j, scale, j, next);
         for (; j < ns; j++) block_step(fmt, R, C, acc, wrow, rb, qa, s0 + j, scale, j, next);
     }
 #pragma clang loop unroll(full)
@@ -260,42 +271,42 @@ AI void tile_q(const int fmt, const int PAIRS, const int R, const int C, float *
 }
 
 // All tokens for weight rows n0..n1 with one R: tokens in tiles of 4 (then 3, 2 or 1).
-AI void tokens_q(const int fmt, const int PAIRS, const int R, float *out, const uint8_t *wrow, size_t rb,
+AI void tokens_q(const int fmt, const int QUADS, const int R, float *out, const uint8_t *wrow, size_t rb,
                  const ck_qact *a, int64_t tb, int64_t te, int64_t N) {
     int64_t t = tb;
-    for (; t + 4 <= te; t += 4) tile_q(fmt, PAIRS, R, 4, out + t * N, N, wrow, rb, a, t);
+    for (; t + 4 <= te; t += 4) tile_q(fmt, QUADS, R, 4, out + t * N, N, wrow, rb, a, t);
     switch (te - t) {
-    case 3: tile_q(fmt, PAIRS, R, 3, out + t * N, N, wrow, rb, a, t); break;
-    case 2: tile_q(fmt, PAIRS, R, 2, out + t * N, N, wrow, rb, a, t); break;
-    case 1: tile_q(fmt, PAIRS, R, 1, out + t * N, N, wrow, rb, a, t); break;
+    case 3: tile_q(fmt, QUADS, R, 3, out + t * N, N, wrow, rb, a, t); break;
+    case 2: tile_q(fmt, QUADS, R, 2, out + t * N, N, wrow, rb, a, t); break;
+    case 1: tile_q(fmt, QUADS, R, 1, out + t * N, N, wrow, rb, a, t); break;
     default: break;
     }
 }
 
-AI void rows_q_fmt(const int fmt, const int PAIRS, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
+AI void rows_q_fmt(const int fmt, const int QUADS, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                    int64_t n0, int64_t n1) {
     const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
     for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
         const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
         int64_t n = n0;
         for (; n + 4 <= n1; n += 4)
-            tokens_q(fmt, PAIRS, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
-        for (; n < n1; n++) tokens_q(fmt, PAIRS, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+            tokens_q(fmt, QUADS, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n < n1; n++) tokens_q(fmt, QUADS, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
     }
 }
 
 static CK_TARGET_AVX512 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                                     int64_t n0, int64_t n1) {
-    const int pairs = use_pairs(a);
+    const int quads = use_quads(a);
     switch (fmt) {
     case CK_Q4_0:
-        if (pairs)
+        if (quads)
             rows_q_fmt(CK_Q4_0, 1, out, w, a, T, N, n0, n1);
         else
             rows_q_fmt(CK_Q4_0, 0, out, w, a, T, N, n0, n1);
         break;
     case CK_Q4_1:
-        if (pairs)
+        if (quads)
             rows_q_fmt(CK_Q4_1, 1, out, w, a, T, N, n0, n1);
         else
             rows_q_fmt(CK_Q4_1, 0, out, w, a, T, N, n0, n1);

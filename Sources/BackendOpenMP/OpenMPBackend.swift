@@ -132,7 +132,9 @@ open class OpenMPBackend: Backend {
             ck_attention_naive(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, Int32(threads), s)
             if let attentionObserver, let s {
                 let count = nHeads * rows * (startPos + rows)
-                attentionObserver(UnsafeBufferPointer(start: s.assumingMemoryBound(to: Float.self), count: count),
+                // the kernel aligns the scratch start to 64 bytes (ensureScratch's memory already is)
+                let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: s) + 63) & ~63)!
+                attentionObserver(UnsafeBufferPointer(start: aligned.assumingMemoryBound(to: Float.self), count: count),
                                   nHeads, rows, startPos + rows)
             }
         }

@@ -95,19 +95,34 @@ public enum AttentionRenderer {
         return s + "</svg>\n"
     }
 
-    /// The heat maps as pixels (one square per weight, a grid of panels); labels are in the SVG form.
+    /// The heat maps as pixels, a grid of panels, each titled and labelled with the tokens (keys along the top,
+    /// read bottom to top; queries down the left) in a 6x10 bitmap font.
     public static func png(_ patterns: [AttentionPattern], columns: Int = 1, cell: Int = 16) -> [UInt8] {
         guard let first = patterns.first else { return PNGEncoder.encode(RGBImage(width: 1, height: 1)) }
         let n = first.size
-        let panel = n * cell + 8
+        let labels = first.tokens.map { String(visible($0).prefix(16)) }
+        let labelWidth = (labels.map(\.count).max() ?? 1) * BitmapFont.width + 6
+        let title = 14
+        let panelW = labelWidth + n * cell + 12
+        let panelH = title + labelWidth + n * cell + 12
         let rows = (patterns.count + columns - 1) / columns
-        var image = RGBImage(width: columns * panel + 8, height: rows * panel + 8)
+        var image = RGBImage(width: columns * panelW, height: rows * panelH)
         for (index, p) in patterns.enumerated() {
-            let ox = 8 + (index % columns) * panel
-            let oy = 8 + (index / columns) * panel
-            for i in 0..<n {
+            let ox = (index % columns) * panelW
+            let oy = (index / columns) * panelH
+            image.drawText("layer \(p.layer) head \(p.head)", x: ox + labelWidth, y: oy + 2)
+            let gridX = ox + labelWidth
+            let gridY = oy + title + labelWidth
+            for (j, label) in labels.enumerated() {
+                let textHeight = label.unicodeScalars.count * BitmapFont.width
+                image.drawText(label, x: gridX + j * cell + (cell - BitmapFont.height) / 2,
+                               y: gridY - 4 - textHeight, vertical: true)
+            }
+            for (i, label) in labels.enumerated() {
+                let textWidth = label.unicodeScalars.count * BitmapFont.width
+                image.drawText(label, x: gridX - 4 - textWidth, y: gridY + i * cell + (cell - BitmapFont.height) / 2)
                 for j in 0..<n {
-                    image.fillRect(x: ox + j * cell, y: oy + i * cell, w: cell - 1, h: cell - 1,
+                    image.fillRect(x: gridX + j * cell, y: gridY + i * cell, w: cell - 1, h: cell - 1,
                                    heatColour(p.weight(query: i, key: j)))
                 }
             }

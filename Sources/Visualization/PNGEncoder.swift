@@ -97,3 +97,27 @@ public enum PNGEncoder {
         return (b << 16) | a
     }
 }
+
+extension RGBImage {
+    /// Draws `text` in the 6x10 bitmap font with its top-left corner at (x, y); `vertical` turns it 90° so that it
+    /// reads bottom to top starting at (x, y + height of the text). Characters outside the font draw as '?'.
+    public mutating func drawText(_ text: String, x: Int, y: Int, colour: (UInt8, UInt8, UInt8) = (0, 0, 0),
+                                  vertical: Bool = false) {
+        let scalars = Array(text.unicodeScalars)
+        for (i, scalar) in scalars.enumerated() {
+            let rows = BitmapFont.glyphs[scalar.value] ?? BitmapFont.glyphs[63]!
+            for (r, bits) in rows.enumerated() {
+                for c in 0..<BitmapFont.width where bits & (1 << (BitmapFont.width - 1 - c)) != 0 {
+                    if vertical {
+                        // rotate counter-clockwise: glyph column c becomes a row counted up from the baseline
+                        let px = x + r
+                        let py = y + (scalars.count - i) * BitmapFont.width - c - 1
+                        fillRect(x: px, y: py, w: 1, h: 1, colour)
+                    } else {
+                        fillRect(x: x + i * BitmapFont.width + c, y: y + r, w: 1, h: 1, colour)
+                    }
+                }
+            }
+        }
+    }
+}

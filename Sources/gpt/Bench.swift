@@ -15,6 +15,9 @@ struct Bench: ParsableCommand {
     var p: String = "512"
     @Option(name: .short, help: "Generation lengths, comma-separated (0 = skip).")
     var n: String = "128"
+    @Option(name: [.short, .customLong("depth")],
+            help: "Context depths, comma-separated: tokens already in the cache before each test (llama-bench -d).")
+    var d: String = "0"
     @Option(name: .short, help: "Repetitions after the warm-up.")
     var r: Int = 5
     @Option(name: [.short, .long], help: "Backends, comma-separated (default: auto).")
@@ -32,6 +35,7 @@ struct Bench: ParsableCommand {
         if r < 1 { throw ValidationError("-r must be at least 1") }
         _ = try ints(p, "-p")
         _ = try ints(n, "-n")
+        _ = try ints(d, "--depth")
         _ = try ints(threads, "--threads")
         for a in list(attention) where AttentionKind(rawValue: a) == nil {
             throw ValidationError("unknown attention kernel '\(a)' (fused, naive)")
@@ -50,37 +54,43 @@ struct Bench: ParsableCommand {
     }
 
     struct Row: Codable {
-        var model: String, backend: String, threads: Int, attention: String, test: String
+        var model: String, backend: String, threads: Int, attention: String, test: String, depth: Int
         var tokensPerSecond: Double, standardDeviation: Double, samples: [Double]
     }
 
     func run() throws {
         let prompts = try ints(p, "-p").filter { $0 > 0 }
         let gens = try ints(n, "-n").filter { $0 > 0 }
+        let depths = try ints(d, "--depth").isEmpty ? [0] : try ints(d, "--depth")
         var rows: [Row] = []
         for backendName in list(backend) {
             for threadCount in try ints(threads, "--threads") {
                 for attentionName in list(attention) {
                     let kind = AttentionKind(rawValue: attentionName)!
                     let be = try BackendRegistry.standard.make(backendName, options: BackendOptions(threads: threadCount))
-                    let needed = max(prompts.max() ?? 1, gens.max() ?? 1)
+                    let needed = max(prompts.max() ?? 1, gens.max() ?? 1) + (depths.max() ?? 0)
                     let model = try LanguageModel.open(path: modelOptions.path, backend: be, nCtx: max(needed, 16),
                                                   maxBatch: batch, attention: kind)
                     let usedThreads = threadCount > 0 ? threadCount : CPUInfo.physicalCores
-                    var results: [BenchmarkResult] = []
-                    for tokens in prompts {
-                        Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) pp\(tokens) ...\n")
-                        results.append(try model.executor.benchmarkPrompt(tokens: tokens, repetitions: r))
-                    }
-                    for tokens in gens {
-                        Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) tg\(tokens) ...\n")
-                        results.append(try model.executor.benchmarkGeneration(tokens: tokens, repetitions: r))
+                    var results: [(depth: Int, result: BenchmarkResult)] = []
+                    for depth in depths {
+                        let at = depth > 0 ? " @ d\(depth)" : ""
+                        for tokens in prompts {
+                            Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) pp\(tokens)\(at) ...\n")
+                            results.append((depth, try model.executor.benchmarkPrompt(
+                                tokens: tokens, repetitions: r, depth: depth)))
+                        }
+                        for tokens in gens {
+                            Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) tg\(tokens)\(at) ...\n")
+                            results.append((depth, try model.executor.benchmarkGeneration(
+                                tokens: tokens, repetitions: r, depth: depth)))
+                        }
                     }
                     let name = URL(fileURLWithPath: modelOptions.path).lastPathComponent
-                    rows += results.map {
+                    rows += results.map { depth, result in
                         Row(model: name, backend: be.name, threads: usedThreads, attention: attentionName,
-                            test: $0.test, tokensPerSecond: $0.mean, standardDeviation: $0.standardDeviation,
-                            samples: $0.samples)
+                            test: result.test, depth: depth, tokensPerSecond: result.mean,
+                            standardDeviation: result.standardDeviation, samples: result.samples)
                     }
                 }
             }

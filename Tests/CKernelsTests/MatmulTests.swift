@@ -95,6 +95,22 @@ extension CKernelsSuite {
             #expect(nmse(shifted, expected) > 100 * format.matmulMaxNMSE)
         }
 
+        @Test("zero and tiny activation blocks give zeros, not NaN", arguments: Format.allCases)
+        func zeroAndTinyActivations(_ format: Format) {
+            let s = MatmulShape(T: 5, K: 96, N: 7)
+            var rng = SplitMix64(seed: 3)
+            let w = format.quantize(rng.floats(s.N * s.K), rows: s.N, cols: s.K)
+            // block 0 all zero, block 1 around 1e-38 (its scale would underflow), block 2 ordinary
+            let row = [Float](repeating: 0, count: 32) + (0..<32).map { Float($0 - 16) * 1e-39 } + rng.floats(32)
+            let x = GuardedFloats(Array([[Float]](repeating: row, count: s.T).joined()))
+            var expected = [Float](repeating: 0, count: s.T * s.N)
+            ck_ref_matmul(format.rawValue, &expected, x.pointer, w, Int64(s.T), Int64(s.K), Int64(s.N))
+            atEachLevel { level in
+                let out = w.withUnsafeBytes { run(format, x, $0.baseAddress!, s, threads: 1, context: "\(format)") }
+                #expect(nmse(out, expected) <= format.matmulMaxNMSE, "\(format) \(levelName(level))")
+            }
+        }
+
         @Test("scratch: quantized activations only")
         func scratchBytes() {
             #expect(ck_matmul_scratch_bytes(Format.f32.rawValue, 512, 576) == 0)

@@ -90,4 +90,28 @@ struct EngineTests {
         }
         #expect(try run() == run())
     }
+
+    @Test("attention patterns from the naive kernel: rows sum to 1, zero above the diagonal")
+    func attentionPatterns() throws {
+        let backend = OpenMPBackend(options: BackendOptions(threads: 2))
+        let model = try LanguageModel(path: TestModel.path!, backend: backend, nCtx: 64, attention: .naive)
+        let tokens = model.tokenizer.encode("a fluffy blue creature roamed the verdant forest")
+        var layers: [[Float]] = []
+        backend.attentionObserver = { p, heads, rows, keys in
+            #expect(heads == 9 && rows == tokens.count && keys == tokens.count)
+            layers.append(Array(p))
+        }
+        _ = try model.executor.forward(tokens)
+        #expect(layers.count == model.config.nLayers)
+        let n = tokens.count
+        for pattern in layers {
+            for h in 0..<9 {
+                for i in 0..<n {
+                    let row = pattern[(h * n + i) * n..<(h * n + i + 1) * n]
+                    #expect(abs(row.reduce(0, +) - 1) < 1e-5)
+                    #expect(row.dropFirst(i + 1).allSatisfy { $0 == 0 })
+                }
+            }
+        }
+    }
 }
