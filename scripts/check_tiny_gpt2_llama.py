@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cross-check the tiny GPT-2 reference (Tests/GPT2Tests/Resources/reference.json) with llama.cpp itself.
 
-Loads Resources/tiny-gpt2.f16.gguf (written by gguf-py in scripts/make_tiny_gpt2.py) into libllama through the
+Loads Resources/tiny-gpt2-f16.gguf.data (written by gguf-py in scripts/make_tiny_gpt2.py) into libllama through the
 bindings scripts/make_golden.py uses, then checks that llama.cpp tokenizes the prompt to the same ids, that its
 logits at every position are close to the numpy reference (its weights are F16, so NMSE ~1e-6, not 0), and that
 its greedy continuation is the same. Prints the numbers; exits non-zero on a mismatch.
@@ -23,7 +23,7 @@ def main() -> None:
     spec = importlib.util.spec_from_file_location("make_golden", REPO / "scripts/make_golden.py")
     mg = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mg)
-    sys.argv = [sys.argv[0], "--model", str(RES / "tiny-gpt2.f16.gguf"), "--n-ctx", "64", *sys.argv[1:]]
+    sys.argv = [sys.argv[0], "--model", str(RES / "tiny-gpt2-f16.gguf.data"), "--n-ctx", "64", *sys.argv[1:]]
     args = mg.parse_args()
     llm = mg.Llama(mg.load_bindings(args.py_src, args.lib_dir), args)
     ref = json.loads((RES / "reference.json").read_text())

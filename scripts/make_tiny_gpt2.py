@@ -8,7 +8,7 @@ Writes into Tests/GPT2Tests/Resources/ by default:
                           plus the h.N.attn.bias causal-mask buffers old checkpoints carry (loaders must skip them)
     vocab.json merges.txt the byte-level BPE vocabulary (the slow tokenizer's files)
     tokenizer.json        the same vocabulary as the fast tokenizer's single file
-  tiny-gpt2.f16.gguf    the same model written by llama.cpp's own gguf-py (its gpt2 tensor names and keys, 2-D
+  tiny-gpt2-f16.gguf.data    the same model written by llama.cpp's own gguf-py (its gpt2 tensor names and keys, 2-D
                         weights F16 and a duplicated output.weight, as convert_hf_to_gguf.py --outtype f16 does)
   reference.json        prompt text -> token ids (a BPE written here), logits at every prompt position, and a
                         greedy continuation with the top-1/top-2 margin of each step
@@ -300,7 +300,7 @@ def main() -> None:
                   "merges": [[a, b] for a, b in merges]},  # the newer list-of-pairs form; "a b" strings also exist
     }
     (folder / "tokenizer.json").write_text(json.dumps(tokenizer_json, ensure_ascii=False))
-    write_gguf(args.out / "tiny-gpt2.f16.gguf", args.gguf_py, w, tokens, merges, eot)
+    write_gguf(args.out / "tiny-gpt2-f16.gguf.data", args.gguf_py, w, tokens, merges, eot)
 
     logits = forward(w, prompt_ids)
     steps = greedy(w, prompt_ids, N_GREEDY)

@@ -29,7 +29,7 @@ enum Resources {
     /// The Hugging Face folder (F32 safetensors).
     static let folder = url.appendingPathComponent("tiny-gpt2").path
     /// The same weights written by llama.cpp's gguf-py (F16 matrices, duplicated output.weight).
-    static let llamaGGUF = url.appendingPathComponent("tiny-gpt2.f16.gguf").path
+    static let llamaGGUF = url.appendingPathComponent("tiny-gpt2-f16.gguf.data").path
 }
 
 /// One way of storing the tiny model, with the NMSE it must reach against the numpy reference.
@@ -45,7 +45,7 @@ enum ModelFormat: String, CaseIterable, CustomStringConvertible, Sendable {
     case ggufF16 = "gguf-f16"
     case ggufQ8_0 = "gguf-q8_0"
     case ggufQ4_0 = "gguf-q4_0"
-    case llamaF16 = "llama.cpp-f16"  // Resources/tiny-gpt2.f16.gguf from gguf-py
+    case llamaF16 = "llama.cpp-f16"  // Resources/tiny-gpt2-f16.gguf.data from gguf-py
 
     var description: String { rawValue }
 
