@@ -142,11 +142,14 @@ CK_INLINE float ck_v8_hmax(ck_v8f v) {
     return m;
 }
 
-/// e^x for 8 lanes: Cephes expf (range reduction by ln 2, degree-6 polynomial), about 1 ulp. Lanes below -87.3
-/// (including -inf) give exactly 0; lanes above 88.3 saturate near 2.4e38 instead of inf.
+/// e^x for 8 lanes: Cephes expf (range reduction by ln 2, degree-6 polynomial), within 1 ulp over the whole float
+/// range (7.6e-8 relative at worst): lanes above 88.72 give inf, lanes below -86.9 (where e^x nears the
+/// subnormals) and -inf give exactly 0, NaN stays NaN.
 CK_INLINE ck_v8f ck_v8_exp(ck_v8f x) {
-    const ck_v8f lo = ck_v8_splat(-87.3f), hi = ck_v8_splat(88.3f);
-    ck_v8i keep = x >= lo;  // -1 where the result is not flushed to 0 (false for NaN and -inf)
+    const ck_v8f lo = ck_v8_splat(-86.9f), hi = ck_v8_splat(88.7228391f);  // hi = ln(FLT_MAX)
+    const ck_v8i keep = ~(ck_v8i)(x < lo);  // -1 where the result is not flushed to 0 (true for NaN)
+    const ck_v8i over = x > hi;             // -1 where the result overflows to inf
+    const ck_v8i nan = x != x;
     x = ck_v8_min(ck_v8_max(x, lo), hi);
     // n = round(x / ln 2) by the 1.5 * 2^23 trick (exact for |x / ln 2| < 2^22, round to nearest even); it needs
     // IEEE evaluation order, so CKernels must not be built with -ffast-math / -fassociative-math.
@@ -161,9 +164,11 @@ CK_INLINE ck_v8f ck_v8_exp(ck_v8f x) {
     p = p * r + ck_v8_splat(1.6666665459e-1f);
     p = p * r + ck_v8_splat(5.0000001201e-1f);
     p = p * (r * r) + r + ck_v8_splat(1.0f);
-    ck_v8i e = (__builtin_convertvector(n, ck_v8i) + 127) << 23;  // 2^n, n in [-126, 127]
-    ck_v8f y = p * (ck_v8f)e;
-    return (ck_v8f)((ck_v8i)y & keep);
+    // 2p * 2^(n-1): n runs from -125 to 128 here and 2^128 is not a float, 2^(n-1) always is
+    const ck_v8i e = (__builtin_convertvector(n, ck_v8i) + 126) << 23;
+    const ck_v8f y = (p + p) * (ck_v8f)e;
+    const ck_v8i inf = (ck_v8i)ck_v8_splat(__builtin_inff()), qnan = (ck_v8i)ck_v8_splat(__builtin_nanf(""));
+    return (ck_v8f)(((((ck_v8i)y & ~over) | (inf & over)) & keep & ~nan) | (qnan & nan));
 }
 
 /// Scalar e^x with the same polynomial (for tails, so a row gives the same values whatever its length).

@@ -20,8 +20,9 @@
 #
 # Environment:
 #   GPT          the SwiftGPT CLI (default: .build/release/gpt; build: swift build -c release --product gpt)
-#   LLAMA_BENCH  llama-bench (default: /opt/llama/src/vendor/llama.cpp/build/bin/llama-bench if present, else the
-#                build cache of scripts/build-llama.sh, ${LLAMA_DIR:-~/.cache/swiftgpt/llama.cpp}/bin/llama-bench)
+#   LLAMA_BENCH  llama-bench (default: the build cache of scripts/build-llama.sh,
+#                ${LLAMA_DIR:-~/.cache/swiftgpt/llama.cpp}/bin/llama-bench, else the prebuilt copy
+#                /opt/llama/src/vendor/llama.cpp/build/bin/llama-bench where a machine has one)
 #
 # How each figure is measured:
 #   prompt files   a fixed English paragraph repeated, cut to the requested token count with `gpt tokenize`. When
@@ -80,8 +81,9 @@ GPT="${GPT:-$ROOT/.build/release/gpt}"
 "$GPT" bench --help 2>/dev/null | grep -q -- "--depth" || die "$GPT bench has no --depth option: rebuild gpt"
 
 if [[ "$LLAMA" == 1 ]]; then
-    default_llama=/opt/llama/src/vendor/llama.cpp/build/bin/llama-bench
-    [[ -x "$default_llama" ]] || default_llama="${LLAMA_DIR:-$CACHE/llama.cpp}/bin/llama-bench"
+    default_llama="${LLAMA_DIR:-$CACHE/llama.cpp}/bin/llama-bench"
+    prebuilt_llama=/opt/llama/src/vendor/llama.cpp/build/bin/llama-bench
+    [[ ! -x "$default_llama" && -x "$prebuilt_llama" ]] && default_llama="$prebuilt_llama"
     LLAMA_BENCH="${LLAMA_BENCH:-$default_llama}"
     [[ -x "$LLAMA_BENCH" ]] || die "llama-bench not found at $LLAMA_BENCH; build it with scripts/build-llama.sh, set LLAMA_BENCH=, or pass --no-llama"
     LLAMA_LIBDIR="$(cd "$(dirname "$LLAMA_BENCH")" && pwd)"
@@ -95,11 +97,19 @@ COMMANDS="$WORK/commands.txt"
 : >"$COMMANDS"
 
 # The model's training context: the longest --ctx gpt accepts.
-CTX_TRAIN="$("$GPT" inspect -m "$MODEL" 2>/dev/null | sed -n 's/.*, context \([0-9]*\),.*/\1/p' | head -1)"
+CTX_TRAIN="$("$GPT" inspect "$MODEL" 2>/dev/null | sed -n 's/.*, context \([0-9]*\),.*/\1/p' | head -1 || true)"
 [[ -n "$CTX_TRAIN" ]] || die "could not read the model's context length from 'gpt inspect'"
 
-# Prints the command (shell-quoted) to the commands list, once per distinct shape of command.
-record_command() { printf '%q ' "$@" | sed 's/ $//' >>"$COMMANDS"; echo >>"$COMMANDS"; }
+# Appends a command line to the list printed in the table's header: words quoted only where the shell needs it,
+# and the temporary folder of the prompt files written as $PROMPTS.
+record_command() {
+    local word line="" plain='^[-A-Za-z0-9_./=,:@+%$]+$'
+    for word in "$@"; do
+        word="${word//$WORK/\$PROMPTS}"
+        if [[ "$word" =~ $plain ]]; then line+="$word "; else line+="'${word//\'/\'\\\'\'}' "; fi
+    done
+    echo "${line% }" >>"$COMMANDS"
+}
 
 # --- Prompt files ------------------------------------------------------------------------------------------------
 # make_prompt TOKENS FILE: FILE holds a prompt of TOKENS tokens (or the closest count below it that whole words reach).
@@ -287,7 +297,9 @@ print(f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} · model `{o
       f"SwiftGPT backend {backend} · threads {threads} · repetitions {reps} · "
       f"llama.cpp build {commit or '—'} · CPU {cpu}")
 print()
-print("Commands (one per shape; LEN, ATTENTION and FA vary over the table's rows):")
+print("Commands, in the order they ran (each once per repetition). `$PROMPTS/prompt-LEN.txt` is a prompt file the "
+      "script builds in a temporary folder: a fixed English paragraph repeated and cut to LEN tokens with "
+      "`gpt tokenize`.")
 print()
 print("```sh")
 for line in open(cmdf):

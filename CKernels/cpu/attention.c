@@ -473,9 +473,11 @@ CK_INLINE void naive_row_body(float *o, const float *qh, const float *kh, const 
         sc[j] = ck_exp1(sc[j] - max);
         sum += sc[j];
     }
+    const float inv = 1.0f / sum;  // sc becomes the probabilities (the scratch is an attention pattern, ckernels.h)
+    for (int64_t j = 0; j < nkeys; j++) sc[j] *= inv;
     for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
     for (int64_t j = 0; j < nkeys; j++) {
-        const float p = sc[j] / sum, *vj = vh + j * ldk;
+        const float p = sc[j], *vj = vh + j * ldk;
         for (int64_t d = 0; d < hd; d++) o[d] += p * vj[d];
     }
 }

@@ -8,6 +8,8 @@
 //   q8_0: d_w * d_a * sum(w * q)
 //   q4_0: d_w * (d_a * sum(nib * q) - 8 * s_a)          (nibbles are unsigned; the -8 offset folds into s_a)
 //   q4_1: d_w * d_a * sum(nib * q) + m_w * s_a
+// Each SIMD level's `quantize` may order the int8 values its own way (the AVX-512 one interleaves quads of blocks
+// for q4 weights); only the same level's `rows_q` reads them.
 #include "../ck_internal.h"
 
 // MARK: - Portable scalar kernels

@@ -103,7 +103,8 @@ void ck_add_bias(float *x, const float *bias, int64_t T, int64_t n, int nthreads
 size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
 /// Same contract as ck_ref_attention; writes every score to scratch, then softmax, then the weighted sum.
 /// On return scratch holds the attention probabilities as (nh, T, start_pos + T) floats, row-major, with zeros
-/// above the causal diagonal: `gpt attention` reads them to draw attention patterns.
+/// above the causal diagonal, from scratch's first 64-byte boundary on: `gpt attention` reads them to draw
+/// attention patterns.
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
 /// Scratch bytes for ck_attention_fused: per-thread tiles plus the decode split partials, independent of the context

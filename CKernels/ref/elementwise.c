@@ -33,10 +33,12 @@ void ck_ref_swiglu(float *out, const float *gate, const float *up, int64_t n) {
 }
 
 void ck_ref_gelu(float *out, const float *x, int64_t n) {
-    // out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh approximation GPT-2 uses
+    // out (n) = 0.5 x (1 + tanh(y)), y = sqrt(2/pi) (x + 0.044715 x^3), the tanh approximation GPT-2 uses, evaluated
+    // as x / (1 + e^-2y) (the same function: 0.5 (1 + tanh y) = 1 / (1 + e^-2y)) because 1 + tanh(y) cancels for
+    // y << 0 even in double (x = -7 would keep 3 digits).
     const double k = 0.79788456080286535588;  // sqrt(2/pi)
     for (int64_t i = 0; i < n; i++) {
-        const double v = x[i];
-        out[i] = (float)(0.5 * v * (1.0 + tanh(k * (v + 0.044715 * v * v * v))));
+        const double v = x[i], y = k * (v + 0.044715 * v * v * v);
+        out[i] = (float)(v / (1.0 + exp(-2.0 * y)));
     }
 }

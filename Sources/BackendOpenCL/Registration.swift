@@ -7,9 +7,10 @@ extension BackendEntry {
         name: "opencl",
         summary: "OpenCL kernels on a GPU (or PoCL's CPU device): quantized weights, activations and KV cache "
             + "resident on the device, flash attention",
-        // 5, below openmp (20) and blas (10): `priority` is a constant of the entry, and PoCL's CPU device is
-        // slower than the C kernels. With a GPU this would deserve 30 (above openmp); pick it with --backend opencl.
+        // A GPU ranks 30, above openmp (20): `auto` picks it. PoCL's CPU device ranks 5, below openmp and blas,
+        // because the C kernels are faster on the same cores.
         priority: 5,
         probe: { options in OpenCLBackend.probe(options) },
-        make: { options in try OpenCLBackend(options: options) })
+        make: { options in try OpenCLBackend(options: options) },
+        score: { info in info.details.contains { $0.key == "type" && $0.value == "GPU" } ? 30 : 5 })
 }

@@ -15,20 +15,30 @@ public enum Availability: Sendable {
 public struct BackendEntry: Sendable {
     public let name: String
     public let summary: String
-    /// `auto` takes the available entry with the highest priority.
+    /// `auto` takes the available entry with the highest priority (ggml's backend score).
     public let priority: Int
     public let probe: @Sendable (BackendOptions) -> Availability
     public let make: @Sendable (BackendOptions) throws -> any Backend
+    /// Ranks the device a probe found (e.g. higher for a GPU than for a CPU device); nil: always `priority`.
+    public let score: (@Sendable (DeviceInfo) -> Int)?
 
     public init(
         name: String, summary: String, priority: Int, probe: @escaping @Sendable (BackendOptions) -> Availability,
-        make: @escaping @Sendable (BackendOptions) throws -> any Backend
+        make: @escaping @Sendable (BackendOptions) throws -> any Backend,
+        score: (@Sendable (DeviceInfo) -> Int)? = nil
     ) {
         self.name = name
         self.summary = summary
         self.priority = priority
         self.probe = probe
         self.make = make
+        self.score = score
+    }
+
+    /// The entry's rank on this machine, or nil when it is unavailable.
+    public func rank(_ options: BackendOptions) -> Int? {
+        guard case .available(let info) = probe(options) else { return nil }
+        return score?(info) ?? priority
     }
 }
 
@@ -49,11 +59,20 @@ public struct BackendRegistry: Sendable {
         entries.filter { $0.probe(options).isAvailable }.map(\.name)
     }
 
+    /// The available entry `auto` picks: the highest rank, the first listed on a tie.
+    public func best(_ options: BackendOptions = BackendOptions()) -> BackendEntry? {
+        var best: (entry: BackendEntry, rank: Int)?
+        for entry in entries {
+            guard let rank = entry.rank(options) else { continue }
+            if best == nil || rank > best!.rank { best = (entry, rank) }
+        }
+        return best?.entry
+    }
+
     /// Makes the backend called `name` ("auto" for the best available one).
     public func make(_ name: String, options: BackendOptions = BackendOptions()) throws -> any Backend {
         if name.lowercased() == "auto" {
-            let ranked = entries.sorted { $0.priority > $1.priority }
-            guard let best = ranked.first(where: { $0.probe(options).isAvailable }) else {
+            guard let best = best(options) else {
                 throw BackendError.unavailable("auto", reason: "no backend is available", available: [])
             }
             return try best.make(options)

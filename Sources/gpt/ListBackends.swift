@@ -12,7 +12,7 @@ struct ListBackends: ParsableCommand {
     func run() throws {
         let options = BackendOptions(threads: threads)
         let registry = BackendRegistry.standard
-        let best = registry.entries.sorted { $0.priority > $1.priority }.first { $0.probe(options).isAvailable }
+        let best = registry.best(options)
         for entry in registry.entries {
             switch entry.probe(options) {
             case .available(let info):

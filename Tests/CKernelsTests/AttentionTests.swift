@@ -3,6 +3,7 @@
 // at every SIMD level, on 1, 2 and 3 threads (2 and 3 exercise the flash-decoding key splits and their merge).
 
 import CKernels
+import Foundation
 import Testing
 
 struct AttentionShape: CustomStringConvertible, Sendable {
@@ -60,6 +61,48 @@ extension CKernelsSuite {
                         #expect(e <= Self.maxNMSE, "\(context) \(name): NMSE \(e)")
                     }
                     #expect(nmse(fused.values, naive.values) <= Self.maxNMSE, "\(context): fused vs naive")
+                }
+            }
+        }
+
+        @Test("naive attention leaves the probabilities in its scratch (ckernels.h), zero above the diagonal")
+        func naiveScratchIsThePattern() throws {
+            let (T, p, nh, nkv, hd) = (5, 3, 4, 2, 8)
+            let nk = p + T
+            var rng = SplitMix64(seed: 77)
+            let q = rng.floats(T * nh * hd), k = rng.floats(nk * nkv * hd), v = rng.floats(nk * nkv * hd)
+            let scale: Float = 0.5
+            // probabilities in double, straight from the definition
+            var expected = [Float](repeating: 0, count: nh * T * nk)
+            for h in 0..<nh {
+                for t in 0..<T {
+                    let visible = p + t + 1
+                    let scores = (0..<visible).map { (j: Int) -> Double in
+                        var dot = 0.0
+                        for d in 0..<hd {
+                            dot += Double(q[t * nh * hd + h * hd + d]) * Double(k[j * nkv * hd + h / 2 * hd + d])
+                        }
+                        return dot * Double(scale)
+                    }
+                    let m = scores.max()!
+                    let e = scores.map { Foundation.exp($0 - m) }
+                    let sum = e.reduce(0, +)
+                    for j in 0..<visible { expected[(h * T + t) * nk + j] = Float(e[j] / sum) }
+                }
+            }
+            let bytes = ck_attention_naive_scratch_bytes(Int64(T), Int64(p), Int64(nh))
+            let scratch = GuardedScratch(bytes: bytes)
+            var out = [Float](repeating: 0, count: T * nh * hd)
+            atEachLevel { level in
+                ck_attention_naive(&out, q, k, v, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), scale, 2,
+                                   scratch.pointer)
+                let start = (Int(bitPattern: scratch.pointer) + 63) & ~63
+                let probs = Array(UnsafeBufferPointer(
+                    start: UnsafePointer<Float>(bitPattern: start)!, count: nh * T * nk))
+                #expect(nmse(probs, expected) <= 1e-7, "\(levelName(level))")
+                for row in 0..<(nh * T) {
+                    let t = row % T
+                    #expect(probs[(row * nk + p + t + 1)..<(row * nk + nk)].allSatisfy { $0 == 0 })
                 }
             }
         }

@@ -121,6 +121,31 @@ extension CKernelsSuite {
             }
         }
 
+        @Test("swiglu and gelu in their tails: finite, and accurate wherever the value is a normal float")
+        func activationTails() {
+            // from -200 to 200: exp overflows and underflows on both sides, gelu's negative tail is tiny but not 0
+            let x = stride(from: Float(-200), through: 200, by: 0.37).map { $0 }
+            let up = [Float](repeating: 1.5, count: x.count)
+            var swiglu = [Float](repeating: 0, count: x.count), gelu = swiglu
+            ck_ref_swiglu(&swiglu, x, up, Int64(x.count))
+            ck_ref_gelu(&gelu, x, Int64(x.count))
+            atEachLevel { level in
+                var out = [Float](repeating: .nan, count: x.count)
+                for (name, expected) in [("swiglu", swiglu), ("gelu", gelu)] {
+                    if name == "swiglu" {
+                        ck_swiglu(&out, x, up, Int64(x.count), 1)
+                    } else {
+                        ck_gelu(&out, x, Int64(x.count), 1)
+                    }
+                    for i in x.indices where !(out[i].isFinite
+                        && abs(out[i] - expected[i]) <= 1e-6 * abs(expected[i]) + 1e-37)
+                    {
+                        Issue.record("\(name) \(levelName(level)) x = \(x[i]): \(out[i]), expected \(expected[i])")
+                    }
+                }
+            }
+        }
+
         @Test("embedding rows are the dequantized table rows", arguments: Format.allCases)
         func embedding(_ format: Format) {
             let (vocab, n) = (50, 576)

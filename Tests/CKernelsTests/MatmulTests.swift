@@ -9,10 +9,12 @@ struct MatmulShape: CustomStringConvertible, Sendable {
     let T: Int, K: Int, N: Int
     var description: String { "MATMUL(T=\(T),K=\(K),N=\(N))" }
 
-    /// T in {1, 2, 5, 7, 33, 64, 257} x K in {32, 64, 96, 576, 1536} x N in {1, 5, 7, 33, 576}.
-    static let all: [MatmulShape] = [1, 2, 5, 7, 33, 64, 257].flatMap { t in
-        [32, 64, 96, 576, 1536].flatMap { k in [1, 5, 7, 33, 576].map { n in MatmulShape(T: t, K: k, N: n) } }
-    }
+    /// T in {1, 2, 5, 7, 33, 64, 257} x K in {32, 64, 96, 576, 1536} x N in {1, 5, 7, 33, 576}, plus rows of 129
+    /// blocks (K = 4128: more than one 64-block scale-table span, and an odd block at the end).
+    static let all: [MatmulShape] =
+        [1, 2, 5, 7, 33, 64, 257].flatMap { t in
+            [32, 64, 96, 576, 1536].flatMap { k in [1, 5, 7, 33, 576].map { n in MatmulShape(T: t, K: k, N: n) } }
+        } + [MatmulShape(T: 1, K: 4128, N: 7), MatmulShape(T: 6, K: 4128, N: 9)]
 }
 
 /// Weights in a byte buffer whose rows start 2 bytes past a 64-byte boundary (only block alignment is promised).
@@ -100,8 +102,8 @@ extension CKernelsSuite {
             let s = MatmulShape(T: 5, K: 96, N: 7)
             var rng = SplitMix64(seed: 3)
             let w = format.quantize(rng.floats(s.N * s.K), rows: s.N, cols: s.K)
-            // block 0 all zero, block 1 around 1e-38 (its scale would underflow), block 2 ordinary
-            let row = [Float](repeating: 0, count: 32) + (0..<32).map { Float($0 - 16) * 1e-39 } + rng.floats(32)
+            // block 0 all zero, block 1 subnormal (about 1e-39: 1 / its scale would overflow), block 2 ordinary
+            let row = [Float](repeating: 0, count: 32) + (0..<32).map { Float($0 - 16) * 0x1p-130 } + rng.floats(32)
             let x = GuardedFloats(Array([[Float]](repeating: row, count: s.T).joined()))
             var expected = [Float](repeating: 0, count: s.T * s.N)
             ck_ref_matmul(format.rawValue, &expected, x.pointer, w, Int64(s.T), Int64(s.K), Int64(s.N))

@@ -7,9 +7,10 @@
 // Shapes are written K=inputs N=outputs: out (T, N) = x (T, K) · w (N, K)ᵀ.
 //
 // Besides wall clock and throughput (ops/s) each benchmark records one custom metric:
-//   weights MB/s  decode matmuls: weight bytes streamed per second. The weights rotate over copies that add up to
-//                 at least 256 MiB, so each step reads them from DRAM as a real decode step does (the model is
-//                 ~100 MB, more than the caches).
+//   weights MB/s  decode matmuls: weight bytes streamed per second, as the backend stores them (quantized blocks
+//                 for openmp; F32, 4 bytes a weight, for blas). The weights rotate over copies that add up to at
+//                 least 256 MiB, so each step reads them from DRAM as a real decode step does (the model is ~100 MB,
+//                 more than the caches). Compare backends by throughput (ops/s), which does not depend on storage.
 //   MFLOP/s       prefill matmul (2·T·K·N per op) and attention (2·2·hd per query head and visible key).
 //
 // Settings come from the environment (the plugin passes no arguments to benchmark targets):
@@ -127,6 +128,8 @@ final class OpState: @unchecked Sendable {
     var weights: [any DeviceTensor] = []
     var inputs: [String: any DeviceTensor] = [:]
     var next = 0
+    /// Bytes or FLOPs one op moves or does, for the custom metric (set by the setup when it depends on storage).
+    var workPerOp: Double = 0
 
     init(_ backend: any Backend) { self.backend = backend }
 
@@ -148,11 +151,10 @@ final class OpState: @unchecked Sendable {
 
 // MARK: - Benchmarks
 
-/// Registers one benchmark whose iterations run `body` once (or `scale` times) and report `metric` at `perOp`
-/// units (bytes or FLOPs, divided by 10⁶) per run of `body`.
+/// Registers one benchmark whose iterations run `body` once (or `scale` times) and report `metric` as the
+/// setup's `workPerOp` (bytes or FLOPs) per run of `body`, in millions per second.
 func register(
-    _ name: String, settings: Settings, scale: BenchmarkScalingFactor = .one,
-    metric: BenchmarkMetric? = nil, perOp: Double = 0,
+    _ name: String, settings: Settings, scale: BenchmarkScalingFactor = .one, metric: BenchmarkMetric? = nil,
     setup: @escaping () throws -> OpState, body: @escaping (OpState) throws -> Void
 ) {
     let configuration = Benchmark.Configuration(
@@ -170,7 +172,7 @@ func register(
             if let metric {
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 let ops = Double(benchmark.scaledIterations.count)
-                benchmark.measurement(metric, Int((ops * perOp / 1e6 / max(seconds, 1e-12)).rounded()))
+                benchmark.measurement(metric, Int((ops * state.workPerOp / 1e6 / max(seconds, 1e-12)).rounded()))
             }
         },
         setup: { try setup() })
@@ -191,21 +193,23 @@ let benchmarks: @Sendable () -> Void = {
             (.q8_0, d, Smol.nVocab, "unembedding"),
         ]
         for (format, k, n, what) in decodeShapes {
-            let weightBytes = format.byteCount(n * k)
             register(
                 "\(backendName) matmul tg \(format) K=\(k) N=\(n) (\(what))", settings: settings,
-                metric: KernelMetric.weightsMBps, perOp: Double(weightBytes),
+                metric: KernelMetric.weightsMBps,
                 setup: {
                     let state = OpState(try makeBackend())
                     var up = Uploader(backend: state.backend)
                     // Identical copies: what matters is that the next one is not in a cache.
                     let raw = randomWeights(format, rows: n, cols: k, rng: &up.rng)
-                    let copies = max(2, (256 << 20) / weightBytes + 1)
-                    for c in 0..<copies {
+                    func upload(_ c: Int) throws -> any DeviceTensor {
                         let w = try state.backend.allocate([n, k], format, label: "w\(c)")
                         try raw.withUnsafeBytes { try state.backend.write(w, from: $0) }
-                        state.weights.append(w)
+                        return w
                     }
+                    let first = try upload(0)
+                    state.workPerOp = Double(first.byteCount)  // as stored: blas keeps F32
+                    state.weights = [first]
+                    for c in 1..<max(2, (256 << 20) / first.byteCount + 1) { state.weights.append(try upload(c)) }
                     state.inputs["x"] = try up.floats([1, k], label: "x")
                     state.inputs["out"] = try up.floats([1, n], label: "out")
                     return state
@@ -221,9 +225,10 @@ let benchmarks: @Sendable () -> Void = {
         let t = 512
         register(
             "\(backendName) matmul pp\(t) q4_1 K=\(d) N=\(ff) (ffn gate/up)", settings: settings,
-            metric: KernelMetric.mflops, perOp: 2 * Double(t * d * ff),
+            metric: KernelMetric.mflops,
             setup: {
                 let state = OpState(try makeBackend())
+                state.workPerOp = 2 * Double(t * d * ff)
                 var up = Uploader(backend: state.backend)
                 state.weights = [try up.weights(.q4_1, n: ff, k: d, label: "w")]
                 state.inputs["x"] = try up.floats([t, d], label: "x")
@@ -281,9 +286,10 @@ let benchmarks: @Sendable () -> Void = {
             for kind in AttentionKind.allCases {
                 register(
                     "\(backendName) attention \(kind) \(test) heads=\(nh)/\(nkv)x\(hd)", settings: settings,
-                    metric: KernelMetric.mflops, perOp: 4 * Double(nh * hd) * pairs,
+                    metric: KernelMetric.mflops,
                     setup: {
                         let state = OpState(try makeBackend())
+                        state.workPerOp = 4 * Double(nh * hd) * pairs
                         var up = Uploader(backend: state.backend)
                         state.inputs["q"] = try up.floats([rows, nh * hd], label: "q")
                         state.inputs["k"] = try up.floats([keys, nkv * hd], label: "kCache")
