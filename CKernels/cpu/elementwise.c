@@ -60,14 +60,28 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
 
 // MARK: - Activations
 
+CK_INLINE ck_v8f silu_v8(ck_v8f g) {
+    // g / (1 + e^-g), written with h = e^(-|g|/2) so nothing overflows and the negative tail keeps its digits:
+    // g / (1 + h^2) for g >= 0, (g h) h / (1 + h^2) below 0 (g = -89 gives -2.9e-37, where e^-89 itself would be
+    // subnormal; multiplying by h twice lets the hardware produce it).
+    const ck_v8f one = ck_v8_splat(1.0f), h = ck_v8_exp(ck_v8_splat(-0.5f) * __builtin_elementwise_abs(g));
+    const ck_v8i neg = g < ck_v8_splat(0.0f);
+    const ck_v8f f = (ck_v8f)(((ck_v8i)h & neg) | ((ck_v8i)one & ~neg));
+    return g * f * f / (one + h * h);
+}
 CK_INLINE void swiglu_body(float *out, const float *gate, const float *up, int64_t n) {
-    // out (n) = gate / (1 + e^-gate) * up
+    // out (n) = gate / (1 + exp(-gate)) * up
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const ck_v8f g = ck_v8_load(gate + i);
-        ck_v8_store(out + i, g / (ck_v8_splat(1.0f) + ck_v8_exp(-g)) * ck_v8_load(up + i));
+    for (; i + 8 <= n; i += 8) ck_v8_store(out + i, silu_v8(ck_v8_load(gate + i)) * ck_v8_load(up + i));
+    if (i < n) {
+        float g[8] = {0}, u[8] = {0};
+        for (int64_t j = i; j < n; j++) {
+            g[j - i] = gate[j];
+            u[j - i] = up[j];
+        }
+        const ck_v8f r = silu_v8(ck_v8_load(g)) * ck_v8_load(u);
+        for (int64_t j = i; j < n; j++) out[j] = r[j - i];
     }
-    for (; i < n; i++) out[i] = gate[i] / (1.0f + ck_exp1(-gate[i])) * up[i];
 }
 CK_LEVELS(swiglu, (float *out, const float *gate, const float *up, int64_t n), (out, gate, up, n))
 

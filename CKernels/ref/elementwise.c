@@ -25,7 +25,7 @@ void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd,
 }
 
 void ck_ref_swiglu(float *out, const float *gate, const float *up, int64_t n) {
-    // out (n) = silu(gate) * up, silu(g) = g / (1 + e^-g)
+    // out (n) = silu(gate) * up, silu(g) = g / (1 + e^-g) (in double e^-g cannot overflow for any float g)
     for (int64_t i = 0; i < n; i++) {
         const double g = gate[i];
         out[i] = (float)(g / (1.0 + exp(-g)) * (double)up[i]);

@@ -137,8 +137,9 @@ extension CKernelsSuite {
                     } else {
                         ck_gelu(&out, x, Int64(x.count), 1)
                     }
+                    // 2e-5: gelu's e^-2y takes the float rounding of y times |2y| (up to 87 before it underflows)
                     for i in x.indices where !(out[i].isFinite
-                        && abs(out[i] - expected[i]) <= 1e-6 * abs(expected[i]) + 1e-37)
+                        && abs(out[i] - expected[i]) <= 2e-5 * abs(expected[i]) + 1e-37)
                     {
                         Issue.record("\(name) \(levelName(level)) x = \(x[i]): \(out[i]), expected \(expected[i])")
                     }
