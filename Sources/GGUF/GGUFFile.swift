@@ -62,22 +62,31 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     /// Absolute offset of the data section (aligned end of the tensor table).
     public let dataOffset: Int
 
-    private let storage: Storage
+    private let storage: MappedFile
     private let tensorIndex: [String: Int]
 
     /// Maps and parses the file at `path`.
     /// - Throws: `GGUFError` naming the path and the problem.
     public convenience init(path: String) throws {
-        try self.init(storage: try Storage(mapping: path), path: path)
+        let storage: MappedFile
+        do {
+            // 4 bytes is the magic alone
+            storage = try MappedFile(mapping: path, minimumSize: 4)
+        } catch .cannotOpen(let reason) {
+            throw GGUFError.cannotOpen(path: path, reason: reason)
+        } catch .tooSmall(let size) {
+            throw GGUFError.notGGUF(path: path, detail: "the file has only \(size) bytes")
+        }
+        try self.init(storage: storage, path: path)
     }
 
     /// Parses a GGUF image held in memory (copied), e.g. one just built by `GGUFWriter`. `name` stands in for the
     /// path in errors.
     public convenience init(bytes: [UInt8], name: String = "<memory>") throws {
-        try self.init(storage: Storage(copying: bytes), path: name)
+        try self.init(storage: MappedFile(copying: bytes), path: name)
     }
 
-    private init(storage: Storage, path: String) throws {
+    private init(storage: MappedFile, path: String) throws {
         let parsed = try Parser.parse(storage.base, count: storage.count, path: path)
         self.storage = storage
         self.path = path
@@ -143,57 +152,6 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
             throw GGUFError.wrongType(path: path, key: key, expected: expected, actual: value.typeName)
         }
         return converted
-    }
-}
-
-// MARK: - Storage
-
-extension GGUFFile {
-    /// Owns the bytes: a read-only mmap (unmapped in deinit) or a heap copy (freed in deinit).
-    private final class Storage {
-        let base: UnsafeRawPointer
-        let count: Int
-        private let isMapped: Bool
-
-        init(mapping path: String) throws {
-            let fd = open(path, O_RDONLY)
-            guard fd >= 0 else { throw GGUFError.cannotOpen(path: path, reason: Storage.errnoText()) }
-            defer { close(fd) }
-            var info = stat()
-            guard fstat(fd, &info) == 0 else { throw GGUFError.cannotOpen(path: path, reason: Storage.errnoText()) }
-            guard (info.st_mode & S_IFMT) == S_IFREG else {
-                throw GGUFError.cannotOpen(path: path, reason: "not a regular file")
-            }
-            let size = Int(info.st_size)
-            guard size >= 4 else {  // mmap of 0 bytes fails, and 4 bytes is the magic alone
-                throw GGUFError.notGGUF(path: path, detail: "the file has only \(size) bytes")
-            }
-            let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-            guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {  // MAP_FAILED
-                throw GGUFError.cannotOpen(path: path, reason: "mmap failed: \(Storage.errnoText())")
-            }
-            base = UnsafeRawPointer(pointer)
-            count = size
-            isMapped = true
-        }
-
-        init(copying bytes: [UInt8]) {
-            let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-            bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-            base = UnsafeRawPointer(memory)
-            count = bytes.count
-            isMapped = false
-        }
-
-        deinit {
-            if isMapped {
-                munmap(UnsafeMutableRawPointer(mutating: base), count)
-            } else {
-                UnsafeMutableRawPointer(mutating: base).deallocate()
-            }
-        }
-
-        static func errnoText() -> String { String(cString: strerror(errno)) }
     }
 }
 

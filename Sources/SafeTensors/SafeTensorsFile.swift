@@ -76,21 +76,30 @@ public final class SafeTensorsFile: @unchecked Sendable {  // immutable after in
     /// Absolute offset of the data section (8 + header length).
     public let dataOffset: Int
 
-    private let storage: MappedBytes
+    private let storage: MappedFile
     private let index: [String: Int]
 
     /// Maps and parses the file at `path`.
     /// - Throws: `SafeTensorsError` naming the path and the problem.
     public convenience init(path: String) throws {
-        try self.init(storage: try MappedBytes(mapping: path), path: path)
+        let storage: MappedFile
+        do {
+            // 8 bytes is the header length alone
+            storage = try MappedFile(mapping: path, minimumSize: 8)
+        } catch .cannotOpen(let reason) {
+            throw SafeTensorsError.cannotOpen(path: path, reason: reason)
+        } catch .tooSmall(let size) {
+            throw SafeTensorsError.truncated(path: path, detail: "\(size) bytes, need 8 for the header length")
+        }
+        try self.init(storage: storage, path: path)
     }
 
     /// Parses a safetensors image held in memory (copied). `name` stands in for the path in errors.
     public convenience init(bytes: [UInt8], name: String = "<memory>") throws {
-        try self.init(storage: MappedBytes(copying: bytes), path: name)
+        try self.init(storage: MappedFile(copying: bytes), path: name)
     }
 
-    private init(storage: MappedBytes, path: String) throws {
+    private init(storage: MappedFile, path: String) throws {
         self.storage = storage
         self.path = path
         let size = storage.count
@@ -268,51 +277,4 @@ extension Float {
     }
 }
 
-// MARK: - Storage
 
-/// Owns the bytes: a read-only mmap (unmapped in deinit) or a heap copy (freed in deinit).
-final class MappedBytes {
-    let base: UnsafeRawPointer
-    let count: Int
-    private let isMapped: Bool
-
-    init(mapping path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw SafeTensorsError.cannotOpen(path: path, reason: Self.errnoText()) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw SafeTensorsError.cannotOpen(path: path, reason: Self.errnoText()) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw SafeTensorsError.cannotOpen(path: path, reason: "not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size >= 8 else {  // mmap of 0 bytes fails; 8 bytes is the header length alone
-            throw SafeTensorsError.truncated(path: path, detail: "\(size) bytes, need 8 for the header length")
-        }
-        let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let pointer, pointer != UnsafeMutableRawPointer(bitPattern: -1) else {  // MAP_FAILED
-            throw SafeTensorsError.cannotOpen(path: path, reason: "mmap failed: \(Self.errnoText())")
-        }
-        base = UnsafeRawPointer(pointer)
-        count = size
-        isMapped = true
-    }
-
-    init(copying bytes: [UInt8]) {
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-        bytes.withUnsafeBytes { if let b = $0.baseAddress { memory.copyMemory(from: b, byteCount: $0.count) } }
-        base = UnsafeRawPointer(memory)
-        count = bytes.count
-        isMapped = false
-    }
-
-    deinit {
-        if isMapped {
-            munmap(UnsafeMutableRawPointer(mutating: base), count)
-        } else {
-            UnsafeMutableRawPointer(mutating: base).deallocate()
-        }
-    }
-
-    static func errnoText() -> String { String(cString: strerror(errno)) }
-}
