@@ -39,6 +39,13 @@ public final class BLASBackend: OpenMPBackend {
         return try super.allocate(shape, format, label: label)
     }
 
+    /// Only F32 data is used in place; everything else is converted by `write`.
+    public override func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer,
+                               owner: AnyObject, label: String) throws -> (any DeviceTensor)? {
+        shape.count == 2 && format != .f32
+            ? nil : try super.adopt(shape, format, bytes: bytes, owner: owner, label: label)
+    }
+
     public override func write(_ t: any DeviceTensor, from bytes: UnsafeRawBufferPointer) throws {
         let c = try cpu(t, .copyRows)
         guard c.sourceFormat != c.format else { return try super.write(t, from: bytes) }

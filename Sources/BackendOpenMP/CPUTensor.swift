@@ -9,6 +9,8 @@ public final class CPUTensor: DeviceTensor {
     public let sourceFormat: WeightFormat
     public let label: String
     public let data: UnsafeMutableRawPointer
+    /// Set for tensors that use someone else's memory in place (a mapped file): never freed, never written.
+    public let owner: AnyObject?
 
     public init(shape: [Int], format: WeightFormat, sourceFormat: WeightFormat? = nil, label: String) throws {
         self.shape = shape
@@ -27,9 +29,21 @@ public final class CPUTensor: DeviceTensor {
         }
         memset(p, 0, bytes)
         data = p
+        owner = nil
     }
 
-    deinit { free(data) }
+    /// A read-only tensor over `bytes` (in `format`), kept alive by `owner`.
+    public init(adopting bytes: UnsafeRawBufferPointer, shape: [Int], format: WeightFormat, owner: AnyObject,
+                label: String) {
+        self.shape = shape
+        self.format = format
+        self.sourceFormat = format
+        self.label = label
+        self.data = UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+        self.owner = owner
+    }
+
+    deinit { if owner == nil { free(data) } }
 
     public var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
 }

@@ -43,8 +43,20 @@ open class OpenMPBackend: Backend {
         try CPUTensor(shape: shape, format: format, label: label)
     }
 
+    /// Weights are computed on where they lie: a GGUF file's mapped pages serve as they are, no copy.
+    open func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
+                    label: String) throws -> (any DeviceTensor)? {
+        let count = shape.reduce(1, *)
+        guard count > 0, (shape.last ?? 1) % format.blockSize == 0, bytes.count == format.byteCount(count),
+              bytes.baseAddress != nil else { return nil }
+        return CPUTensor(adopting: bytes, shape: shape, format: format, owner: owner, label: label)
+    }
+
     open func write(_ t: any DeviceTensor, from bytes: UnsafeRawBufferPointer) throws {
         let t = try cpu(t, .copyRows)
+        guard t.owner == nil else {
+            throw BackendError.device("\(name): \(t.label) is read-only (it lies in a mapped file)")
+        }
         guard bytes.count == t.byteCount else {
             throw BackendError.shapeMismatch(op: .copyRows, "\(t.label): \(bytes.count) bytes for \(t.byteCount)")
         }

@@ -61,6 +61,11 @@ public protocol Backend: AnyObject {
     func write(_ t: any DeviceTensor, from bytes: UnsafeRawBufferPointer) throws
     /// Copies the first `floats.count` elements of an F32 tensor to the host.
     func read(_ t: any DeviceTensor, into floats: UnsafeMutableBufferPointer<Float>) throws
+    /// Uses `bytes` (already in `format`, e.g. a tensor in a memory-mapped file) in place as a read-only tensor, if
+    /// the backend computes from host memory in that format; nil: allocate and `write` a copy instead.
+    /// `owner` keeps the memory alive for as long as the tensor lives.
+    func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
+               label: String) throws -> (any DeviceTensor)?
 
     // MARK: Ops
 
@@ -97,4 +102,10 @@ public protocol Backend: AnyObject {
 
     /// Waits until every enqueued op has finished.
     func synchronize() throws
+}
+
+extension Backend {
+    /// Device backends copy: their memory is not the host's.
+    public func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
+                      label: String) throws -> (any DeviceTensor)? { nil }
 }

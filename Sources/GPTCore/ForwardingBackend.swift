@@ -17,6 +17,10 @@ open class ForwardingBackend: Backend {
     open func read(_ t: any DeviceTensor, into floats: UnsafeMutableBufferPointer<Float>) throws {
         try inner.read(t, into: floats)
     }
+    open func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
+                    label: String) throws -> (any DeviceTensor)? {
+        try inner.adopt(shape, format, bytes: bytes, owner: owner, label: label)
+    }
     open func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws {
         try inner.embedding(out, table: table, tokens: tokens)
     }

@@ -123,6 +123,13 @@ struct TensorLoader {
         let partShape = shape.count == 1 ? [partRows] : [partRows] + shape.dropFirst()
         let partBytes = info.format.byteCount(partShape.reduce(1, *))
         var tensors: [any DeviceTensor] = []
+        // Zero copy where the backend computes from host memory and the bytes live as long as the source.
+        if parts == 1, let bytes = source.persistentBytes(name), bytes.count == partBytes,
+            let t = try backend.adopt(partShape, info.format, bytes: bytes, owner: source, label: name)
+        {
+            uploadedBytes += partBytes
+            return [t]
+        }
         try source.withTensorBytes(name) { bytes in
             guard bytes.count == parts * partBytes else {
                 throw EngineError.badTensor(name, path: source.path, "\(bytes.count) bytes, expected \(parts * partBytes)")

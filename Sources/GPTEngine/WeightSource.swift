@@ -14,6 +14,13 @@ public protocol WeightSource: AnyObject {
     /// Calls `body` with the tensor's data in the format `tensorLayout` gives (valid only during the call).
     /// - Throws: `EngineError.missingTensor`, or the source's own error if the data cannot be read.
     func withTensorBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+    /// The tensor's bytes if they stay valid as long as this source lives (a mapped file), so that a backend may
+    /// compute on them in place; nil where the data is made on the fly.
+    func persistentBytes(_ name: String) -> UnsafeRawBufferPointer?
+}
+
+extension WeightSource {
+    public func persistentBytes(_ name: String) -> UnsafeRawBufferPointer? { nil }
 }
 
 extension GGUFFile: WeightSource {
@@ -24,5 +31,12 @@ extension GGUFFile: WeightSource {
     public func withTensorBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         guard let info = tensor(name) else { throw EngineError.missingTensor(name, path: path) }
         return try body(bytes(of: info))
+    }
+
+    /// Tensors are in the mapping for the file's lifetime. The last 64 bytes of the file are excluded: SIMD
+    /// kernels may load a vector past the end of a row, which must not cross the end of the mapping.
+    public func persistentBytes(_ name: String) -> UnsafeRawBufferPointer? {
+        guard let info = tensor(name), info.offset + info.byteCount + 64 <= fileSize else { return nil }
+        return bytes(of: info)
     }
 }
