@@ -15,9 +15,17 @@
 // time, acc[row] += p * v[j] along hd). Decode (few items, long cache): the key range of each item is split across
 // threads, each split writes its unnormalised (m, l, acc), and a merge pass combines them (flash-decoding).
 // Scratch is per thread plus the split partials: independent of the context length.
+//
+// The *_f16kv variants read caches stored as IEEE half (half the bytes per decode step). The fused one converts
+// each key block, then each value block, of KV head g into one (KB, hd) float buffer after the thread's workspace
+// right before the tiles use it (vcvtph2ps at the AVX2 / AVX-512 levels), so the tile code is the F32 code with
+// a row stride of hd; the naive one converts each row in stack chunks.
 #include <math.h>
 
 #include "levels.h"
+#if CK_X86
+#include <immintrin.h>
+#endif
 
 #define KB 64           // keys per block
 #define ROWS_TARGET 32  // query rows (positions x heads of a group) per work item: 4 vectors of 8
@@ -61,18 +69,124 @@ CK_INLINE int64_t key_splits(int64_t items, int64_t nkeys, int nt) {
     return s < 1 ? 1 : s;
 }
 
+/// Floats of one thread's workspace for F16 K/V: the F32 one plus one KV block (KB, hd) converted to float.
+CK_INLINE int64_t workspace_floats_f16kv(int64_t nh, int64_t hd) {
+    return workspace_floats(nh, hd) + ((KB * hd + 15) & ~(int64_t)15);
+}
+
+static size_t fused_scratch_bytes(int64_t T, int64_t nh, int64_t hd, int nthreads, int f16kv) {
+    if (T <= 0 || nh <= 0 || hd <= 0) return 0;
+    if (nthreads < 1) nthreads = 1;
+    const int64_t ws = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd);
+    const int64_t floats = nthreads * ws + partial_slots_max(T, nh, nthreads) * partial_floats(nh, hd);
+    return (size_t)floats * sizeof(float) + 64;
+}
+
 size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads) {
     // nthreads workspaces + the split partials; pass the same nthreads to ck_attention_fused.
     (void)start_pos;
-    if (T <= 0 || nh <= 0 || hd <= 0) return 0;
-    if (nthreads < 1) nthreads = 1;
-    const int64_t floats = nthreads * workspace_floats(nh, hd) + partial_slots_max(T, nh, nthreads) *
-                                                                      partial_floats(nh, hd);
-    return (size_t)floats * sizeof(float) + 64;
+    return fused_scratch_bytes(T, nh, hd, nthreads, 0);
+}
+
+size_t ck_attention_fused_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd,
+                                              int nthreads) {
+    (void)start_pos;
+    return fused_scratch_bytes(T, nh, hd, nthreads, 1);
 }
 
 size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh) {
     return (size_t)(nh * T * (start_pos + T)) * sizeof(float) + 64;
+}
+
+size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh) {
+    return ck_attention_naive_scratch_bytes(T, start_pos, nh);  // rows are converted in stack chunks
+}
+
+// MARK: - F16 <-> F32 conversion
+
+/// dst (nrows, n) = src rows (n halves each, at stride ld halves) as floats: one KV block of one head.
+typedef void (*cvt_rows_fn)(float *dst, const uint16_t *src, int64_t nrows, int64_t ld, int64_t n);
+
+static void cvt_rows_scalar(float *dst, const uint16_t *src, int64_t nrows, int64_t ld, int64_t n) {
+    for (int64_t r = 0; r < nrows; r++)
+        for (int64_t i = 0; i < n; i++) dst[r * n + i] = ck_fp16_to_fp32(src[r * ld + i]);
+}
+#if CK_X86
+static CK_TARGET_AVX2 void cvt_rows_avx2(float *dst, const uint16_t *src, int64_t nrows, int64_t ld, int64_t n) {
+    for (int64_t r = 0; r < nrows; r++) {
+        const uint16_t *s = src + r * ld;
+        float *d = dst + r * n;
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+        for (; i < n; i++) d[i] = _cvtsh_ss(s[i]);
+    }
+}
+static CK_TARGET_AVX512 void cvt_rows_avx512(float *dst, const uint16_t *src, int64_t nrows, int64_t ld,
+                                             int64_t n) {
+    for (int64_t r = 0; r < nrows; r++) {
+        const uint16_t *s = src + r * ld;
+        float *d = dst + r * n;
+        int64_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            _mm512_storeu_ps(d + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(s + i))));
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(s + i))));
+        for (; i < n; i++) d[i] = _cvtsh_ss(s[i]);
+    }
+}
+#endif
+static cvt_rows_fn cvt_rows_pick(void) {
+#if CK_X86
+    const int level = ck_simd_level();
+    return level >= CK_SIMD_AVX512 ? cvt_rows_avx512 : level >= CK_SIMD_AVX2 ? cvt_rows_avx2 : cvt_rows_scalar;
+#else
+    return cvt_rows_scalar;
+#endif
+}
+
+static void f32_to_f16_scalar(uint16_t *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = ck_fp32_to_fp16(src[i]);
+}
+#if CK_X86
+// vcvtps2ph rounds to nearest even like ck_fp32_to_fp16 and agrees on every non-NaN input (subnormals, overflow to
+// inf included); NaNs keep part of their payload there, so lanes holding a NaN are redone by the scalar function.
+static CK_TARGET_AVX2 void f32_to_f16_avx2(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(src + i);
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        if (_mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)))
+            for (int k = 0; k < 8; k++) dst[i + k] = ck_fp32_to_fp16(src[i + k]);
+    }
+    f32_to_f16_scalar(dst + i, src + i, n - i);
+}
+static CK_TARGET_AVX512 void f32_to_f16_avx512(uint16_t *dst, const float *src, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 x = _mm512_loadu_ps(src + i);
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        if (_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q))
+            for (int k = 0; k < 16; k++) dst[i + k] = ck_fp32_to_fp16(src[i + k]);
+    }
+    f32_to_f16_avx2(dst + i, src + i, n - i);
+}
+#endif
+
+void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthreads) {
+    if (n <= 0) return;
+#if CK_X86
+    const int level = ck_simd_level();
+    void (*fn)(uint16_t *, const float *, int64_t) =
+        level >= CK_SIMD_AVX512 ? f32_to_f16_avx512 : level >= CK_SIMD_AVX2 ? f32_to_f16_avx2 : f32_to_f16_scalar;
+#else
+    void (*fn)(uint16_t *, const float *, int64_t) = f32_to_f16_scalar;
+#endif
+    const int nt = ck__threads_for(nthreads, (double)n, 1 << 16);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t i0, i1;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 64, &i0, &i1);
+        if (i1 > i0) fn(dst + i0, src + i0, i1 - i0);
+    }
 }
 
 // MARK: - Fused: one work item
@@ -82,7 +196,24 @@ typedef struct {
     const float *q, *k, *v;
     int64_t T, start_pos, nh, nkv, hd, G, bq, ldq, ldk;
     float scale;
+    // F16 caches (ck_attention_fused_f16kv; k and v are NULL then): each KV block is converted by cvt into the
+    // float buffer after the F32 workspace, K first, then V over it once the scores are done.
+    const uint16_t *k16, *v16;
+    cvt_rows_fn cvt;
 } attn_ctx;
+
+// The key (or value) block of rows j0..j0+nj of KV head g as floats, and its row stride in *ld: straight from the
+// F32 cache, or converted from the F16 one into buf.
+CK_INLINE const float *kv_block(const attn_ctx *c, const float *f32, const uint16_t *f16, int64_t g, int64_t j0,
+                                int64_t nj, float *buf, int64_t *ld) {
+    if (f16) {
+        c->cvt(buf, f16 + j0 * c->ldk + g * c->hd, nj, c->ldk, c->hd);
+        *ld = c->hd;
+        return buf;
+    }
+    *ld = c->ldk;
+    return f32 + j0 * c->ldk + g * c->hd;
+}
 
 // S[j][iv0*8 ..] for JK keys x NV row vectors: sum over d of Qt[d][rows] * k[j][d].
 CK_INLINE void qk_tile(const int JK, const int NV, float *S, int64_t RP, const float *Qt, const float *kj,
@@ -160,17 +291,18 @@ CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
     }
     memset(accT, 0, (size_t)(hd * RP) * sizeof(float));
     const int64_t pmin = pos[0];
-    const float *kg = c->k + g * hd, *vg = c->v + g * hd;
+    float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
     for (int64_t j0 = ks; j0 < ke; j0 += KB) {
         const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
-        const float *kb = kg + j0 * c->ldk, *vb = vg + j0 * c->ldk;
+        int64_t ldb;
+        const float *kb = kv_block(c, c->k, c->k16, g, j0, nj, cb, &ldb);
         // scores
         for (int64_t iv = 0; iv < NV; iv += 4) {
             switch (NV - iv < 4 ? NV - iv : 4) {
-            case 4: qk_block(4, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
-            case 3: qk_block(3, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
-            case 2: qk_block(2, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
-            default: qk_block(1, S, RP, Qt, kb, c->ldk, hd, nj, iv); break;
+            case 4: qk_block(4, S, RP, Qt, kb, ldb, hd, nj, iv); break;
+            case 3: qk_block(3, S, RP, Qt, kb, ldb, hd, nj, iv); break;
+            case 2: qk_block(2, S, RP, Qt, kb, ldb, hd, nj, iv); break;
+            default: qk_block(1, S, RP, Qt, kb, ldb, hd, nj, iv); break;
             }
         }
         // causal mask, only where some row cannot see the whole block
@@ -197,12 +329,13 @@ CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
             ck_v8_store(m + iv * 8, mx);
         }
         // values
+        const float *vb = kv_block(c, c->v, c->v16, g, j0, nj, cb, &ldb);
         for (int64_t iv = 0; iv < NV; iv += 4) {
             switch (NV - iv < 4 ? NV - iv : 4) {
-            case 4: pv_block(4, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
-            case 3: pv_block(3, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
-            case 2: pv_block(2, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
-            default: pv_block(1, accT, RP, S, alpha, vb, c->ldk, nj, hd, iv); break;
+            case 4: pv_block(4, accT, RP, S, alpha, vb, ldb, nj, hd, iv); break;
+            case 3: pv_block(3, accT, RP, S, alpha, vb, ldb, nj, hd, iv); break;
+            case 2: pv_block(2, accT, RP, S, alpha, vb, ldb, nj, hd, iv); break;
+            default: pv_block(1, accT, RP, S, alpha, vb, ldb, nj, hd, iv); break;
             }
         }
     }
@@ -288,10 +421,11 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
         m[i] = -INFINITY;
         l[i] = 0.0f;
     }
-    const float *kg = c->k + g * hd, *vg = c->v + g * hd;
+    float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
     for (int64_t j0 = ks; j0 < ke; j0 += KB) {
         const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
-        const float *kb = kg + j0 * c->ldk, *vb = vg + j0 * c->ldk;
+        int64_t ldb;
+        const float *kb = kv_block(c, c->k, c->k16, g, j0, nj, cb, &ldb);
         // scores S[i][j], 8 keys at a time
         for (int64_t i = 0; i < rows; i++) {
             const float *qi = Q + i * hd;
@@ -301,18 +435,18 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
                 for (int k = 0; k < 8; k++) a[k] = ck_v8_splat(0.0f);
                 for (int64_t d = 0; d < hd8; d += 8) {
                     const ck_v8f qv = ck_v8_load(qi + d);
-                    for (int k = 0; k < 8; k++) a[k] += qv * ck_v8_load(kb + (j + k) * c->ldk + d);
+                    for (int k = 0; k < 8; k++) a[k] += qv * ck_v8_load(kb + (j + k) * ldb + d);
                 }
                 ck_v8f sv = hsum8x8(a);
                 for (int64_t d = hd8; d < hd; d++)
-                    for (int k = 0; k < 8; k++) sv[k] += qi[d] * kb[(j + k) * c->ldk + d];
+                    for (int k = 0; k < 8; k++) sv[k] += qi[d] * kb[(j + k) * ldb + d];
                 ck_v8_store(S + i * KB + j, sv);
             }
             for (; j < nj; j++) {
                 ck_v8f a = ck_v8_splat(0.0f);
-                for (int64_t d = 0; d < hd8; d += 8) a += ck_v8_load(qi + d) * ck_v8_load(kb + j * c->ldk + d);
+                for (int64_t d = 0; d < hd8; d += 8) a += ck_v8_load(qi + d) * ck_v8_load(kb + j * ldb + d);
                 float sj = ck_v8_hsum(a);
-                for (int64_t d = hd8; d < hd; d++) sj += qi[d] * kb[j * c->ldk + d];
+                for (int64_t d = hd8; d < hd; d++) sj += qi[d] * kb[j * ldb + d];
                 S[i * KB + j] = sj;
             }
         }
@@ -340,11 +474,12 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
             m[i] = mx;
         }
         // acc[i] = acc[i] * alpha[i] + sum_j P[i][j] v[j]
+        const float *vb = kv_block(c, c->v, c->v16, g, j0, nj, cb, &ldb);
         switch (rows) {
-        case 1: few_pv(1, acc, S, alpha, vb, c->ldk, nj, hd); break;
-        case 2: few_pv(2, acc, S, alpha, vb, c->ldk, nj, hd); break;
-        case 3: few_pv(3, acc, S, alpha, vb, c->ldk, nj, hd); break;
-        default: few_pv(4, acc, S, alpha, vb, c->ldk, nj, hd); break;
+        case 1: few_pv(1, acc, S, alpha, vb, ldb, nj, hd); break;
+        case 2: few_pv(2, acc, S, alpha, vb, ldb, nj, hd); break;
+        case 3: few_pv(3, acc, S, alpha, vb, ldb, nj, hd); break;
+        default: few_pv(4, acc, S, alpha, vb, ldb, nj, hd); break;
         }
     }
     if (part) {  // the layout of attn_rows_body's partials: accT (hd, RP), m (RP), l (RP)
@@ -403,17 +538,20 @@ static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1,
     }
 }
 
-void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
-    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
+// The fused kernel for F32 (k, v) or F16 (k16, v16) caches; scratch as sized by fused_scratch_bytes.
+static void fused_run(float *out, const float *q, const float *k, const float *v, const uint16_t *k16,
+                      const uint16_t *v16, int64_t T, int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd,
+                      float scale, int nthreads, void *scratch) {
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
+    const int f16kv = k16 != NULL;
     const attn_ctx c = {out, q, k, v, T, start_pos, nh, nkv, hd, nh / nkv, block_positions(nh / nkv, T), nh * hd,
-                        nkv * hd, scale};
+                        nkv * hd, scale, k16, v16, f16kv ? cvt_rows_pick() : NULL};
     const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb, nkeys = start_pos + T;
     const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, ATTN_GRAIN);
     const int64_t nsplit = key_splits(items, nkeys, nt);
-    const int64_t ws_floats = workspace_floats(nh, hd), part_floats = partial_floats(nh, hd);
+    const int64_t ws_floats = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd),
+                  part_floats = partial_floats(nh, hd);
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *parts = base + (nthreads < 1 ? 1 : nthreads) * ws_floats;  // nsplit partials per item after the workspaces
     const attn_item_fn item_fn = attn_item_pick();
@@ -450,6 +588,20 @@ void ck_attention_fused(float *out, const float *q, const float *k, const float 
             }
         }
     }
+}
+
+void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
+    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
+    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, nthreads, scratch);
+}
+
+void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
+                              void *scratch) {
+    // k, v (start_pos+T, nkv*hd) halves; scratch >= ck_attention_fused_f16kv_scratch_bytes(.., nthreads)
+    if (!k || !v) return;
+    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, nthreads, scratch);
 }
 
 // MARK: - Naive
@@ -504,6 +656,70 @@ void ck_attention_naive(float *out, const float *q, const float *k, const float 
         fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
            start_pos + t + 1, ldk, hd, scale);
         // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
+        for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
+    }
+}
+
+// F16 caches: the same row, each key and value row converted in chunks of NAIVE_CHUNK floats on the stack.
+#define NAIVE_CHUNK 128
+CK_INLINE void naive_row_f16_body(float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc,
+                                  int64_t nkeys, int64_t ldk, int64_t hd, float scale, cvt_rows_fn cvt) {
+    float buf[NAIVE_CHUNK];
+    float max = -INFINITY;
+    for (int64_t j = 0; j < nkeys; j++) {
+        ck_v8f a = ck_v8_splat(0.0f);
+        float s = 0.0f;
+        for (int64_t d0 = 0; d0 < hd; d0 += NAIVE_CHUNK) {
+            const int64_t n = hd - d0 < NAIVE_CHUNK ? hd - d0 : NAIVE_CHUNK;
+            cvt(buf, kh + j * ldk + d0, 1, ldk, n);
+            int64_t d = 0;
+            for (; d + 8 <= n; d += 8) a += ck_v8_load(qh + d0 + d) * ck_v8_load(buf + d);
+            for (; d < n; d++) s += qh[d0 + d] * buf[d];
+        }
+        sc[j] = (ck_v8_hsum(a) + s) * scale;
+        max = sc[j] > max ? sc[j] : max;
+    }
+    float sum = 0.0f;
+    for (int64_t j = 0; j < nkeys; j++) {
+        sc[j] = ck_exp1(sc[j] - max);
+        sum += sc[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < nkeys; j++) sc[j] *= inv;
+    for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
+    for (int64_t j = 0; j < nkeys; j++) {
+        const float p = sc[j];
+        for (int64_t d0 = 0; d0 < hd; d0 += NAIVE_CHUNK) {
+            const int64_t n = hd - d0 < NAIVE_CHUNK ? hd - d0 : NAIVE_CHUNK;
+            cvt(buf, vh + j * ldk + d0, 1, ldk, n);
+            for (int64_t d = 0; d < n; d++) o[d0 + d] += p * buf[d];
+        }
+    }
+}
+CK_LEVELS(naive_row_f16,
+          (float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc, int64_t nkeys, int64_t ldk,
+           int64_t hd, float scale, cvt_rows_fn cvt),
+          (o, qh, kh, vh, sc, nkeys, ldk, hd, scale, cvt))
+
+void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
+                              void *scratch) {
+    // as ck_attention_naive, with k, v (start_pos+T, nkv*hd) halves
+    if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
+    const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
+    float *scores = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    const naive_row_f16_fn fn = naive_row_f16_pick();
+    const cvt_rows_fn cvt = cvt_rows_pick();
+    const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
+    const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
+    int64_t next = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    for (;;) {
+        const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+        if (ht >= nh * T) break;
+        const int64_t h = ht / T, t = ht % T;
+        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
+           start_pos + t + 1, ldk, hd, scale, cvt);
         for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
     }
 }

@@ -117,6 +117,25 @@ size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
 
+// MARK: - F16 KV cache (llama.cpp's default KV type: half the cache's memory and bandwidth)
+
+/// dst (n) = src (n) rounded to IEEE half (round to nearest even), e.g. new rows of the KV cache. Bit-exact with
+/// ck_fp32_to_fp16 for every input (NaN included).
+void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthreads);
+/// ck_attention_fused / ck_attention_naive with the caches k, v (start_pos+T, nkv*hd) stored as IEEE half:
+/// same contract and results as converting k and v to float first. Scratch sizes from the *_f16kv_scratch_bytes
+/// functions (same arguments as the F32 ones). The fused one converts each block of keys / values it visits into
+/// a per-thread buffer in scratch, so its scratch stays independent of the context length.
+size_t ck_attention_fused_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
+void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
+                              void *scratch);
+size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
+/// On return scratch holds the (nh, T, start_pos+T) probabilities, zeros above the diagonal, like ck_attention_naive.
+void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
+                              void *scratch);
+
 // MARK: - Roofline calibration (CKernels/calibrate)
 
 /// Peak FP32 FMA throughput in GFLOP/s on nthreads threads (iters loop trips per thread; ~1e8 takes ~0.2 s).

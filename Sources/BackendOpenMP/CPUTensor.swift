@@ -46,6 +46,8 @@ public final class CPUTensor: DeviceTensor {
     deinit { if owner == nil { free(data) } }
 
     public var floats: UnsafeMutablePointer<Float> { data.assumingMemoryBound(to: Float.self) }
+    /// F16 tensors (the KV cache) as IEEE half bit patterns.
+    public var halves: UnsafeMutablePointer<UInt16> { data.assumingMemoryBound(to: UInt16.self) }
 }
 
 private func aligned_alloc_64(_ bytes: Int) -> UnsafeMutableRawPointer? {

@@ -33,6 +33,7 @@ open class OpenMPBackend: Backend {
     open func supports(_ op: OpKind, _ format: WeightFormat) -> Bool {
         switch op {
         case .matmul, .embedding: true
+        case .attention, .copyRows: format == .f32 || format == .f16  // F16: the KV cache
         default: format == .f32
         }
     }
@@ -119,36 +120,57 @@ open class OpenMPBackend: Backend {
     }
 
     open func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int, rows: Int) throws {
-        let (d, s) = (try f32(dst, .copyRows), try f32(src, .copyRows))
+        let (d, s) = (try cpu(dst, .copyRows), try f32(src, .copyRows))
         try check(.copyRows, d.cols == s.cols && dstRow >= 0 && srcRow >= 0 && dstRow + rows <= d.rows
                   && srcRow + rows <= s.rows, "rows \(srcRow)..<\(srcRow + rows) of \(s.shape) to \(dstRow) of \(d.shape)")
-        (d.floats + dstRow * d.cols).update(from: s.floats + srcRow * s.cols, count: rows * s.cols)
+        switch d.format {
+        case .f32:
+            (d.floats + dstRow * d.cols).update(from: s.floats + srcRow * s.cols, count: rows * s.cols)
+        case .f16:
+            let half = d.data.assumingMemoryBound(to: UInt16.self) + dstRow * d.cols
+            ck_convert_f32_to_f16(half, s.floats + srcRow * s.cols, Int64(rows * s.cols), Int32(threads))
+        default:
+            throw BackendError.unsupported(op: .copyRows, format: d.format, backend: name)
+        }
     }
 
     open func attention(_ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor,
                         vCache: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int,
                         headDim: Int, scale: Float, kind: AttentionKind) throws {
         let (o, qi) = (try f32(out, .attention), try f32(q, .attention))
-        let (k, v) = (try f32(kCache, .attention), try f32(vCache, .attention))
+        let (k, v) = (try cpu(kCache, .attention), try cpu(vCache, .attention))
         try check(.attention, nKVHeads > 0 && nHeads % nKVHeads == 0 && qi.cols == nHeads * headDim
                   && o.cols == qi.cols && rows <= qi.rows && rows <= o.rows && k.cols == nKVHeads * headDim
-                  && v.cols == k.cols && startPos + rows <= k.rows && startPos + rows <= v.rows,
-                  "q \(qi.shape), cache \(k.shape), \(rows) rows at \(startPos), \(nHeads)/\(nKVHeads) heads")
+                  && v.cols == k.cols && startPos + rows <= k.rows && startPos + rows <= v.rows
+                  && k.format == v.format,
+                  "q \(qi.shape), cache \(k.shape) \(k.format), \(rows) rows at \(startPos), \(nHeads)/\(nKVHeads) heads")
         let (t, p, nh, nkv, hd) = (Int64(rows), Int64(startPos), Int64(nHeads), Int64(nKVHeads), Int64(headDim))
-        switch kind {
-        case .fused:
-            let s = try ensureScratch(ck_attention_fused_scratch_bytes(t, p, nh, hd, Int32(threads)))
-            ck_attention_fused(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, Int32(threads), s)
-        case .naive:
-            let s = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
-            ck_attention_naive(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, Int32(threads), s)
-            if let attentionObserver, let s {
-                let count = nHeads * rows * (startPos + rows)
-                // the kernel aligns the scratch start to 64 bytes (ensureScratch's memory already is)
-                let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: s) + 63) & ~63)!
-                attentionObserver(UnsafeBufferPointer(start: aligned.assumingMemoryBound(to: Float.self), count: count),
-                                  nHeads, rows, startPos + rows)
-            }
+        let nt = Int32(threads)
+        var probabilities: UnsafeMutableRawPointer?
+        switch (kind, k.format) {
+        case (.fused, .f32):
+            let s = try ensureScratch(ck_attention_fused_scratch_bytes(t, p, nh, hd, nt))
+            ck_attention_fused(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, nt, s)
+        case (.fused, .f16):
+            let s = try ensureScratch(ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, nt))
+            ck_attention_fused_f16kv(o.floats, qi.floats, k.halves, v.halves, t, p, nh, nkv, hd, scale, nt, s)
+        case (.naive, .f32):
+            probabilities = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
+            ck_attention_naive(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, nt,
+                               probabilities)
+        case (.naive, .f16):
+            probabilities = try ensureScratch(ck_attention_naive_f16kv_scratch_bytes(t, p, nh))
+            ck_attention_naive_f16kv(o.floats, qi.floats, k.halves, v.halves, t, p, nh, nkv, hd, scale, nt,
+                                     probabilities)
+        default:
+            throw BackendError.unsupported(op: .attention, format: k.format, backend: name)
+        }
+        if let attentionObserver, let s = probabilities {
+            // the kernel aligns the scratch start to 64 bytes (ensureScratch's memory already is)
+            let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: s) + 63) & ~63)!
+            let count = nHeads * rows * (startPos + rows)
+            attentionObserver(UnsafeBufferPointer(start: aligned.assumingMemoryBound(to: Float.self), count: count),
+                              nHeads, rows, startPos + rows)
         }
     }
 

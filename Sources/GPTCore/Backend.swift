@@ -83,10 +83,12 @@ public protocol Backend: AnyObject {
     func rope(
         _ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float, style: RopeStyle
     ) throws
-    /// dst[dstRow + i] = src[srcRow + i] for i in 0..<rows (same row width).
+    /// dst[dstRow + i] = src[srcRow + i] for i in 0..<rows (same row width); an F16 dst (a KV cache) receives the F32
+    /// rows rounded to half precision.
     func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int, rows: Int) throws
     /// Causal attention. q (T, nHeads*headDim) at positions startPos..<startPos+T; kCache, vCache (nCtx,
-    /// nKVHeads*headDim) hold positions 0..<startPos+T; out (T, nHeads*headDim). Query head h reads KV head
+    /// nKVHeads*headDim) hold positions 0..<startPos+T, in F32 or, where `supports(.attention, .f16)`, F16;
+    /// out (T, nHeads*headDim). Query head h reads KV head
     /// h / (nHeads / nKVHeads). Scores are scaled by `scale` before the softmax.
     func attention(
         _ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor, vCache: any DeviceTensor, rows: Int,

@@ -24,15 +24,17 @@ public final class LanguageModel {
     /// - Parameters:
     ///   - nCtx: positions of the KV cache (nil: min(model context, 4096)).
     ///   - maxBatch: most tokens per forward call (prompt batches).
+    ///   - kvFormat: KV cache storage, .f16 or .f32 (nil: F16 where the backend's attention reads it).
     public convenience init(path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
-                            attention: AttentionKind = .fused) throws {
+                            attention: AttentionKind = .fused, kvFormat: WeightFormat? = nil) throws {
         let started = DispatchTime.now()
         let file = try GGUFFile(path: path)
         try self.init(
             source: file, config: try ModelConfig(ModelHyperParameters(file), path: path),
             tokenizer: try BPETokenizer(gguf: file),
             chatTemplate: ChatTemplate.detect(file.value("tokenizer.chat_template")?.string),
-            backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, started: started)
+            backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, kvFormat: kvFormat,
+            started: started)
     }
 
     /// Uploads the weights of `source` (named and laid out as GGUF's) to `backend` and builds the executor.
@@ -40,7 +42,7 @@ public final class LanguageModel {
     ///   - started: when opening began, so `loadSeconds` includes reading the source's metadata.
     public init(source: any WeightSource, config: ModelConfig, tokenizer: BPETokenizer, chatTemplate: ChatTemplate?,
                 backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512, attention: AttentionKind = .fused,
-                started: DispatchTime = .now()) throws {
+                kvFormat: WeightFormat? = nil, started: DispatchTime = .now()) throws {
         self.file = source as? GGUFFile
         self.source = source
         self.config = config
@@ -49,7 +51,7 @@ public final class LanguageModel {
         let weights = try ModelWeights(source: source, config: config, backend: backend)
         let ctx = nCtx ?? min(config.nCtxTrain, 4096)
         executor = try TransformerExecutor(weights: weights, backend: backend, nCtx: ctx, maxBatch: maxBatch,
-                                           attention: attention)
+                                           attention: attention, kvFormat: kvFormat)
         self.backend = backend
         loadSeconds = seconds(since: started)
     }

@@ -12,6 +12,9 @@ public final class TransformerExecutor {
     /// Most tokens one forward call processes; longer prompts are split into batches of this size.
     public let maxBatch: Int
     public var attention: AttentionKind
+    /// How the KV cache stores keys and values: F16 (half the memory and bandwidth, llama.cpp's default) where the
+    /// backend's attention reads it, else F32.
+    public let kvFormat: WeightFormat
     /// Positions already in the KV cache.
     public private(set) var position = 0
 
@@ -34,8 +37,9 @@ public final class TransformerExecutor {
     private let lastNorm: any DeviceTensor  // (1, nEmbd)
     private let logitsTensor: any DeviceTensor  // (1, nVocab)
 
+    /// - Parameter kvFormat: .f16 or .f32; nil picks F16 where the backend supports it.
     public init(weights: ModelWeights, backend: any Backend, nCtx: Int, maxBatch: Int = 512,
-                attention: AttentionKind = .fused) throws {
+                attention: AttentionKind = .fused, kvFormat: WeightFormat? = nil) throws {
         let c = weights.config
         guard nCtx >= 1 else { throw EngineError.badModel(path: "", "context size must be positive") }
         guard nCtx <= c.nCtxTrain else { throw EngineError.contextOverflow(needed: nCtx, limit: c.nCtxTrain) }
@@ -45,12 +49,17 @@ public final class TransformerExecutor {
         self.nCtx = nCtx
         self.maxBatch = max(1, min(maxBatch, nCtx))
         self.attention = attention
+        let kv = kvFormat ?? (backend.supports(.attention, .f16) ? .f16 : .f32)
+        guard kv == .f32 || (kv == .f16 && backend.supports(.attention, .f16)) else {
+            throw BackendError.unsupported(op: .attention, format: kv, backend: backend.name)
+        }
+        self.kvFormat = kv
         let b = self.maxBatch
         func alloc(_ shape: [Int], _ label: String) throws -> any DeviceTensor {
             try backend.allocate(shape, .f32, label: label)
         }
-        kCache = try (0..<c.nLayers).map { try alloc([nCtx, c.kvDim], "k_cache.\($0)") }
-        vCache = try (0..<c.nLayers).map { try alloc([nCtx, c.kvDim], "v_cache.\($0)") }
+        kCache = try (0..<c.nLayers).map { try backend.allocate([nCtx, c.kvDim], kv, label: "k_cache.\($0)") }
+        vCache = try (0..<c.nLayers).map { try backend.allocate([nCtx, c.kvDim], kv, label: "v_cache.\($0)") }
         x = try alloc([b, c.nEmbd], "x")
         xn = try alloc([b, c.nEmbd], "x_norm")
         q = try alloc([b, c.nHeads * c.headDim], "q")

@@ -13,16 +13,18 @@ extension LanguageModel {
     /// - Throws: `GGUFError`/`EngineError` for a file; `HFCheckpointError`/`SafeTensorsError` for a folder.
     public static func open(
         path: String, backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512,
-        attention: AttentionKind = .fused
+        attention: AttentionKind = .fused, kvFormat: WeightFormat? = nil
     ) throws -> LanguageModel {
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue else {
-            return try LanguageModel(path: path, backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention)
+            return try LanguageModel(path: path, backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention,
+                                     kvFormat: kvFormat)
         }
         let started = DispatchTime.now()
         let folder = try HFModelFolder(path: path)
         return try LanguageModel(
             source: folder, config: folder.config, tokenizer: try folder.makeTokenizer(), chatTemplate: nil,
-            backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, started: started)
+            backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, kvFormat: kvFormat,
+            started: started)
     }
 }

@@ -83,10 +83,13 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
             (17, 3, 6, 2, 64), (64, 0, 9, 3, 64), (130, 1000, 9, 3, 64), (1, 4095, 9, 3, 64), (1, 8191, 9, 3, 64),
             (64, 8128, 9, 3, 64), (257, 0, 3, 3, 40),
         ]
-        for kind in AttentionKind.allCases {
-            for (t, start, nh, nkv, hd) in attentionShapes {
-                cases.append(OpCase(.attention, .f32, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd],
-                                    attention: kind))
+        // format = the KV cache's: F32, or F16 (compared with the reference on the same half-rounded keys/values)
+        for kvFormat in [WeightFormat.f32, .f16] {
+            for kind in AttentionKind.allCases {
+                for (t, start, nh, nkv, hd) in attentionShapes {
+                    cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd],
+                                        attention: kind))
+                }
             }
         }
         return cases

@@ -106,14 +106,19 @@ public enum OpCheck {
             let (t, start, nh, nkv, hd) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"))
             let ctx = start + t
             let q = rng.floats(t * nh * hd)
-            let k = rng.floats(ctx * nkv * hd)
-            let v = rng.floats(ctx * nkv * hd)
+            var k = rng.floats(ctx * nkv * hd)
+            var v = rng.floats(ctx * nkv * hd)
+            if c.format == .f16 {
+                // the reference sees the same half-rounded cache the backend stores
+                k = k.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
+                v = v.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
+            }
             let scale = 1 / Float(hd).squareRoot()
             expected = [Float](repeating: 0, count: t * nh * hd)
             ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale)
             let qd = try io.upload(q, [t, nh * hd])
-            let kd = try io.upload(k, [ctx, nkv * hd])
-            let vd = try io.upload(v, [ctx, nkv * hd])
+            let kd = try io.uploadCache(k, [ctx, nkv * hd], c.format)
+            let vd = try io.uploadCache(v, [ctx, nkv * hd], c.format)
             let od = try io.guarded([t + 1, nh * hd])
             try backend.attention(od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start, nHeads: nh,
                                   nKVHeads: nkv, headDim: hd, scale: scale, kind: c.attention)
@@ -185,6 +190,15 @@ struct DeviceIO {
     func upload(_ values: [Float], _ shape: [Int]) throws -> any DeviceTensor {
         let t = try backend.allocate(shape, .f32, label: "input")
         try values.withUnsafeBytes { try backend.write(t, from: $0) }
+        return t
+    }
+
+    /// A KV cache in F32 or F16 (half bit patterns).
+    func uploadCache(_ values: [Float], _ shape: [Int], _ format: WeightFormat) throws -> any DeviceTensor {
+        guard format == .f16 else { return try upload(values, shape) }
+        let halves = values.map { ck_fp32_to_fp16($0) }
+        let t = try backend.allocate(shape, .f16, label: "kv_cache")
+        try halves.withUnsafeBytes { try backend.write(t, from: $0) }
         return t
     }
 

@@ -116,9 +116,9 @@ public final class ProfiledBackend: ForwardingBackend {
         let pairs = Double(rows) * Double(startPos) + Double(rows * (rows + 1) / 2)
         let flops = 4 * pairs * Double(nHeads * headDim)
         let ctx = Double(startPos + rows)
-        let bytes = 2 * ctx * Double(nKVHeads * headDim * 4) + Double(8 * rows * nHeads * headDim)
+        let bytes = 2 * ctx * Double(kCache.format.byteCount(nKVHeads * headDim)) + Double(8 * rows * nHeads * headDim)
         let bucket = startPos + rows <= 512 ? "≤512" : "≤\(1 << Int(ceil(log2(Double(startPos + rows)))))"
-        try timed(.attention, "attention(\(kind), T=\(rows), ctx\(bucket), heads=\(nHeads)/\(nKVHeads))",
+        try timed(.attention, "attention(\(kind), \(kCache.format) cache, T=\(rows), ctx\(bucket), heads=\(nHeads)/\(nKVHeads))",
                   flops: flops, bytes: bytes) {
             try inner.attention(out, q: q, kCache: kCache, vCache: vCache, rows: rows, startPos: startPos,
                                 nHeads: nHeads, nKVHeads: nKVHeads, headDim: headDim, scale: scale, kind: kind)

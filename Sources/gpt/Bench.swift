@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
     var threads: String = "0"
     @Option(help: "Attention kernels, comma-separated: fused, naive.")
     var attention: String = "fused"
+    @Option(name: .customLong("kv-type"), help: "KV cache storage: f16 or f32 (default: f16 where supported).")
+    var kvType: String?
     @Option(help: "Most prompt tokens per batch.")
     var batch: Int = 512
     @Option(name: [.short, .long], help: "Output: md, json or csv.")
@@ -33,6 +35,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if r < 1 { throw ValidationError("-r must be at least 1") }
+        if let kvType, kvType != "f16" && kvType != "f32" { throw ValidationError("--kv-type must be f16 or f32") }
         _ = try ints(p, "-p")
         _ = try ints(n, "-n")
         _ = try ints(d, "--depth")
@@ -54,7 +57,7 @@ struct Bench: ParsableCommand {
     }
 
     struct Row: Codable {
-        var model: String, backend: String, threads: Int, attention: String, test: String, depth: Int
+        var model: String, backend: String, threads: Int, attention: String, kv: String, test: String, depth: Int
         var tokensPerSecond: Double, standardDeviation: Double, samples: [Double]
     }
 
@@ -70,7 +73,8 @@ struct Bench: ParsableCommand {
                     let be = try BackendRegistry.standard.make(backendName, options: BackendOptions(threads: threadCount))
                     let needed = max(prompts.max() ?? 1, gens.max() ?? 1) + (depths.max() ?? 0)
                     let model = try LanguageModel.open(path: modelOptions.path, backend: be, nCtx: max(needed, 16),
-                                                  maxBatch: batch, attention: kind)
+                                                  maxBatch: batch, attention: kind,
+                                                  kvFormat: kvType.flatMap(WeightFormat.init(rawValue:)))
                     let usedThreads = threadCount > 0 ? threadCount : CPUInfo.physicalCores
                     var results: [(depth: Int, result: BenchmarkResult)] = []
                     for depth in depths {
@@ -89,7 +93,7 @@ struct Bench: ParsableCommand {
                     let name = URL(fileURLWithPath: modelOptions.path).lastPathComponent
                     rows += results.map { depth, result in
                         Row(model: name, backend: be.name, threads: usedThreads, attention: attentionName,
-                            test: result.test, depth: depth, tokensPerSecond: result.mean,
+                            kv: model.executor.kvFormat.rawValue, test: result.test, depth: depth, tokensPerSecond: result.mean,
                             standardDeviation: result.standardDeviation, samples: result.samples)
                     }
                 }
@@ -101,16 +105,16 @@ struct Bench: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             Console.out(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n")
         case .csv:
-            Console.out("model,backend,threads,attention,test,t/s,sd\n")
+            Console.out("model,backend,threads,attention,kv,test,t/s,sd\n")
             for row in rows {
-                Console.out("\(row.model),\(row.backend),\(row.threads),\(row.attention),\(row.test),"
+                Console.out("\(row.model),\(row.backend),\(row.threads),\(row.attention),\(row.kv),\(row.test),"
                     + String(format: "%.2f,%.2f", row.tokensPerSecond, row.standardDeviation) + "\n")
             }
         case .md:
-            Console.out("| model | backend | threads | attention | test | t/s |\n")
-            Console.out("| --- | --- | ---: | --- | ---: | ---: |\n")
+            Console.out("| model | backend | threads | attention | kv | test | t/s |\n")
+            Console.out("| --- | --- | ---: | --- | --- | ---: | ---: |\n")
             for row in rows {
-                Console.out("| \(row.model) | \(row.backend) | \(row.threads) | \(row.attention) | \(row.test) | "
+                Console.out("| \(row.model) | \(row.backend) | \(row.threads) | \(row.attention) | \(row.kv) | \(row.test) | "
                     + String(format: "%.2f ± %.2f", row.tokensPerSecond, row.standardDeviation) + " |\n")
             }
         }

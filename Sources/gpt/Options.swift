@@ -36,6 +36,9 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Attention kernel: fused (flash-style, linear memory) or naive (full score matrix).")
     var attention: AttentionKind = .fused
 
+    @Option(name: .customLong("kv-type"), help: "KV cache storage: f16 (half the memory; the default where the backend supports it) or f32.")
+    var kvType: String?
+
     @Option(help: "Context size in tokens (default: the model's, capped at 4096).")
     var ctx: Int?
 
@@ -46,12 +49,15 @@ struct ComputeOptions: ParsableArguments {
         backend ?? ProcessInfo.processInfo.environment["GPT_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
     }
 
+    var kvFormat: WeightFormat? { kvType.flatMap(WeightFormat.init(rawValue:)) }
+
     var backendOptions: BackendOptions { BackendOptions(threads: threads, deviceIndex: device) }
 
     func validate() throws {
         if threads < 0 { throw ValidationError("--threads must be 0 (automatic) or positive") }
         if let ctx, ctx < 1 { throw ValidationError("--ctx must be positive") }
         if batch < 1 { throw ValidationError("--batch must be positive") }
+        if let kvType, kvType != "f16" && kvType != "f32" { throw ValidationError("--kv-type must be f16 or f32") }
         let known = BackendRegistry.standard.names + ["auto"]
         if !known.contains(where: { $0.lowercased() == backendName.lowercased() }) {
             throw ValidationError("unknown backend '\(backendName)'; choose one of \(known.joined(separator: ", "))")
@@ -64,7 +70,8 @@ struct ComputeOptions: ParsableArguments {
 
     func loadModel(_ path: String) throws -> LanguageModel {
         let backend = try makeBackend()
-        return try LanguageModel.open(path: path, backend: backend, nCtx: ctx, maxBatch: batch, attention: attention)
+        return try LanguageModel.open(path: path, backend: backend, nCtx: ctx, maxBatch: batch, attention: attention,
+                                      kvFormat: kvFormat)
     }
 }
 

@@ -41,7 +41,8 @@ struct Profile: ParsableCommand {
         let profiled = ProfiledBackend(try compute.makeBackend())
         profiled.recording = false
         let model = try LanguageModel.open(path: modelOptions.path, backend: profiled, nCtx: compute.ctx ?? max(p + n, 16),
-                                      maxBatch: compute.batch, attention: compute.attention)
+                                      maxBatch: compute.batch, attention: compute.attention,
+                                      kvFormat: compute.kvFormat)
         // one warm-up pass, not recorded
         _ = try model.executor.benchmarkPrompt(tokens: min(p, 16), repetitions: 0)
         profiled.recording = true

@@ -114,4 +114,21 @@ struct EngineTests {
             }
         }
     }
+
+    @Test("an F16 KV cache stays close to the F32 one, and is the default where supported")
+    func halfPrecisionCache() throws {
+        // blas: exact F32 products, so the only difference is the cache's rounding to half precision
+        let f32 = try TestModel.load("blas", kvFormat: .f32)
+        let f16 = try TestModel.load("blas", kvFormat: .f16)
+        #expect(f16.executor.kvFormat == .f16)
+        let a = try f32.executor.forward(Self.prompt)
+        let b = try f16.executor.forward(Self.prompt)
+        // Half precision keeps 11 bits: keys and values rounded by 2^-12 relative move the logits by NMSE ~1e-6
+        // (measured 3e-7 to 2e-6); a cache read with the wrong layout or conversion gives > 1e-2.
+        #expect(nmse(b, a) < 1e-4, "NMSE \(nmse(b, a))")
+        #expect(Sampler.argmax(a) == Sampler.argmax(b))
+        let be = try BackendRegistry.standard.make("openmp", options: BackendOptions(threads: 2))
+        let auto = try LanguageModel(path: TestModel.path!, backend: be, nCtx: 32)
+        #expect(auto.executor.kvFormat == .f16)
+    }
 }

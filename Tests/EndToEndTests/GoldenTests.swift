@@ -6,9 +6,9 @@ import Testing
 
 @Suite("Golden (llama.cpp)", .enabled(if: TestModel.path != nil, TestModel.missingReason))
 struct GoldenTests {
-    @Test("greedy continuation equals llama.cpp's", arguments: TestModel.backends)
+    @Test("greedy continuation equals llama.cpp's", arguments: TestModel.configurations)
     func greedyTokens(backend: String) throws {
-        let model = try TestModel.load(backend)
+        let model = try TestModel.load(configuration: backend)
         for golden in GoldenGreedy.file.prompts {
             let tokens = model.tokenizer.encode(golden.prompt, parseSpecial: golden.parse_special)
             #expect(tokens == golden.prompt_tokens, "\(golden.name): prompt tokens differ")
@@ -38,9 +38,9 @@ struct GoldenTests {
         }
     }
 
-    @Test("last-position logits are close to llama.cpp's", arguments: TestModel.backends)
+    @Test("last-position logits are close to llama.cpp's", arguments: TestModel.configurations)
     func logits(backend: String) throws {
-        let model = try TestModel.load(backend)
+        let model = try TestModel.load(configuration: backend)
         for golden in GoldenLogits.file.prompts {
             let tokens = model.tokenizer.encode(golden.prompt, parseSpecial: golden.parse_special)
             try #require(tokens == golden.prompt_tokens)

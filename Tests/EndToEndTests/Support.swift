@@ -15,9 +15,23 @@ enum TestModel {
     /// Backends available here; the tests run on each.
     static let backends = BackendRegistry.standard.availableNames()
 
-    static func load(_ backend: String, nCtx: Int = 512) throws -> LanguageModel {
+    /// Loads the model on `backend`. The KV cache is F32 unless asked: the golden data (llama.cpp with an F32
+    /// cache) and the float64 reference compare best with it; F16 caches have tests of their own.
+    static func load(_ backend: String, nCtx: Int = 512, kvFormat: WeightFormat = .f32) throws -> LanguageModel {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
-        return try LanguageModel(path: path!, backend: be, nCtx: nCtx)
+        return try LanguageModel(path: path!, backend: be, nCtx: nCtx, kvFormat: kvFormat)
+    }
+
+    /// (backend, KV cache format) pairs to run end-to-end tests on: every backend with F32, and F16 where supported.
+    static let configurations: [String] = backends.flatMap { name -> [String] in
+        let be = try? BackendRegistry.standard.make(name, options: BackendOptions(threads: 2))
+        return be?.supports(.attention, .f16) == true ? [name + "/f32", name + "/f16"] : [name + "/f32"]
+    }
+
+    /// Loads a "backend/kv" configuration from `configurations`.
+    static func load(configuration: String, nCtx: Int = 512) throws -> LanguageModel {
+        let parts = configuration.split(separator: "/").map(String.init)
+        return try load(parts[0], nCtx: nCtx, kvFormat: WeightFormat(rawValue: parts[1])!)
     }
 }
 

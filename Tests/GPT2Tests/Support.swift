@@ -209,5 +209,6 @@ let backends = BackendRegistry.standard.availableNames()
 
 func openModel(_ format: ModelFormat, backend: String, nCtx: Int = 64) throws -> LanguageModel {
     let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
-    return try LanguageModel.open(path: try Variants.path(format), backend: be, nCtx: nCtx)
+    // F32 KV cache: the numpy reference is exact to ~1e-13 only with it
+    return try LanguageModel.open(path: try Variants.path(format), backend: be, nCtx: nCtx, kvFormat: .f32)
 }
