@@ -86,6 +86,10 @@ size_t ck_matmul_scratch_bytes(int fmt, int64_t T, int64_t K);
 /// quantized formats. Threads split the N output rows; below about 32K multiply-adds the call stays on one thread.
 void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N, int nthreads,
                void *scratch);
+/// outs[i] (T, Ns[i]) = x (T, K) · ws[i] (Ns[i], K)ᵀ for i < count, every ws[i] in fmt: projections of one input
+/// (Q, K, V; gate and up) with one quantization of x and one parallel region. Scratch: ck_matmul_scratch_bytes.
+void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, const void *const *ws, const int64_t *Ns,
+                     int64_t T, int64_t K, int nthreads, void *scratch);
 void ck_embedding(int fmt, float *out, const void *table, const int32_t *tokens, int64_t T, int64_t n, int nthreads);
 void ck_rms_norm(float *out, const float *x, const float *w, int64_t T, int64_t n, float eps, int nthreads);
 void ck_layer_norm(float *out, const float *x, const float *w, const float *b, int64_t T, int64_t n, float eps,

@@ -59,6 +59,12 @@ public final class BLASBackend: OpenMPBackend {
         }
     }
 
+    /// One sgemm/sgemv per matrix (the C multi-matmul is for quantized weights).
+    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
+                                 rows: Int) throws {
+        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
+    }
+
     public override func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor,
                                 rows: Int) throws {
         let (o, xi, wt) = (try f32(out, .matmul), try f32(x, .matmul), try f32(w, .matmul))

@@ -110,6 +110,28 @@ open class OpenMPBackend: Backend {
         ck_matmul(fmt, o.floats, xi.floats, wt.data, Int64(rows), Int64(wt.cols), Int64(wt.rows), Int32(threads), s)
     }
 
+    /// Q/K/V (or gate/up) in one C call: the input is quantized once and one parallel region covers every matrix.
+    open func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor], rows: Int) throws {
+        let xi = try f32(x, .matmul)
+        let w = try ws.map { try cpu($0, .matmul) }
+        let o = try outs.map { try f32($0, .matmul) }
+        guard let fmt = w.first?.format, o.count == w.count, w.allSatisfy({ $0.format == fmt }) else {
+            for (out, weight) in zip(outs, ws) { try matmul(out, x, weight, rows: rows) }
+            return
+        }
+        for (oi, wi) in zip(o, w) {
+            try check(.matmul, rows <= oi.rows && rows <= xi.rows && xi.cols == wi.cols && oi.cols == wi.rows,
+                      "x \(xi.shape) · w \(wi.shape)ᵀ -> \(oi.shape)")
+        }
+        let k = Int64(xi.cols)
+        let s = try ensureScratch(ck_matmul_scratch_bytes(Int32(fmt.ggmlType), Int64(rows), k))
+        var outPointers: [UnsafeMutablePointer<Float>?] = o.map { $0.floats }
+        var weightPointers: [UnsafeRawPointer?] = w.map { UnsafeRawPointer($0.data) }
+        let ns: [Int64] = w.map { Int64($0.rows) }
+        ck_matmul_multi(Int32(fmt.ggmlType), Int32(w.count), &outPointers, xi.floats, &weightPointers, ns,
+                        Int64(rows), k, Int32(threads), s)
+    }
+
     open func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float,
                    style: RopeStyle) throws {
         let xi = try f32(x, .rope)

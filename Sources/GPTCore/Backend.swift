@@ -79,6 +79,9 @@ public protocol Backend: AnyObject {
         eps: Float) throws
     /// out (T, N) = x (T, K) · w (N, K)ᵀ; w in any supported format, x and out F32.
     func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws
+    /// outs[i] (T, N_i) = x (T, K) · ws[i] (N_i, K)ᵀ: several projections of one input (Q, K and V; gate and up),
+    /// which a backend may run as one pass (one quantization of x, one parallel region).
+    func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor], rows: Int) throws
     /// Rotates x (T, nHeads * headDim) in place; row t is at position startPos + t.
     func rope(
         _ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float, style: RopeStyle
@@ -107,6 +110,13 @@ public protocol Backend: AnyObject {
 }
 
 extension Backend {
+    /// One matmul after another.
+    public func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
+                        rows: Int) throws {
+        precondition(outs.count == ws.count, "one output per weight matrix")
+        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
+    }
+
     /// Device backends copy: their memory is not the host's.
     public func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
                       label: String) throws -> (any DeviceTensor)? { nil }

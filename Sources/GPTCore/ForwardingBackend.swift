@@ -36,6 +36,10 @@ open class ForwardingBackend: Backend {
     open func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws {
         try inner.matmul(out, x, w, rows: rows)
     }
+    open func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
+                      rows: Int) throws {
+        try inner.matmuls(outs, x, ws, rows: rows)
+    }
     open func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float,
                      style: RopeStyle) throws {
         try inner.rope(x, rows: rows, startPos: startPos, nHeads: nHeads, headDim: headDim, freqBase: freqBase,

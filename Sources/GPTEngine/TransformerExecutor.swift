@@ -121,9 +121,7 @@ public final class TransformerExecutor {
             // attention norm
             try norm(xn, x, layer.attnNorm, layer.attnNormBias, rows: t)
             // query, key, value projections
-            try be.matmul(q, xn, layer.wq, rows: t)
-            try be.matmul(k, xn, layer.wk, rows: t)
-            try be.matmul(v, xn, layer.wv, rows: t)
+            try be.matmuls([q, k, v], xn, [layer.wq, layer.wk, layer.wv], rows: t)
             if let bq = layer.bq, let bk = layer.bk, let bv = layer.bv {
                 try be.addBias(q, bias: bq, rows: t)
                 try be.addBias(k, bias: bk, rows: t)
@@ -152,8 +150,7 @@ public final class TransformerExecutor {
             try norm(xn, x, layer.ffnNorm, layer.ffnNormBias, rows: t)
             if let wGate = layer.wGate {
                 // SwiGLU: down(silu(gate(x)) * up(x))
-                try be.matmul(gate, xn, wGate, rows: t)
-                try be.matmul(up, xn, layer.wUp, rows: t)
+                try be.matmuls([gate, up], xn, [wGate, layer.wUp], rows: t)
                 try be.swiglu(hidden, gate: gate, up: up, rows: t)
             } else {
                 // GELU MLP: down(gelu(up(x) + b))

@@ -17,4 +17,10 @@ public final class FaultyBackend: ForwardingBackend {
         }
         try values.withUnsafeBytes { try inner.write(out, from: $0) }
     }
+
+    /// The same bug for every matrix of a multi-matmul.
+    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
+                                 rows: Int) throws {
+        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
+    }
 }

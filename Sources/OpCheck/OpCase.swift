@@ -41,7 +41,7 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
 
     /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
     public var description: String {
-        let keys = ["T", "K", "N", "n", "start", "nh", "nkv", "hd", "vocab"].filter { sizes[$0] != nil }
+        let keys = ["T", "K", "N", "parts", "n", "start", "nh", "nkv", "hd", "vocab"].filter { sizes[$0] != nil }
         var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
         if op == .attention { parts.append("kind=\(attention)") }
         if op == .rope { parts.append("style=\(rope)") }
@@ -60,6 +60,10 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
         ]
         for f in formats {
             for (t, k, n) in matmulShapes { cases.append(OpCase(.matmul, f, ["T": t, "K": k, "N": n])) }
+            // several matrices on one input, as the executor runs Q/K/V and gate/up
+            for (t, k, n) in [(1, 576, 192), (5, 96, 33), (33, 64, 7)] {
+                cases.append(OpCase(.matmul, f, ["T": t, "K": k, "N": n, "parts": 3]))
+            }
             for t in [1, 7] { cases.append(OpCase(.embedding, f, ["T": t, "n": f.isQuantized ? 96 : 33, "vocab": 50])) }
         }
         for (t, n) in [(1, 576), (5, 33), (7, 1536), (33, 7)] {

@@ -49,6 +49,29 @@ public enum OpCheck {
         var guardRow: [Float] = []
 
         switch c.op {
+        case .matmul where s("parts") > 1:
+            // matmuls: `parts` weight matrices of N rows each applied to one input (Q/K/V, gate/up)
+            let (t, k, n, parts) = (s("T"), s("K"), s("N"), s("parts"))
+            let x = rng.floats(t * k)
+            let xd = try io.upload(x, [t, k])
+            var weights: [any DeviceTensor] = []
+            var outs: [any DeviceTensor] = []
+            for _ in 0..<parts {
+                let wBytes = quantized(c.format, rng.floats(n * k), rows: n, cols: k)
+                var part = [Float](repeating: 0, count: t * n)
+                wBytes.withUnsafeBytes { w in
+                    ck_ref_matmul(Int32(c.format.ggmlType), &part, x, w.baseAddress, Int64(t), Int64(k), Int64(n))
+                }
+                expected += part
+                weights.append(try io.uploadRaw(wBytes, [n, k], c.format))
+                outs.append(try io.guarded([t + 1, n]))
+            }
+            try backend.matmuls(outs, xd, weights, rows: t)
+            for od in outs {
+                let (values, guardValues) = try io.download(od, rows: t)
+                out += values
+                guardRow += guardValues
+            }
         case .matmul:
             let (t, k, n) = (s("T"), s("K"), s("N"))
             let x = rng.floats(t * k)

@@ -93,6 +93,18 @@ public final class ProfiledBackend: ForwardingBackend {
         }
     }
 
+    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
+                                 rows: Int) throws {
+        let k = x.cols
+        let n = ws.reduce(0) { $0 + $1.rows }
+        let bytes = Double(ws.reduce(0) { $0 + $1.byteCount } + 4 * rows * (k + n))
+        let parts = ws.map { String($0.rows) }.joined(separator: "+")
+        try timed(.matmul, "matmuls(\(Self.f(ws[0])), T=\(rows), K=\(k), N=\(parts))",
+                  flops: 2 * Double(rows * k * n), bytes: bytes) {
+            try inner.matmuls(outs, x, ws, rows: rows)
+        }
+    }
+
     public override func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int,
                               freqBase: Float, style: RopeStyle) throws {
         let n = Double(rows * nHeads * headDim)
