@@ -129,52 +129,13 @@ size_t ck_matmul_scratch_bytes(int fmt, int64_t T, int64_t K) {
 void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N, int nthreads,
                void *scratch) {
     // out (T, N), x (T, K), w (N, K) in fmt, scratch >= ck_matmul_scratch_bytes(fmt, T, K) for quantized fmt.
-    if (T <= 0 || N <= 0) return;
-    const int quant = ck__is_quantized(fmt);
-    if (!quant && fmt != CK_F32 && fmt != CK_F16) return;
-    if (quant && (K % CK_QK != 0 || scratch == NULL)) return;
-    const ck_matmul_impl *impl = impl_for_level(ck_simd_level());
-    ck_qact a = {0};
-    if (quant) {
-        a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-        a.stride = ck__qact_stride(K);
-        a.K = K;
-        a.nb = K / CK_QK;
-        a.T = T;
-        a.fmt = fmt;
-    }
-    const int nt = ck__threads_for(nthreads, (double)T * (double)K * (double)N, CK_MATMUL_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int ith = ck__thread_num(), nth = ck__num_threads();
-        if (quant) {
-            int64_t t0, t1;
-            ck__split_range(T, ith, nth, 1, &t0, &t1);
-            if (t1 > t0) impl->quantize(&a, x, t0, t1);
-#pragma omp barrier
-        }
-        // Contiguous ranges of whole 4-row tiles: each thread streams its own part of w once per token block, and
-        // the prefetches run ahead inside that part. (Chunks from a shared counter, as ggml does, measured 20-40%
-        // slower for decode-sized matrices here: the streams break at every chunk.)
-        int64_t n0, n1;
-        ck__split_range(N, ith, nth, 4, &n0, &n1);
-        if (n1 > n0) {
-            if (quant)
-                impl->rows_q(fmt, out, w, &a, T, N, n0, n1);
-            else
-                impl->rows_f(fmt, out, w, x, T, K, N, n0, n1);
-        }
-    }
+    ck_matmul_multi(fmt, 1, &out, x, &w, &N, T, K, nthreads, scratch);
 }
 
 void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, const void *const *ws, const int64_t *Ns,
                      int64_t T, int64_t K, int nthreads, void *scratch) {
     // outs[i] (T, Ns[i]) = x (T, K) · ws[i] (Ns[i], K)ᵀ: one quantization of x and one parallel region for all.
     if (count <= 0 || T <= 0) return;
-    if (count == 1) {
-        ck_matmul(fmt, outs[0], x, ws[0], T, K, Ns[0], nthreads, scratch);
-        return;
-    }
     const int quant = ck__is_quantized(fmt);
     if (!quant && fmt != CK_F32 && fmt != CK_F16) return;
     if (quant && (K % CK_QK != 0 || scratch == NULL)) return;
@@ -200,7 +161,9 @@ void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, con
             if (t1 > t0) impl->quantize(&a, x, t0, t1);
 #pragma omp barrier
         }
-        // each thread takes its contiguous share of every matrix in turn: no barrier between them
+        // Each thread takes its contiguous share (whole 4-row tiles) of every matrix in turn, with no barrier between
+        // them: each thread streams its own part of w once per token block, and the prefetches run ahead inside that
+        // part. (Chunks from a shared counter, as ggml does, measured 20-40% slower for decode-sized matrices here.)
         for (int i = 0; i < count; i++) {
             if (Ns[i] <= 0) continue;
             int64_t n0, n1;
