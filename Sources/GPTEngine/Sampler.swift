@@ -1,6 +1,8 @@
 // Sampler: turns logits into the next token. Softmax with temperature, top-k, top-p, min-p, repetition and
 // presence penalties, and a seeded generator so that the same seed gives the same text on every backend.
 
+import GPTCore
+
 /// Sampling settings; the defaults are the ones `gpt` documents.
 public struct SamplingOptions: Sendable, Equatable {
     /// 0 = greedy (argmax). Logits are divided by the temperature before the softmax.
@@ -34,15 +36,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
     public init(seed: UInt64) {
-        var z = seed
-        func splitmix() -> UInt64 {
-            z &+= 0x9E37_79B9_7F4A_7C15
-            var r = z
-            r = (r ^ (r >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            r = (r ^ (r >> 27)) &* 0x94D0_49BB_1331_11EB
-            return r ^ (r >> 31)
-        }
-        s = (splitmix(), splitmix(), splitmix(), splitmix())
+        var seeder = SplitMix64(seed: seed)
+        s = (seeder.next(), seeder.next(), seeder.next(), seeder.next())
     }
 
     public mutating func next() -> UInt64 {

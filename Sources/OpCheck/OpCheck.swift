@@ -41,7 +41,7 @@ public enum OpCheck {
         guard backend.supports(c.op, c.format) else {
             return OpResult(nmse: .infinity, finite: true, guardsIntact: true, supported: false)
         }
-        var rng = SplitMix(seed: seed)
+        var rng = SplitMix64(seed: seed)
         let s = c.size
         let io = DeviceIO(backend: backend)
         var out: [Float] = []
@@ -246,22 +246,5 @@ struct DeviceIO {
         try all.withUnsafeMutableBufferPointer { try backend.read(t, into: $0) }
         let n = t.cols
         return (Array(all[0..<(rows * n)]), Array(all[(rows * n)..<((rows + 1) * n)]))
-    }
-}
-
-/// splitmix64: seeded inputs, the same on every run and platform.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform floats in [-scale, scale).
-    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {
-        (0..<n).map { _ in (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
     }
 }

@@ -2,6 +2,7 @@
 // query counts T, cache positions start_pos, head layouts (nh query heads over nkv KV heads) and head dimensions,
 // at every SIMD level, on 1, 2 and 3 threads (2 and 3 exercise the flash-decoding key splits and their merge).
 
+import GPTCore
 import CKernels
 import Foundation
 import Testing

@@ -2,6 +2,7 @@
 // embedding) against the references, at every SIMD level, on 1 and 2 threads, for lengths that are and are not
 // multiples of the vector width, one row (decode) and many (prefill).
 
+import GPTCore
 import CKernels
 import Testing
 

@@ -3,6 +3,7 @@
 // (the contract: the same results as converting the cache to float first), on the shapes of AttentionTests, at every
 // SIMD level, on 1, 2 and 3 threads.
 
+import GPTCore
 import CKernels
 import Foundation
 import Testing

@@ -2,6 +2,7 @@
 // 1 and 3 threads, over awkward and real shapes (T tokens x K inputs x N outputs, SmolLM2's 576 and 1536 among
 // them). Guard words around the output and after the declared scratch catch out-of-bounds writes.
 
+import GPTCore
 import CKernels
 import Testing
 

@@ -1,6 +1,7 @@
 // QuantsTests: the block formats of CKernels/quants.c: fp16 conversions, row sizes, hand-made blocks with known
 // values, and quantize -> dequantize round trips that must be exact (values on the block's grid) or close.
 
+import GPTCore
 import CKernels
 import Testing
 

@@ -10,6 +10,7 @@
 //   0     operations that copy or add without rounding differences (embedding lookup, add, add_bias).
 
 import CKernels
+import GPTCore
 import Testing
 
 /// All CKernels suites nest in this one. ck_simd_set_level is process-wide, so they run one test at a time.
@@ -18,23 +19,7 @@ struct CKernelsSuite {}
 
 // MARK: - Seeded random numbers
 
-/// SplitMix64 (Steele et al. 2014): tiny, seeded, the same on every platform.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-scale, scale).
-    mutating func nextFloat(scale: Float = 1) -> Float {
-        (Float(next() >> 40) * (1.0 / 16_777_216.0) * 2 - 1) * scale
-    }
-    mutating func floats(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in nextFloat(scale: scale) } }
-}
+// (SplitMix64 comes from GPTCore.)
 
 // MARK: - Error measures
 

@@ -1,4 +1,5 @@
 // SafeTensorsFile: values of every float dtype, and clear errors (never a crash) on truncated or corrupt input.
+import GPTCore
 import Foundation
 import SafeTensors
 import Testing
@@ -140,18 +141,5 @@ struct SafeTensorsTests {
     func cannotOpen() {
         #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(path: "/nonexistent/model.safetensors") }
         #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(path: NSTemporaryDirectory()) }
-    }
-}
-
-/// A small seeded generator (SplitMix64) so the fuzz cases are the same on every run.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
