@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the llama.cpp reference tools (llama-bench, llama-tokenize, libllama) that SwiftGPT is
+# Build the llama.cpp reference tools (llama-bench, llama-tokenize, llama-server, llama-perplexity,
+# llama-quantize, llama-batched-bench, libllama) that SwiftGPT is
 # compared against: golden data (scripts/make_golden.py) and benchmarks (Benchmarks/compare-llama.sh).
 #
 # Source: the llama.cpp tree vendored in the `llama-cpp-python` source package, fetched from PyPI
@@ -51,8 +52,11 @@ SRC="$LLAMA_DIR/llama_cpp_python-$VERSION"
 TREE="$SRC/vendor/llama.cpp"
 BUILD="$TREE/build"
 BIN="$BUILD/bin"
-TARGETS=(llama-bench llama-tokenize llama)
-OUTPUTS=("$BIN/llama-bench" "$BIN/llama-tokenize" "$BIN/libllama.so")
+TARGETS=(llama-bench llama-tokenize llama-server llama-perplexity llama-quantize llama-batched-bench llama)
+OUTPUTS=()
+for t in "${TARGETS[@]}"; do
+    if [[ $t == llama ]]; then OUTPUTS+=("$BIN/libllama.so"); else OUTPUTS+=("$BIN/$t"); fi
+done
 
 log() { echo "build-llama: $*" >&2; }
 
@@ -82,7 +86,24 @@ if [[ -d "$TREE" ]]; then
 else
     if ! SDIST="$(find_sdist)"; then
         log "downloading llama-cpp-python==$VERSION source package"
-        "$PYTHON" -m pip download --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$LLAMA_DIR/dist"
+        # pip's own index client fetches the archive without preparing its metadata (`pip download
+        # --no-binary :all:` would first build cmake from source just to read it).
+        "$PYTHON" - "llama-cpp-python" "$VERSION" "$LLAMA_DIR/dist" <<'PY'
+import os, sys
+from pip._internal.commands import create_command
+from pip._vendor.packaging.specifiers import SpecifierSet
+name, version, outdir = sys.argv[1:4]
+cmd = create_command("download")
+options, _ = cmd.parse_args([f"{name}=={version}", "--no-binary", ":all:", "--no-deps"])
+with cmd.main_context():
+    session = cmd.get_default_session(options)
+    finder = cmd._build_package_finder(options, session, target_python=None, ignore_requires_python=False)
+    link = finder.find_best_candidate(name, SpecifierSet(f"=={version}")).best_candidate.link
+    response = session.get(link.url.split("#")[0])
+    response.raise_for_status()
+    with open(os.path.join(outdir, link.filename), "wb") as f:
+        f.write(response.content)
+PY
         SDIST="$(find_sdist)" || { log "pip download did not produce the expected tarball in $LLAMA_DIR/dist"; exit 1; }
     else
         log "using cached $SDIST"
@@ -103,6 +124,17 @@ if [[ $FETCH_ONLY == 1 ]]; then
     exit 0
 fi
 
+# cmake: the system's, else a wheel in a venv under $LLAMA_DIR (no compiler needed for it).
+CMAKE="$(command -v cmake || true)"
+if [[ -z $CMAKE ]]; then
+    if [[ ! -x "$LLAMA_DIR/venv/bin/cmake" ]]; then
+        log "installing cmake (PyPI wheel) into $LLAMA_DIR/venv"
+        "$PYTHON" -m venv "$LLAMA_DIR/venv"
+        "$LLAMA_DIR/venv/bin/pip" install -q cmake
+    fi
+    CMAKE="$LLAMA_DIR/venv/bin/cmake"
+fi
+
 # 3. Configure and build (skipped when all outputs exist, unless --force).
 if [[ $FORCE == 0 ]] && all_built; then
     log "already built: $BIN"
@@ -110,21 +142,21 @@ else
     if [[ $FORCE == 1 || ! -f "$BUILD/CMakeCache.txt" ]]; then
         log "configuring $BUILD"
         # shellcheck disable=SC2086
-        cmake -S "$TREE" -B "$BUILD" \
+        "$CMAKE" -S "$TREE" -B "$BUILD" \
             -DCMAKE_BUILD_TYPE=Release \
             -DBUILD_SHARED_LIBS=ON \
             -DGGML_NATIVE=ON \
             -DLLAMA_CURL=OFF \
             -DLLAMA_OPENSSL=OFF \
             -DLLAMA_BUILD_TESTS=OFF \
-            -DLLAMA_BUILD_SERVER=OFF \
+            -DLLAMA_BUILD_SERVER=ON \
             -DLLAMA_BUILD_EXAMPLES=OFF \
             -DLLAMA_BUILD_APP=OFF \
             -DLLAMA_BUILD_TOOLS=ON \
             ${CMAKE_EXTRA_ARGS:-}
     fi
     log "building ${TARGETS[*]} with $JOBS jobs"
-    cmake --build "$BUILD" --config Release -j "$JOBS" --target "${TARGETS[@]}"
+    "$CMAKE" --build "$BUILD" --config Release -j "$JOBS" --target "${TARGETS[@]}"
     all_built || { log "build finished but outputs are missing: ${OUTPUTS[*]}"; exit 1; }
 fi
 
