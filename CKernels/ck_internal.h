@@ -31,16 +31,32 @@
 
 // MARK: - Blocks
 
-// Bytes of one block of 32 elements of a quantized format (0 for float formats).
+// Bytes of one block of a quantized format (0 for the float formats): constant-folded where fmt is a constant.
 CK_INLINE int ck__block_bytes(int fmt) {
     switch (fmt) {
     case CK_Q4_0: return (int)sizeof(ck_block_q4_0);
     case CK_Q4_1: return (int)sizeof(ck_block_q4_1);
+    case CK_Q5_0: return (int)sizeof(ck_block_q5_0);
+    case CK_Q5_1: return (int)sizeof(ck_block_q5_1);
     case CK_Q8_0: return (int)sizeof(ck_block_q8_0);
+    case CK_Q2_K: return (int)sizeof(ck_block_q2_K);
+    case CK_Q3_K: return (int)sizeof(ck_block_q3_K);
+    case CK_Q4_K: return (int)sizeof(ck_block_q4_K);
+    case CK_Q5_K: return (int)sizeof(ck_block_q5_K);
+    case CK_Q6_K: return (int)sizeof(ck_block_q6_K);
     default: return 0;
     }
 }
-CK_INLINE int ck__is_quantized(int fmt) { return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q8_0; }
+// Elements per block of a quantized format (0 for the float formats).
+CK_INLINE int ck__block_size(int fmt) {
+    switch (fmt) {
+    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0: return CK_QK;
+    case CK_Q2_K: case CK_Q3_K: case CK_Q4_K: case CK_Q5_K: case CK_Q6_K: return CK_QK_K;
+    default: return 0;
+    }
+}
+CK_INLINE int ck__is_quantized(int fmt) { return ck__block_size(fmt) != 0; }
+CK_INLINE int ck__is_k_quant(int fmt) { return ck__block_size(fmt) == CK_QK_K; }
 
 // MARK: - Threads
 

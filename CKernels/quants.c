@@ -1,5 +1,5 @@
-// quants.c: the block formats of ckernels.h: fp16 <-> fp32, row sizes, and rows dequantized / quantized the ggml
-// reference way (ggml-quants.c: quantize_row_q4_0_ref, _q4_1_ref, _q8_0_ref and the dequantize_row_* pair).
+// quants.c: fp16 <-> fp32 and bf16 -> fp32, and rows quantized the ggml reference way (ggml-quants.c:
+// quantize_row_q4_0_ref, _q4_1_ref, _q8_0_ref). The dequantizers are in ref/dequantize.c, the table in formats.c.
 // Portable scalar C; the matmul kernels never dequantize, they work on the blocks (cpu/matmul*.c).
 #include <math.h>
 
@@ -31,6 +31,13 @@ float ck_fp16_to_fp32(uint16_t h) {
     return f;
 }
 
+float ck_bf16_to_fp32(uint16_t h) {
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
 uint16_t ck_fp32_to_fp16(float f) {
     // Round to nearest even, overflow to inf, NaN kept quiet (the bit manipulation of ggml's fp16 library).
     uint32_t x;
@@ -55,61 +62,6 @@ uint16_t ck_fp32_to_fp16(float f) {
 }
 
 // MARK: - Rows
-
-size_t ck_row_bytes(int fmt, int64_t n) {
-    if (n < 0) return 0;
-    switch (fmt) {
-    case CK_F32: return (size_t)n * 4;
-    case CK_F16: return (size_t)n * 2;
-    case CK_Q4_0:
-    case CK_Q4_1:
-    case CK_Q8_0: return n % CK_QK ? 0 : (size_t)(n / CK_QK) * (size_t)ck__block_bytes(fmt);
-    default: return 0;
-    }
-}
-
-void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n) {
-    const int64_t nb = n / CK_QK;
-    switch (fmt) {
-    case CK_F32: memcpy(dst, src, (size_t)n * sizeof(float)); break;
-    case CK_F16: {
-        const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = ck_fp16_to_fp32(h[i]);
-        break;
-    }
-    case CK_Q4_0: {
-        const ck_block_q4_0 *b = src;
-        for (int64_t i = 0; i < nb; i++, dst += CK_QK) {
-            const float d = ck_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < CK_QK / 2; j++) {
-                dst[j] = (float)((b[i].qs[j] & 0x0F) - 8) * d;
-                dst[j + CK_QK / 2] = (float)((b[i].qs[j] >> 4) - 8) * d;
-            }
-        }
-        break;
-    }
-    case CK_Q4_1: {
-        const ck_block_q4_1 *b = src;
-        for (int64_t i = 0; i < nb; i++, dst += CK_QK) {
-            const float d = ck_fp16_to_fp32(b[i].d), m = ck_fp16_to_fp32(b[i].m);
-            for (int j = 0; j < CK_QK / 2; j++) {
-                dst[j] = (float)(b[i].qs[j] & 0x0F) * d + m;
-                dst[j + CK_QK / 2] = (float)(b[i].qs[j] >> 4) * d + m;
-            }
-        }
-        break;
-    }
-    case CK_Q8_0: {
-        const ck_block_q8_0 *b = src;
-        for (int64_t i = 0; i < nb; i++, dst += CK_QK) {
-            const float d = ck_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < CK_QK; j++) dst[j] = (float)b[i].qs[j] * d;
-        }
-        break;
-    }
-    default: break;
-    }
-}
 
 void ck_quantize_row(int fmt, void *dst, const float *src, int64_t n) {
     const int64_t nb = n / CK_QK;

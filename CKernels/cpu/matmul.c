@@ -137,7 +137,7 @@ void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, con
     // outs[i] (T, Ns[i]) = x (T, K) · ws[i] (Ns[i], K)ᵀ: one quantization of x and one parallel region for all.
     if (count <= 0 || T <= 0) return;
     const int quant = ck__is_quantized(fmt);
-    if (!quant && fmt != CK_F32 && fmt != CK_F16) return;
+    if (!ck_format_supports(fmt, CK_CAN_MATMUL)) return;
     if (quant && (K % CK_QK != 0 || scratch == NULL)) return;
     const ck_matmul_impl *impl = impl_for_level(ck_simd_level());
     ck_qact a = {0};

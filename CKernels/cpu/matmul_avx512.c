@@ -47,7 +47,7 @@ AI float hsum256(__m256 v) {
 // MARK: - Activation quantization
 
 // Whether the call's activations are stored (and its blocks taken) in quads: q4 weights.
-CK_INLINE int use_quads(const ck_qact *a) { return a->fmt != CK_Q8_0; }
+CK_INLINE int use_quads(const ck_qact *a) { return a->fmt == CK_Q4_0 || a->fmt == CK_Q4_1; }
 
 // One block of x as 32 int8 (two halves of 16) with its scale d and sum s = d * sum(q).
 AI void quantize_block(const float *xb, __m128i *q0, __m128i *q1, float *d, float *s) {

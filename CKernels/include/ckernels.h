@@ -21,22 +21,98 @@ extern "C" {
 
 // MARK: - Formats (values are GGUF / ggml type ids)
 
-enum ck_format { CK_F32 = 0, CK_F16 = 1, CK_Q4_0 = 2, CK_Q4_1 = 3, CK_Q8_0 = 8 };
+// The one table of weight formats. Sources/GPTCore/WeightFormat.swift mirrors it (a test compares them entry by
+// entry through ck_format_at); every list of formats shown to users is generated from it.
+//   X(enum, ggml type id, name, elements per block, bytes per block)
+#define CK_FORMATS(X)            \
+    X(CK_F32, 0, "f32", 1, 4)    \
+    X(CK_F16, 1, "f16", 1, 2)    \
+    X(CK_BF16, 30, "bf16", 1, 2) \
+    X(CK_Q4_0, 2, "q4_0", 32, 18) \
+    X(CK_Q4_1, 3, "q4_1", 32, 20) \
+    X(CK_Q5_0, 6, "q5_0", 32, 22) \
+    X(CK_Q5_1, 7, "q5_1", 32, 24) \
+    X(CK_Q8_0, 8, "q8_0", 32, 34) \
+    X(CK_Q2_K, 10, "q2_K", 256, 84) \
+    X(CK_Q3_K, 11, "q3_K", 256, 110) \
+    X(CK_Q4_K, 12, "q4_K", 256, 144) \
+    X(CK_Q5_K, 13, "q5_K", 256, 176) \
+    X(CK_Q6_K, 14, "q6_K", 256, 210)
 
-#define CK_QK 32  // elements per quantized block
+#define CK_FORMAT_ENUM_(e, id, name, bs, bytes) e = id,
+enum ck_format { CK_FORMATS(CK_FORMAT_ENUM_) };
+#undef CK_FORMAT_ENUM_
+
+typedef struct {
+    int type;          // ggml type id (enum ck_format)
+    const char *name;  // as WeightFormat's raw value
+    int block_size;    // elements per block (1 for the float formats)
+    int block_bytes;   // bytes per block
+} ck_format_info;
+
+/// Entry i of the table (i = 0, 1, ...), NULL past the last one.
+const ck_format_info *ck_format_at(int i);
+/// The entry of ggml type id fmt, NULL for a type not in the table.
+const ck_format_info *ck_format_find(int fmt);
+
+/// What CKernels can do with a format (ck_format_supports).
+enum ck_capability {
+    CK_CAN_DEQUANTIZE = 1,  // ck_dequantize_row, ck_ref_matmul, ck_ref_embedding
+    CK_CAN_QUANTIZE = 2,    // ck_quantize_row
+    CK_CAN_MATMUL = 3,      // ck_matmul, ck_matmul_multi, ck_embedding (the openmp backend's kernels)
+};
+/// 1 when CKernels implements `what` (enum ck_capability) for fmt, else 0: backends answer `supports` with it.
+int ck_format_supports(int fmt, int what);
+
+#define CK_QK 32    // elements per block of the 32-element formats
+#define CK_QK_K 256  // elements per super-block of the K-quants
 
 typedef struct { uint16_t d; int8_t qs[CK_QK]; } ck_block_q8_0;               // 34 bytes: x = d*q
 typedef struct { uint16_t d; uint8_t qs[CK_QK / 2]; } ck_block_q4_0;          // 18 bytes: x = d*(nib-8)
 typedef struct { uint16_t d; uint16_t m; uint8_t qs[CK_QK / 2]; } ck_block_q4_1;  // 20 bytes: x = d*nib + m
 // q4 nibble order: qs[j] & 0xF is element j, qs[j] >> 4 is element j + 16.
+// q5: the nibbles as q4, bit j of qh (little-endian uint32) is the fifth bit of element j.
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[CK_QK / 2]; } ck_block_q5_0;  // 22 bytes: x = d*(q-16)
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[CK_QK / 2]; } ck_block_q5_1;  // 24: d*q + m
+// K-quants: super-blocks of 256 with sub-block scales (ggml-common.h layouts; see ref/dequantize.c for the math).
+typedef struct {
+    uint8_t scales[CK_QK_K / 16];  // low 4 bits: scale, high 4 bits: min, per 16 elements
+    uint8_t qs[CK_QK_K / 4];       // 2-bit quants
+    uint16_t d, dmin;
+} ck_block_q2_K;  // 84 bytes: x = d*sc*q - dmin*m
+typedef struct {
+    uint8_t hmask[CK_QK_K / 8];     // high bit (set: q, clear: q - 4)
+    uint8_t qs[CK_QK_K / 4];        // low 2 bits
+    uint8_t scales[12];             // 16 6-bit scales, stored with an offset of 32
+    uint16_t d;
+} ck_block_q3_K;  // 110 bytes: x = d*(sc-32)*q
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12];  // 8 6-bit scales and 8 6-bit mins, per 32 elements
+    uint8_t qs[CK_QK_K / 2];
+} ck_block_q4_K;  // 144 bytes: x = d*sc*q - dmin*m
+typedef struct {
+    uint16_t d, dmin;
+    uint8_t scales[12];
+    uint8_t qh[CK_QK_K / 8];  // fifth bits
+    uint8_t qs[CK_QK_K / 2];
+} ck_block_q5_K;  // 176 bytes: x = d*sc*q - dmin*m
+typedef struct {
+    uint8_t ql[CK_QK_K / 2];      // low 4 bits
+    uint8_t qh[CK_QK_K / 4];      // high 2 bits
+    int8_t scales[CK_QK_K / 16];  // per 16 elements
+    uint16_t d;
+} ck_block_q6_K;  // 210 bytes: x = d*sc*(q-32)
 
 float ck_fp16_to_fp32(uint16_t h);
+float ck_bf16_to_fp32(uint16_t h);   // exact (the top half of the float)
 uint16_t ck_fp32_to_fp16(float f);  // round to nearest even
 
-/// Bytes of one row of n elements in fmt (n a multiple of 32 for the quantized formats); 0 for an unknown fmt or a
-/// quantized n that is not a multiple of 32.
+/// Bytes of one row of n elements in fmt; 0 for a format not in the table or an n that is not a whole number of
+/// blocks.
 size_t ck_row_bytes(int fmt, int64_t n);
-/// dst (n) = src row (n elements in fmt) as floats.
+/// dst (n) = src row (n elements in fmt) as floats: the reference dequantizers (ref/dequantize.c), bit for bit
+/// those of gguf-py's numpy code; a no-op for a format without CK_CAN_DEQUANTIZE.
 void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n);
 /// dst (n elements in fmt) = src (n) quantized the standard (ggml reference) way: used by tests and tools.
 void ck_quantize_row(int fmt, void *dst, const float *src, int64_t n);

@@ -1,14 +1,14 @@
 // ref/matmul.c: scalar references for the products: matmul and embedding lookup. Weights are dequantized
-// exactly (ck_dequantize_row, one block at a time on the stack) and sums run in double. Slow on purpose: these are
+// exactly (ck_dequantize_row, one block (or 64 floats) at a time on the stack) and sums run in double. Slow on purpose: these are
 // the oracle of the tests and of `gpt check`, never used to generate text.
 #include "../ck_internal.h"
 
 void ck_ref_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, int64_t K, int64_t N) {
     // out (T, N), x (T, K), w (N, K) in fmt: out[t][n] = sum_k x[t][k] * w[n][k]
     const size_t row_bytes = ck_row_bytes(fmt, K);
-    const int64_t chunk = ck__is_quantized(fmt) ? CK_QK : 64;  // elements dequantized at a time
+    const int64_t chunk = ck__is_quantized(fmt) ? ck__block_size(fmt) : 64;  // elements dequantized at a time
     const size_t chunk_bytes = ck_row_bytes(fmt, chunk);
-    float wf[64];
+    float wf[CK_QK_K];
     for (int64_t t = 0; t < T; t++) {
         for (int64_t n = 0; n < N; n++) {
             const uint8_t *wrow = (const uint8_t *)w + (size_t)n * row_bytes;

@@ -27,8 +27,12 @@ public final class BLASBackend: OpenMPBackend {
             ])
     }
 
+    /// Products and lookups run on F32 copies, so every format the reference dequantizers read is supported.
     public override func supports(_ op: OpKind, _ format: WeightFormat) -> Bool {
-        super.supports(op, format)
+        switch op {
+        case .matmul, .embedding: ck_format_supports(Int32(format.ggmlType), Int32(CK_CAN_DEQUANTIZE.rawValue)) != 0
+        default: super.supports(op, format)
+        }
     }
 
     /// Matrices in quantized or F16 formats are stored as F32; `write` converts them.

@@ -100,7 +100,7 @@ public struct CLDevice: @unchecked Sendable, CustomStringConvertible {
                 ("local memory", "\(localMemoryBytes / 1024) KiB"),
                 ("compute units", "\(computeUnits)"),
                 ("max work-group size", "\(maxWorkGroupSize)"),
-                ("weights", "quantized blocks resident on the device (Q4_0, Q4_1, Q8_0, F16, F32)"),
+                ("weights", "quantized blocks resident on the device (\(WeightFormat.names(OpenCLBackend.weightFormats)))"),
             ])
     }
 

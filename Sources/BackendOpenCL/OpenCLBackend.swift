@@ -65,9 +65,12 @@ public final class OpenCLBackend: Backend {
         return info
     }
 
+    /// The formats whose matrices stay resident in their packed form (every one with a kernel).
+    public static var weightFormats: [WeightFormat] { Kernels.formats }
+
     public func supports(_ op: OpKind, _ format: WeightFormat) -> Bool {
         switch op {
-        case .matmul, .embedding: true
+        case .matmul, .embedding: Kernels.formats.contains(format)
         default: format == .f32
         }
     }
@@ -441,6 +444,9 @@ struct CLLocal: CLArg {
 
 /// Every kernel the backend enqueues, built from the embedded sources (common.cl prepended to each file).
 private struct Kernels {
+    /// The weight formats matmul.cl and embedding.cl have kernels for (kernel_matmul_mv_<format>, ...).
+    static let formats: [WeightFormat] = [.f32, .f16, .q4_0, .q4_1, .q8_0]
+
     let embedding: [WeightFormat: CLKernel]
     let matmulMV: [WeightFormat: CLKernel]
     let matmulMM: [WeightFormat: CLKernel]
@@ -455,7 +461,7 @@ private struct Kernels {
             try cache.program(name, source: common + "\n" + String(decoding: source, as: UTF8.self),
                               options: "-cl-std=CL1.2 " + options, context: context)
         }
-        let formats = WeightFormat.allCases
+        let formats = Kernels.formats
         let emb = try build("embedding", PackageResources.embedding_cl)
         embedding = try Dictionary(uniqueKeysWithValues: formats.map { ($0, try emb.kernel("kernel_embedding_\($0)")) })
         let mm = try build("matmul", PackageResources.matmul_cl, options: "-DTS=\(ts) -DWPT=\(wpt)")

@@ -26,13 +26,14 @@ open class OpenMPBackend: Backend {
             details: [
                 ("threads", "\(threads)"),
                 ("simd", String(cString: ck_simd_name(ck_simd_level()))),
-                ("weights", "quantized blocks in place (Q4_0, Q4_1, Q8_0, F16, F32)"),
+                ("weights", "quantized blocks in place (\(WeightFormat.names(WeightFormat.allCases.filter { supports(.matmul, $0) })))"),
             ])
     }
 
     open func supports(_ op: OpKind, _ format: WeightFormat) -> Bool {
         switch op {
-        case .matmul, .embedding: true
+        case .matmul: ck_format_supports(Int32(format.ggmlType), Int32(CK_CAN_MATMUL.rawValue)) != 0
+        case .embedding: ck_format_supports(Int32(format.ggmlType), Int32(CK_CAN_DEQUANTIZE.rawValue)) != 0
         case .attention, .copyRows: format == .f32 || format == .f16  // F16: the KV cache
         default: format == .f32
         }

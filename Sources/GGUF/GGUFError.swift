@@ -1,6 +1,8 @@
 // GGUFError: every failure the GGUF reader and writer report. Each message names the file and the problem
 // (offset, key or tensor), so a user can tell a truncated download from an unsupported quantization.
 
+import GPTCore
+
 /// An error reading, validating or writing a GGUF file.
 public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The file could not be opened, stat'ed or mapped.
@@ -62,7 +64,7 @@ public enum GGUFError: Error, CustomStringConvertible, Equatable, Sendable {
             "\(path): metadata key '\(key)' appears more than once"
         case .unknownTensorType(let path, let tensor, let typeID):
             "\(path): tensor '\(tensor)' has ggml type \(typeID)\(ggmlTypeSuffix(typeID)), which SwiftGPT does not "
-                + "support (supported: \(WeightFormatNames.supported))"
+                + "support (supported: \(WeightFormat.names(WeightFormat.allCases)))"
         case .invalidTensor(let path, let tensor, let detail):
             "\(path): tensor '\(tensor)': \(detail)"
         case .duplicateTensor(let path, let tensor):
@@ -94,8 +96,4 @@ let ggmlTypeNames: [UInt32: String] = [
 
 private func ggmlTypeSuffix(_ typeID: UInt32) -> String {
     ggmlTypeNames[typeID].map { " (\($0))" } ?? " (unknown to ggml)"
-}
-
-private enum WeightFormatNames {
-    static let supported = "F32, F16, Q4_0, Q4_1, Q8_0"
 }

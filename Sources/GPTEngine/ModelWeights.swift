@@ -46,9 +46,11 @@ public final class ModelWeights {
         self.config = config
         var loader = TensorLoader(source: source, backend: backend)
         let c = config
-        tokenEmbedding = try loader.load("token_embd.weight", [c.nVocab, c.nEmbd])
+        let tied = source.tensorLayout("output.weight") == nil
+        tokenEmbedding = try loader.load("token_embd.weight", [c.nVocab, c.nEmbd],
+                                         for: tied ? [.embedding, .matmul] : [.embedding])
         outputNorm = try loader.load("output_norm.weight", [c.nEmbd])
-        if source.tensorLayout("output.weight") != nil {
+        if !tied {
             output = try loader.load("output.weight", [c.nVocab, c.nEmbd])
         } else {
             output = tokenEmbedding
@@ -72,7 +74,7 @@ public final class ModelWeights {
                     wDown: try loader.load(p + "ffn_down.weight", [c.nEmbd, c.nFF]), bDown: nil)
             }
         case .gpt2:
-            positionEmbedding = try loader.load("position_embd.weight", [c.nCtxTrain, c.nEmbd])
+            positionEmbedding = try loader.load("position_embd.weight", [c.nCtxTrain, c.nEmbd], for: [.embedding])
             outputNormBias = try loader.load("output_norm.bias", [c.nEmbd])
             layers = try (0..<c.nLayers).map { i in
                 let p = "blk.\(i)."
@@ -104,13 +106,16 @@ struct TensorLoader {
     let backend: any Backend
     var uploadedBytes = 0
 
-    /// `shape` is [rows, cols]: GGUF stores it reversed (ne0 = cols first).
-    mutating func load(_ name: String, _ shape: [Int]) throws -> any DeviceTensor {
-        try loadRows(name, shape, parts: 1)[0]
+    /// `shape` is [rows, cols]: GGUF stores it reversed (ne0 = cols first). `ops`: what a matrix is used for (the
+    /// backend must run them in the tensor's format, checked here so a model fails at load, not mid-forward).
+    mutating func load(_ name: String, _ shape: [Int], for ops: [OpKind] = [.matmul]) throws -> any DeviceTensor {
+        try loadRows(name, shape, parts: 1, for: ops)[0]
     }
 
     /// Loads a tensor split into `parts` equal blocks of rows.
-    mutating func loadRows(_ name: String, _ shape: [Int], parts: Int) throws -> [any DeviceTensor] {
+    mutating func loadRows(_ name: String, _ shape: [Int], parts: Int, for ops: [OpKind] = [.matmul]) throws
+        -> [any DeviceTensor]
+    {
         guard let info = source.tensorLayout(name) else { throw EngineError.missingTensor(name, path: source.path) }
         let expected = Array(shape.reversed())
         guard info.shape == expected || (shape.count == 1 && info.shape.first == shape[0] && info.shape.count <= 2 && info.shape.dropFirst().allSatisfy { $0 == 1 }) else {
@@ -118,6 +123,13 @@ struct TensorLoader {
         }
         if shape.count == 1 && info.format != .f32 {
             throw EngineError.badTensor(name, path: source.path, "vectors must be F32, found \(info.format)")
+        }
+        if shape.count == 2, let op = ops.first(where: { !backend.supports($0, info.format) }) {
+            let runs = WeightFormat.allCases.filter { backend.supports(op, $0) }
+            throw EngineError.badTensor(
+                name, path: source.path,
+                "\(info.format.ggmlName) weights, which backend '\(backend.name)' cannot use for \(op) "
+                    + "(it runs \(op) on \(WeightFormat.names(runs)))")
         }
         let partRows = shape[0] / parts
         let partShape = shape.count == 1 ? [partRows] : [partRows] + shape.dropFirst()

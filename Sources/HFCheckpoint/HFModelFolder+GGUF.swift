@@ -20,7 +20,20 @@ extension HFModelFolder {
         case .q4_0: 2  // MOSTLY_Q4_0
         case .q4_1: 3  // MOSTLY_Q4_1
         case .q8_0: 7  // MOSTLY_Q8_0
+        case .q5_0: 8  // MOSTLY_Q5_0
+        case .q5_1: 9  // MOSTLY_Q5_1
+        case .q2_K: 10  // MOSTLY_Q2_K
+        case .q3_K: 12  // MOSTLY_Q3_K_M
+        case .q4_K: 15  // MOSTLY_Q4_K_M
+        case .q5_K: 17  // MOSTLY_Q5_K_M
+        case .q6_K: 18  // MOSTLY_Q6_K
+        case .bf16: 32  // MOSTLY_BF16
         }
+    }
+
+    /// The formats a conversion can write: those CKernels has a quantizer for.
+    public static var outputFormats: [WeightFormat] {
+        WeightFormat.allCases.filter { ck_format_supports(Int32($0.ggmlType), Int32(CK_CAN_QUANTIZE.rawValue)) != 0 }
     }
 
     /// The format tensor `name` (with ggml `shape`) is stored in when converting to `type`.

@@ -1,14 +1,37 @@
-// FaultyBackend: a backend with a deliberate off-by-one bug in matmul (output column j takes column j+1's value),
-// so that the suite can prove it fails when a kernel is wrong.
+// FaultyBackend: a backend with a deliberate bug, so that the suite can prove it fails when a kernel is wrong.
+// - `.shiftedColumns`: an off-by-one in matmul (output column j takes column j+1's value).
+// - `.kQuantScales`: K-quant weights computed with wrongly unpacked sub-block scales (BlockLayout.misreadScales:
+//   the classic slips of the 6-bit packing), as a kernel with a broken scale decoder would.
 import GPTCore
 
 public final class FaultyBackend: ForwardingBackend {
+    public enum Fault: Sendable { case shiftedColumns, kQuantScales }
+    public let fault: Fault
+
+    public init(_ inner: any Backend, fault: Fault = .shiftedColumns) {
+        self.fault = fault
+        super.init(inner)
+    }
+
     public override var name: String { "faulty(\(inner.name))" }
 
-    /// The bug: after the real product, every output row is shifted left by one column.
+    /// `.kQuantScales`: the weights are stored with their scales rewritten as the broken decoder reads them.
+    public override func write(_ t: any DeviceTensor, from bytes: UnsafeRawBufferPointer) throws {
+        guard fault == .kQuantScales, BlockLayout.kScales(t.format) != nil else { return try inner.write(t, from: bytes) }
+        var misread = [UInt8](bytes)
+        BlockLayout.misreadScales(t.format, &misread)
+        try misread.withUnsafeBytes { try inner.write(t, from: $0) }
+    }
+
+    /// Weights are always copied (through `write`), never used in place.
+    public override func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
+                               label: String) throws -> (any DeviceTensor)? { nil }
+
+    /// `.shiftedColumns`: after the real product, every output row is shifted left by one column.
     public override func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor,
                                 rows: Int) throws {
         try inner.matmul(out, x, w, rows: rows)
+        guard fault == .shiftedColumns else { return }
         var values = [Float](repeating: 0, count: out.count)
         try values.withUnsafeMutableBufferPointer { try inner.read(out, into: $0) }
         let n = out.cols
@@ -18,7 +41,7 @@ public final class FaultyBackend: ForwardingBackend {
         try values.withUnsafeBytes { try inner.write(out, from: $0) }
     }
 
-    /// The same bug for every matrix of a multi-matmul.
+    /// The same bugs for every matrix of a multi-matmul.
     public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
                                  rows: Int) throws {
         for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }

@@ -57,7 +57,7 @@ public enum OpCheck {
             var weights: [any DeviceTensor] = []
             var outs: [any DeviceTensor] = []
             for _ in 0..<parts {
-                let wBytes = quantized(c.format, rng.floats(n * k), rows: n, cols: k)
+                let wBytes = BlockLayout.randomRows(c.format, rows: n, cols: k, &rng)
                 var part = [Float](repeating: 0, count: t * n)
                 wBytes.withUnsafeBytes { w in
                     ck_ref_matmul(Int32(c.format.ggmlType), &part, x, w.baseAddress, Int64(t), Int64(k), Int64(n))
@@ -75,7 +75,7 @@ public enum OpCheck {
         case .matmul:
             let (t, k, n) = (s("T"), s("K"), s("N"))
             let x = rng.floats(t * k)
-            let wBytes = quantized(c.format, rng.floats(n * k), rows: n, cols: k)
+            let wBytes = BlockLayout.randomRows(c.format, rows: n, cols: k, &rng)
             expected = [Float](repeating: 0, count: t * n)
             wBytes.withUnsafeBytes { w in
                 ck_ref_matmul(Int32(c.format.ggmlType), &expected, x, w.baseAddress, Int64(t), Int64(k), Int64(n))
@@ -88,7 +88,7 @@ public enum OpCheck {
         case .embedding:
             let (t, n, vocab) = (s("T"), s("n"), s("vocab"))
             let tokens = (0..<t).map { _ in Int32(rng.next() % UInt64(vocab)) }
-            let table = quantized(c.format, rng.floats(vocab * n), rows: vocab, cols: n)
+            let table = BlockLayout.randomRows(c.format, rows: vocab, cols: n, &rng)
             expected = [Float](repeating: 0, count: t * n)
             table.withUnsafeBytes {
                 ck_ref_embedding(Int32(c.format.ggmlType), &expected, $0.baseAddress, tokens, Int64(t), Int64(n))
@@ -188,21 +188,6 @@ public enum OpCheck {
         return OpResult(
             nmse: nmse(out, expected), finite: out.allSatisfy(\.isFinite),
             guardsIntact: guardRow.allSatisfy { $0 == sentinel }, supported: true)
-    }
-
-    /// The bytes of `values` (rows, cols) stored in `format` (quantized the reference way).
-    static func quantized(_ format: WeightFormat, _ values: [Float], rows: Int, cols: Int) -> [UInt8] {
-        let rowBytes = format.byteCount(cols)
-        var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
-        bytes.withUnsafeMutableBytes { dst in
-            for r in 0..<rows {
-                values.withUnsafeBufferPointer { src in
-                    ck_quantize_row(Int32(format.ggmlType), dst.baseAddress! + r * rowBytes,
-                                    src.baseAddress! + r * cols, Int64(cols))
-                }
-            }
-        }
-        return bytes
     }
 }
 

@@ -22,12 +22,16 @@ struct Convert: ParsableCommand {
     var output: String
     @Option(
         name: [.short, .long],
-        help: "Format of the matrices: \(WeightFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+        help: "Format of the matrices: \(HFModelFolder.outputFormats.map(\.rawValue).joined(separator: ", ")).")
     var type: WeightFormat = .f16
     @Flag(help: "Do not print progress to stderr.")
     var quiet = false
 
     func validate() throws {
+        guard HFModelFolder.outputFormats.contains(type) else {
+            throw ValidationError(
+                "cannot write \(type) (formats: \(HFModelFolder.outputFormats.map(\.rawValue).joined(separator: ", ")))")
+        }
         var isFolder: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw ValidationError("\(folder) is not a folder (give a Hugging Face model folder)")

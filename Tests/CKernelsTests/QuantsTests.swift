@@ -28,7 +28,7 @@ extension CKernelsSuite {
             #expect(ck_row_bytes(Format.q4_1.rawValue, 576) == 18 * 20)
             #expect(ck_row_bytes(Format.q8_0.rawValue, 576) == 18 * 34)
             #expect(ck_row_bytes(Format.q4_1.rawValue, 33) == 0, "quantized rows are whole blocks")
-            #expect(ck_row_bytes(7, 64) == 0, "unknown format")
+            #expect(ck_row_bytes(9, 64) == 0, "not a weight format (Q8_1)")
         }
 
         @Test("fp16 known values")

@@ -174,3 +174,37 @@ struct HFCheckpointTests {
         #expect(count.total + count.leftOutTotal == stored)
     }
 }
+
+/// A backend that runs everything but matmul on one format, as a backend without that format's kernels would.
+private final class WithoutFormat: ForwardingBackend {
+    let missing: WeightFormat
+    init(_ inner: any Backend, missing: WeightFormat) {
+        self.missing = missing
+        super.init(inner)
+    }
+    override var name: String { "no-\(missing)" }
+    override func supports(_ op: OpKind, _ format: WeightFormat) -> Bool {
+        op == .matmul && format == missing ? false : inner.supports(op, format)
+    }
+}
+
+@Suite("Load-time format check")
+struct LoadFormatCheckTests {
+    @Test("a model whose matrices a backend cannot run fails at load, naming tensor, format and backend")
+    func unsupportedFormatFailsAtLoad() throws {
+        let image = try HFModelFolder(path: Resources.folder).ggufWriter(type: .q8_0).serialized()
+        let file = try GGUFFile(bytes: image, name: "tiny-q8_0")
+        let config = try ModelConfig(ModelHyperParameters(file), path: file.path)
+        let backend = WithoutFormat(OpenMPBackend(options: BackendOptions(threads: 1)), missing: .q8_0)
+        let error = try #require(throws: EngineError.self) {
+            try ModelWeights(source: file, config: config, backend: backend)
+        }
+        let message = "\(error)"
+        #expect(message.contains("tensor 'token_embd.weight'"), "\(message)")  // tied: the first matrix loaded
+        #expect(message.contains("Q8_0") && message.contains("'no-q8_0'") && message.contains("matmul"), "\(message)")
+        // the same backend loads the F16 conversion
+        let f16 = try GGUFFile(bytes: try HFModelFolder(path: Resources.folder).ggufWriter(type: .f16).serialized(),
+                               name: "tiny-f16")
+        _ = try ModelWeights(source: f16, config: config, backend: backend)
+    }
+}

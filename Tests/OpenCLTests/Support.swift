@@ -35,6 +35,11 @@ struct SeededRNG {
 
 // MARK: - Quantization
 
+/// The formats `encode` can write (the op suite, BackendOpsTests, covers the others with random blocks).
+let quantizableFormats = WeightFormat.allCases.filter {
+    ck_format_supports(Int32($0.ggmlType), Int32(CK_CAN_QUANTIZE.rawValue)) != 0
+}
+
 /// Rows of floats in `format` as GGUF stores them (ggml's reference quantizers, CKernels ck_quantize_row).
 func encode(_ values: [Float], _ format: WeightFormat) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: format.byteCount(values.count))

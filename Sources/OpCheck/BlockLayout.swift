@@ -1,0 +1,88 @@
+// BlockLayout: where the scales lie in each quantized block (ggml-common.h), for making test weights: random rows
+// quantized the reference way where CKernels has a quantizer, otherwise random blocks (every bit pattern of the
+// quants and sub-block scales) with fp16 scales of a size that keeps the weights near [-1, 1]. FaultyBackend
+// uses the scale positions to simulate a kernel that unpacks K-quant scales wrongly.
+import CKernels
+import GPTCore
+
+enum BlockLayout {
+    /// Byte offsets of a block's fp16 fields, each with the largest magnitude to give it.
+    static func halfFields(_ format: WeightFormat) -> [(offset: Int, magnitude: Float)] {
+        switch format {
+        case .q4_0, .q8_0: [(0, 1.0 / 64)]
+        case .q5_0: [(0, 1.0 / 16)]
+        case .q4_1: [(0, 1.0 / 8), (2, 1)]
+        case .q5_1: [(0, 1.0 / 16), (2, 1)]
+        case .q2_K: [(80, 1.0 / 32), (82, 1.0 / 16)]
+        case .q3_K: [(108, 1.0 / 64)]
+        case .q4_K: [(0, 1.0 / 256), (2, 1.0 / 64)]
+        case .q5_K: [(0, 1.0 / 512), (2, 1.0 / 64)]
+        case .q6_K: [(208, 1.0 / 2048)]
+        case .f32, .f16, .bf16: []
+        }
+    }
+
+    /// The packed sub-block scales of a K-quant block (offset, bytes); nil for other formats.
+    static func kScales(_ format: WeightFormat) -> (offset: Int, count: Int)? {
+        switch format {
+        case .q2_K: (0, 16)
+        case .q3_K: (96, 12)
+        case .q4_K, .q5_K: (4, 12)
+        case .q6_K: (192, 16)
+        default: nil
+        }
+    }
+
+    /// `rows` x `cols` weights in `format`: uniform values in [-1, 1) quantized by ck_quantize_row where CKernels
+    /// has a quantizer for the format, else random blocks (bf16: random floats with the low half dropped).
+    static func randomRows(_ format: WeightFormat, rows: Int, cols: Int, _ rng: inout SplitMix64) -> [UInt8] {
+        let count = rows * cols
+        let type = Int32(format.ggmlType)
+        if ck_format_supports(type, Int32(CK_CAN_QUANTIZE.rawValue)) != 0 {
+            let values = rng.floats(count)
+            let rowBytes = format.byteCount(cols)
+            var bytes = [UInt8](repeating: 0, count: rows * rowBytes)
+            bytes.withUnsafeMutableBytes { dst in
+                values.withUnsafeBufferPointer { src in
+                    for r in 0..<rows {
+                        ck_quantize_row(type, dst.baseAddress! + r * rowBytes, src.baseAddress! + r * cols, Int64(cols))
+                    }
+                }
+            }
+            return bytes
+        }
+        if format == .bf16 {
+            return rng.floats(count).flatMap { f -> [UInt8] in
+                let h = UInt16(truncatingIfNeeded: f.bitPattern >> 16)
+                return [UInt8(h & 0xFF), UInt8(h >> 8)]
+            }
+        }
+        var bytes = (0..<format.byteCount(count)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let fields = halfFields(format)
+        for block in stride(from: 0, to: bytes.count, by: format.blockBytes) {
+            for (offset, magnitude) in fields {
+                let h = ck_fp32_to_fp16(rng.nextFloat(scale: magnitude))
+                bytes[block + offset] = UInt8(h & 0xFF)
+                bytes[block + offset + 1] = UInt8(h >> 8)
+            }
+        }
+        return bytes
+    }
+
+    /// Simulates a kernel that unpacks K-quant sub-block scales wrongly: q4_K / q5_K lose the high 2 bits of the
+    /// scales and mins of sub-blocks 4-7, q3_K the high 2 bits of every scale, q2_K swaps each scale and min, and
+    /// q6_K drops the sign bit of its int8 scales. Rewrites `bytes` (blocks of `format`).
+    static func misreadScales(_ format: WeightFormat, _ bytes: inout [UInt8]) {
+        guard let (offset, count) = kScales(format) else { return }
+        for block in stride(from: 0, to: bytes.count, by: format.blockBytes) {
+            let s = block + offset
+            switch format {
+            case .q4_K, .q5_K: for j in 0..<8 { bytes[s + j] &= 0x3F }
+            case .q3_K: for j in 8..<count { bytes[s + j] = 0 }
+            case .q2_K: for j in 0..<count { bytes[s + j] = bytes[s + j] << 4 | bytes[s + j] >> 4 }
+            case .q6_K: for j in 0..<count { bytes[s + j] &= 0x7F }
+            default: break
+            }
+        }
+    }
+}
