@@ -115,6 +115,8 @@ CK_INLINE float *ck__qact_s(const ck_qact *a, int64_t t) {
 // MARK: - Per-level kernel tables (cpu/matmul_*.c, chosen in cpu/matmul.c)
 
 typedef struct {
+    /// Whether this level has kernels for fmt (else the dispatch takes a lower level).
+    int (*has)(int fmt);
     /// Quantizes activation rows [t0, t1) of x (T, K) into a.
     void (*quantize)(const ck_qact *a, const float *x, int64_t t0, int64_t t1);
     /// out (T, N) rows n0..n1 (all T tokens) = quantized activations · w (N, K)ᵀ, w in a quantized fmt.

@@ -42,39 +42,157 @@ static void quantize_scalar(const ck_qact *a, const float *x, int64_t t0, int64_
     }
 }
 
-static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, float da, float sa) {
-    // One weight block against one activation block (32 q, scale da, sum sa = da * sum(q)).
+// Scales of K-quant sub-blocks, as ref/dequantize.c reads them.
+static void k_scale_min(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 0x3F;
+        *m = s[j + 4] & 0x3F;
+    } else {
+        *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
+    }
+}
+static int q3_scale(const uint8_t *s, int k) {
+    const int lo = k < 8 ? s[k] & 0x0F : s[k - 8] >> 4;
+    return (lo | ((s[8 + k % 4] >> (2 * (k / 4))) & 3) << 4) - 32;
+}
+
+static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, const float *da, const float *sa) {
+    // One weight block against its activation blocks (32 q each, scales da[], sums sa[] = da * sum(q)).
     int isum = 0;
     switch (fmt) {
     case CK_Q4_0: {
         const ck_block_q4_0 *b = (const ck_block_q4_0 *)blk;
         for (int j = 0; j < CK_QK / 2; j++) isum += (b->qs[j] & 0x0F) * q[j] + (b->qs[j] >> 4) * q[j + CK_QK / 2];
-        return ck_fp16_to_fp32(b->d) * (da * (float)isum - 8.0f * sa);
+        return ck_fp16_to_fp32(b->d) * (da[0] * (float)isum - 8.0f * sa[0]);
     }
     case CK_Q4_1: {
         const ck_block_q4_1 *b = (const ck_block_q4_1 *)blk;
         for (int j = 0; j < CK_QK / 2; j++) isum += (b->qs[j] & 0x0F) * q[j] + (b->qs[j] >> 4) * q[j + CK_QK / 2];
-        return ck_fp16_to_fp32(b->d) * da * (float)isum + ck_fp16_to_fp32(b->m) * sa;
+        return ck_fp16_to_fp32(b->d) * da[0] * (float)isum + ck_fp16_to_fp32(b->m) * sa[0];
+    }
+    case CK_Q5_0:
+    case CK_Q5_1: {
+        // q = nibble | bit j of qh << 4 (unsigned 0..31); q5_0: x = d (q - 16), q5_1: x = d q + m
+        const uint8_t *qh = blk + (fmt == CK_Q5_0 ? 2 : 4), *qs = qh + 4;
+        const uint32_t h = (uint32_t)qh[0] | (uint32_t)qh[1] << 8 | (uint32_t)qh[2] << 16 | (uint32_t)qh[3] << 24;
+        for (int j = 0; j < CK_QK / 2; j++) {
+            isum += ((qs[j] & 0x0F) | (int)((h >> j) & 1) << 4) * q[j];
+            isum += ((qs[j] >> 4) | (int)((h >> (j + 16)) & 1) << 4) * q[j + 16];
+        }
+        uint16_t d;
+        memcpy(&d, blk, 2);
+        if (fmt == CK_Q5_0) return ck_fp16_to_fp32(d) * (da[0] * (float)isum - 16.0f * sa[0]);
+        uint16_t m;
+        memcpy(&m, blk + 2, 2);
+        return ck_fp16_to_fp32(d) * da[0] * (float)isum + ck_fp16_to_fp32(m) * sa[0];
+    }
+    case CK_Q2_K: {
+        // 16 sub-blocks of 16: x = d sc q - dmin m, q = bits 2s of qs[32 g + l] (element 128 g + 32 s + l)
+        const ck_block_q2_K *b = (const ck_block_q2_K *)blk;
+        const float d = ck_fp16_to_fp32(b->d), dmin = ck_fp16_to_fp32(b->dmin);
+        float sum = 0.0f;
+        for (int c = 0; c < 8; c++) {  // activation block c = elements 32 c ..
+            const int g = c / 4, s = c % 4;
+            int sc_sum = 0, m_sum = 0;
+            for (int h = 0; h < 2; h++) {
+                const int sub = 2 * c + h, sc = b->scales[sub] & 0x0F, m = b->scales[sub] >> 4;
+                int qs = 0, as = 0;
+                for (int l = 16 * h; l < 16 * h + 16; l++) {
+                    qs += ((b->qs[32 * g + l] >> (2 * s)) & 3) * q[32 * c + l];
+                    as += q[32 * c + l];
+                }
+                sc_sum += sc * qs;
+                m_sum += m * as;
+            }
+            sum += da[c] * (d * (float)sc_sum - dmin * (float)m_sum);
+        }
+        return sum;
+    }
+    case CK_Q3_K: {
+        // x = d (sc - 32) (q - 4 [hmask bit clear]); q low bits as q2_K, high bit e / 32 of hmask[l]
+        const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
+        const float d = ck_fp16_to_fp32(b->d);
+        float sum = 0.0f;
+        for (int c = 0; c < 8; c++) {
+            const int g = c / 4, s = c % 4;
+            int sc_sum = 0;
+            for (int h = 0; h < 2; h++) {
+                int qs = 0;
+                for (int l = 16 * h; l < 16 * h + 16; l++) {
+                    const int v = ((b->qs[32 * g + l] >> (2 * s)) & 3) - (((b->hmask[l] >> c) & 1) ? 0 : 4);
+                    qs += v * q[32 * c + l];
+                }
+                sc_sum += q3_scale(b->scales, 2 * c + h) * qs;
+            }
+            sum += da[c] * d * (float)sc_sum;
+        }
+        return sum;
+    }
+    case CK_Q4_K:
+    case CK_Q5_K: {
+        // 8 sub-blocks of 32 (one per activation block): x = d sc q - dmin m
+        const ck_block_q4_K *b4 = (const ck_block_q4_K *)blk;
+        const ck_block_q5_K *b5 = (const ck_block_q5_K *)blk;
+        const uint8_t *scales = fmt == CK_Q4_K ? b4->scales : b5->scales;
+        const uint8_t *qs = fmt == CK_Q4_K ? b4->qs : b5->qs;
+        const float d = ck_fp16_to_fp32(b4->d), dmin = ck_fp16_to_fp32(b4->dmin);
+        float sum = 0.0f;
+        for (int c = 0; c < 8; c++) {
+            const int g = c / 2, s = c % 2;
+            int sc, m, acc = 0;
+            k_scale_min(scales, c, &sc, &m);
+            for (int l = 0; l < 32; l++) {
+                int v = (qs[32 * g + l] >> (4 * s)) & 0x0F;
+                if (fmt == CK_Q5_K) v |= ((b5->qh[l] >> c) & 1) << 4;
+                acc += v * q[32 * c + l];
+            }
+            sum += d * (float)sc * da[c] * (float)acc - dmin * (float)m * sa[c];
+        }
+        return sum;
+    }
+    case CK_Q6_K: {
+        // 16 sub-blocks of 16 with int8 scales: x = d sc (q - 32); element 128 g + 32 s + l: low nibble (s / 2)
+        // of ql[64 g + 32 (s % 2) + l], high bits 2s of qh[32 g + l]
+        const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
+        const float d = ck_fp16_to_fp32(b->d);
+        float sum = 0.0f;
+        for (int c = 0; c < 8; c++) {
+            const int g = c / 4, s = c % 4;
+            int sc_sum = 0;
+            for (int h = 0; h < 2; h++) {
+                int acc = 0;
+                for (int l = 16 * h; l < 16 * h + 16; l++) {
+                    const int lo = (b->ql[64 * g + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0x0F;
+                    const int hi = (b->qh[32 * g + l] >> (2 * s)) & 3;
+                    acc += ((lo | hi << 4) - 32) * q[32 * c + l];
+                }
+                sc_sum += b->scales[2 * c + h] * acc;
+            }
+            sum += da[c] * d * (float)sc_sum;
+        }
+        return sum;
     }
     default: {  // CK_Q8_0
         const ck_block_q8_0 *b = (const ck_block_q8_0 *)blk;
         for (int j = 0; j < CK_QK; j++) isum += b->qs[j] * q[j];
-        return ck_fp16_to_fp32(b->d) * da * (float)isum;
+        return ck_fp16_to_fp32(b->d) * da[0] * (float)isum;
     }
     }
 }
 
 static void rows_q_scalar(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
                           int64_t n1) {
-    const int bs = ck__block_bytes(fmt);
-    const size_t rb = (size_t)a->nb * (size_t)bs;
+    const int bs = ck__block_bytes(fmt), per = ck__block_size(fmt) / CK_QK;  // activation blocks per weight block
+    const size_t rb = (size_t)(a->nb / per) * (size_t)bs;
     for (int64_t n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)n * rb;
         for (int64_t t = 0; t < T; t++) {
             const int8_t *q = ck__qact_qs(a, t);
             const float *d = ck__qact_d(a, t), *s = ck__qact_s(a, t);
             float sum = 0.0f;
-            for (int64_t b = 0; b < a->nb; b++) sum += dot_block_scalar(fmt, row + b * bs, q + b * CK_QK, d[b], s[b]);
+            for (int64_t b = 0; b < a->nb; b += per)
+                sum += dot_block_scalar(fmt, row + b / per * bs, q + b * CK_QK, d + b, s + b);
             out[t * N + n] = sum;
         }
     }
@@ -93,25 +211,33 @@ static void rows_f_scalar(int fmt, float *out, const void *w, const float *x, in
                 for (; k + 8 <= K; k += 8)
                     for (int i = 0; i < 8; i++) part[i] += wr[k + i] * xr[k + i];
                 for (; k < K; k++) part[0] += wr[k] * xr[k];
-            } else {
+            } else if (fmt == CK_F16) {
                 const uint16_t *wr = (const uint16_t *)w + n * K;
                 for (; k + 8 <= K; k += 8)
                     for (int i = 0; i < 8; i++) part[i] += ck_fp16_to_fp32(wr[k + i]) * xr[k + i];
                 for (; k < K; k++) part[0] += ck_fp16_to_fp32(wr[k]) * xr[k];
+            } else {
+                const uint16_t *wr = (const uint16_t *)w + n * K;
+                for (; k + 8 <= K; k += 8)
+                    for (int i = 0; i < 8; i++) part[i] += ck_bf16_to_fp32(wr[k + i]) * xr[k + i];
+                for (; k < K; k++) part[0] += ck_bf16_to_fp32(wr[k]) * xr[k];
             }
             out[t * N + n] = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
         }
     }
 }
 
-const ck_matmul_impl ck__matmul_scalar = {quantize_scalar, rows_q_scalar, rows_f_scalar};
+static int has_scalar(int fmt) { return ck_format_find(fmt) != NULL; }
+
+const ck_matmul_impl ck__matmul_scalar = {has_scalar, quantize_scalar, rows_q_scalar, rows_f_scalar};
 
 // MARK: - Dispatch
 
-static const ck_matmul_impl *impl_for_level(int level) {
+// The highest level at or below `level` with kernels for fmt (formats a SIMD level lacks run one level lower).
+static const ck_matmul_impl *impl_for(int level, int fmt) {
 #if CK_X86
-    if (level >= CK_SIMD_AVX512) return &ck__matmul_avx512;
-    if (level >= CK_SIMD_AVX2) return &ck__matmul_avx2;
+    if (level >= CK_SIMD_AVX512 && ck__matmul_avx512.has(fmt)) return &ck__matmul_avx512;
+    if (level >= CK_SIMD_AVX2 && ck__matmul_avx2.has(fmt)) return &ck__matmul_avx2;
 #endif
     (void)level;
     return &ck__matmul_scalar;
@@ -138,8 +264,8 @@ void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, con
     if (count <= 0 || T <= 0) return;
     const int quant = ck__is_quantized(fmt);
     if (!ck_format_supports(fmt, CK_CAN_MATMUL)) return;
-    if (quant && (K % CK_QK != 0 || scratch == NULL)) return;
-    const ck_matmul_impl *impl = impl_for_level(ck_simd_level());
+    if (quant && (K % ck__block_size(fmt) != 0 || scratch == NULL)) return;
+    const ck_matmul_impl *impl = impl_for(ck_simd_level(), fmt);
     ck_qact a = {0};
     if (quant) {
         a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);

@@ -269,6 +269,10 @@ static CK_TARGET_AVX2 void rows_f(int fmt, float *out, const void *w, const floa
         rows_f_fmt(CK_F16, out, w, x, T, K, N, n0, n1);
 }
 
-const ck_matmul_impl ck__matmul_avx2 = {quantize, rows_q, rows_f};
+static int has(int fmt) {
+    return fmt == CK_F32 || fmt == CK_F16 || fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q8_0;
+}
+
+const ck_matmul_impl ck__matmul_avx2 = {has, quantize, rows_q, rows_f};
 
 #endif

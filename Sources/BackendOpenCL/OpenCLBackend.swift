@@ -444,8 +444,8 @@ struct CLLocal: CLArg {
 
 /// Every kernel the backend enqueues, built from the embedded sources (common.cl prepended to each file).
 private struct Kernels {
-    /// The weight formats matmul.cl and embedding.cl have kernels for (kernel_matmul_mv_<format>, ...).
-    static let formats: [WeightFormat] = [.f32, .f16, .q4_0, .q4_1, .q8_0]
+    /// The weight formats matmul.cl and embedding.cl have kernels for (kernel_matmul_mv_<format>, ...): all.
+    static let formats: [WeightFormat] = WeightFormat.allCases
 
     let embedding: [WeightFormat: CLKernel]
     let matmulMV: [WeightFormat: CLKernel]

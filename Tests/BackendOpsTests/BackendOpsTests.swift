@@ -52,6 +52,18 @@ struct BackendOpsTests {
         }
     }
 
+    @Test("K-quant scales unpacked wrongly are caught", arguments: [WeightFormat.q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
+    func suiteCatchesWrongKQuantScales(_ format: WeightFormat) throws {
+        let faulty = FaultyBackend(try BackendRegistry.standard.make("openmp", options: BackendOptions(threads: 2)),
+                                   fault: .kQuantScales)
+        let cases = OpCase.all.filter { $0.op == .matmul && $0.format == format && $0.size("K") >= 512 }
+        #expect(!cases.isEmpty)
+        for c in cases {
+            let r = try OpCheck.run(c, on: faulty)
+            #expect(r.supported && !r.passed(c), "\(c): wrongly unpacked scales passed with NMSE \(r.nmse)")
+        }
+    }
+
     @Test("asking for an unknown backend names the alternatives")
     func unknownBackend() {
         #expect(throws: BackendError.self) { try BackendRegistry.standard.make("cuda") }

@@ -31,3 +31,21 @@ kernel void kernel_embedding_q8_0(global float *out, global const uchar *table, 
     if (j >= n) return;
     out[(size_t)t * n + j] = q8_0_at(table + (size_t)tokens[t] * (n / QK) * Q8_0_BYTES, j);
 }
+
+// Formats read element by element (common.cl's <fmt>_at); ROW_BYTES(n) is the bytes of a row of n elements.
+#define EMBEDDING_KERNEL(fmt, ROW_BYTES)                                                                           \
+    kernel void kernel_embedding_##fmt(global float *out, global const uchar *table, global const int *tokens,   \
+                                       int n) {                                                                  \
+        int j = get_global_id(0), t = get_global_id(1);                                                           \
+        if (j >= n) return;                                                                                       \
+        out[(size_t)t * n + j] = fmt##_at(table + (size_t)tokens[t] * (ROW_BYTES), j);                            \
+    }
+
+EMBEDDING_KERNEL(bf16, n * 2)
+EMBEDDING_KERNEL(q5_0, (n / QK) * Q5_0_BYTES)
+EMBEDDING_KERNEL(q5_1, (n / QK) * Q5_1_BYTES)
+EMBEDDING_KERNEL(q2_K, (n / QK_K) * Q2_K_BYTES)
+EMBEDDING_KERNEL(q3_K, (n / QK_K) * Q3_K_BYTES)
+EMBEDDING_KERNEL(q4_K, (n / QK_K) * Q4_K_BYTES)
+EMBEDDING_KERNEL(q5_K, (n / QK_K) * Q5_K_BYTES)
+EMBEDDING_KERNEL(q6_K, (n / QK_K) * Q6_K_BYTES)

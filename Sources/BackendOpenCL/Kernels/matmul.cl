@@ -312,3 +312,46 @@ kernel void kernel_matmul_mm_q8_0(global float *out, global const float *x, glob
     }
     mm_store(out, acc, T, N, t0, n0, tx, ty);
 }
+
+// MARK: - Formats read element by element (common.cl's <fmt>_at): one kernel pair per format from two macros.
+// ROW_BYTES(fmt, K) is the bytes of a row of K elements.
+
+#define ELEMENT_KERNELS(fmt, ROW_BYTES)                                                                            \
+    kernel void kernel_matmul_mv_##fmt(global float *out, global const float *x, global const uchar *w, int K,    \
+                                       int N, local float *red) {                                                \
+        int n = get_group_id(0), t = get_group_id(1), lid = get_local_id(0), ls = get_local_size(0);              \
+        global const uchar *row = w + (size_t)n * (ROW_BYTES);                                                    \
+        global const float *xr = x + (size_t)t * K;                                                               \
+        float s = 0.0f;                                                                                           \
+        for (int j = lid; j < K; j += ls) s = fma(fmt##_at(row, j), xr[j], s);                                    \
+        s = block_sum(red, s);                                                                                    \
+        if (lid == 0) out[(size_t)t * N + n] = s;                                                                 \
+    }                                                                                                             \
+    kernel void kernel_matmul_mm_##fmt(global float *out, global const float *x, global const uchar *w, int T,    \
+                                       int K, int N) {                                                           \
+        local float xs[TK * TM], ws[TK * TN];                                                                     \
+        int tx = get_local_id(0), ty = get_local_id(1), lid = ty * TS + tx;                                       \
+        int n0 = get_group_id(0) * TN, t0 = get_group_id(1) * TM;                                                 \
+        float acc[WPT * WPT] = {0.0f};                                                                            \
+        for (int k0 = 0; k0 < K; k0 += TK) {                                                                      \
+            tile_x(xs, x, T, K, t0, k0, lid);                                                                     \
+            for (int i = lid; i < TN * TK; i += TS * TS) {                                                        \
+                int r = i / TK, k = i % TK;                                                                       \
+                ws[k * TN + r] = (n0 + r < N && k0 + k < K)                                                       \
+                                     ? fmt##_at(w + (size_t)(n0 + r) * (ROW_BYTES), k0 + k) : 0.0f;               \
+            }                                                                                                     \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                         \
+            mm_tile(acc, xs, ws, tx, ty);                                                                         \
+            barrier(CLK_LOCAL_MEM_FENCE);                                                                         \
+        }                                                                                                         \
+        mm_store(out, acc, T, N, t0, n0, tx, ty);                                                                 \
+    }
+
+ELEMENT_KERNELS(bf16, K * 2)
+ELEMENT_KERNELS(q5_0, (K / QK) * Q5_0_BYTES)
+ELEMENT_KERNELS(q5_1, (K / QK) * Q5_1_BYTES)
+ELEMENT_KERNELS(q2_K, (K / QK_K) * Q2_K_BYTES)
+ELEMENT_KERNELS(q3_K, (K / QK_K) * Q3_K_BYTES)
+ELEMENT_KERNELS(q4_K, (K / QK_K) * Q4_K_BYTES)
+ELEMENT_KERNELS(q5_K, (K / QK_K) * Q5_K_BYTES)
+ELEMENT_KERNELS(q6_K, (K / QK_K) * Q6_K_BYTES)
