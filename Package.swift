@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GPTCore"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Golden")]),
         .testTarget(name: "BackendOpsTests", dependencies: ["OpCheck", "AllBackends", "GPTCore", "CKernels"]),
-        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "GPTCore"], resources: [.copy("Golden")]),
+        .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "GPTCore", "OpCheck"], resources: [.copy("Golden")]),
         .testTarget(name: "CLITests"),
         .testTarget(name: "GPTEngineTests", dependencies: ["GPTEngine"]),
         .testTarget(

@@ -1,4 +1,4 @@
-// cpu/matmul_avx2.c: the AVX2 + FMA + F16C kernels of ck_matmul. Same tiling as matmul_avx512.c (R weight rows x C
+// cpu/matmul_avx2.c: the AVX2 + FMA + F16C kernels of ck_matmul, for every format (K-quants: see "K-quants"). Same tiling as matmul_avx512.c (R weight rows x C
 // tokens, one ymm accumulator each, combined scales from a 16-block table); the integer dot product is
 // vpmaddubsw + vpmaddwd instead of vpdpbusd:
 //   q4:   maddubs(nibbles, q): pairs of 15 * 127 never saturate int16
@@ -65,13 +65,26 @@ static CK_TARGET_AVX2 void quantize(const ck_qact *a, const float *x, int64_t t0
 
 // MARK: - Quantized weights
 
-// q4: unsigned nibbles in element order; q8_0: the signed bytes.
+// 0x10 in byte j where bit j of the 32 bits at p is set (the fifth bits of a q5 block).
+AI __m256i fifth_bits(const uint8_t *p) {
+    uint32_t bits;
+    memcpy(&bits, p, 4);
+    const __m256i spread = _mm256_shuffle_epi8(  // byte j <- byte j / 8 of bits
+        _mm256_set1_epi32((int)bits),
+        _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    const __m256i bit = _mm256_set1_epi64x(0x8040201008040201);  // byte j tests bit j % 8
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// q4: unsigned nibbles in element order; q5: the same plus the fifth bits (0..31); q8_0: the signed bytes.
 AI __m256i load_block(const int fmt, const uint8_t *blk) {
     if (fmt == CK_Q8_0) return _mm256_loadu_si256((const __m256i *)(blk + 2));
-    const uint8_t *qs = blk + (fmt == CK_Q4_1 ? 4 : 2);
-    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)qs));
+    const int off = fmt == CK_Q4_0 ? 2 : fmt == CK_Q4_1 ? 4 : fmt == CK_Q5_0 ? 6 : 8;
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(blk + off)));
     v = _mm256_srlv_epi32(v, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4));
-    return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+    v = _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+    if (fmt == CK_Q5_0 || fmt == CK_Q5_1) v = _mm256_or_si256(v, fifth_bits(blk + off - 4));
+    return v;
 }
 
 // 8 fp16 values in the low (hi16 = 0) or high (hi16 = 1) halves of the int32 lanes of g, as floats.
@@ -85,7 +98,7 @@ AI __m256 cvt_half_lanes(__m256i g, const int hi16) {
 }
 
 // Scales of up to 16 consecutive blocks: dw[h] and cw[h] hold blocks 8h..8h+7 (lanes past n are 0);
-// cw is the coefficient of s_a (q4_1: m_w; q4_0: -8 d_w; q8_0: 0).
+// cw is the coefficient of s_a (q4_1, q5_1: m_w; q4_0: -8 d_w; q5_0: -16 d_w; q8_0: 0).
 AI void block_scales(const int fmt, const uint8_t *blk, int n, __m256 dw[2], __m256 cw[2]) {
     const int bs = ck__block_bytes(fmt);
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -95,10 +108,10 @@ AI void block_scales(const int fmt, const uint8_t *blk, int n, __m256 dw[2], __m
         const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)(blk + 8 * h * bs),
                                                       offsets, mask, 1);
         dw[h] = cvt_half_lanes(g, 0);
-        if (fmt == CK_Q4_1)
+        if (fmt == CK_Q4_1 || fmt == CK_Q5_1)
             cw[h] = cvt_half_lanes(g, 1);
-        else if (fmt == CK_Q4_0)
-            cw[h] = _mm256_mul_ps(dw[h], _mm256_set1_ps(-8.0f));
+        else if (fmt == CK_Q4_0 || fmt == CK_Q5_0)
+            cw[h] = _mm256_mul_ps(dw[h], _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -16.0f));
         else
             cw[h] = _mm256_setzero_ps();
     }
@@ -191,12 +204,223 @@ AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, i
     }
 }
 
+// MARK: - K-quants
+//
+// A super-block of 256 weights meets 8 activation blocks of 32 ("chunks" j = 0..7). Each chunk's weights are
+// unpacked to 32 unsigned bytes q (q4_K: 0..15, q5_K: 0..31, q6_K: 0..63, q3_K: 0..7, q2_K: 0..3) and
+//   p16 = maddubs(q, a) - maddubs(O, a)         pair sums, minus the format's offset O (q6_K 32, q3_K 4; else 0)
+//   i32 = madd(p16, scales16)                    the integer sub-block scales (per 16 elements: 8 int16 lanes each)
+//   acc += cvt(i32) * d_w * d_a[chunk]
+// q4_K / q5_K subtract their per-32 mins as dmin * m * s_a (one FMA per 8 chunks); q2_K's per-16 mins take a second
+// madd of the activations' pair sums. No int16 sum overflows: |q a| pairs <= 63 * 127 * 2.
+
+typedef struct {
+    __m256i sc[8];  // scales16 per chunk
+    __m256i mn[8];  // q2_K: mins16 per chunk
+    float d, dmin;
+    __m256 dm;      // q4_K / q5_K: dmin * m per chunk (lanes)
+} ksuper;
+
+AI __m256i two_scales(int lo, int hi) { return _mm256_setr_m128i(_mm_set1_epi16((short)lo), _mm_set1_epi16((short)hi)); }
+
+AI void k_decode(const int fmt, const uint8_t *blk, ksuper *k) {
+    switch (fmt) {
+    case CK_Q4_K:
+    case CK_Q5_K: {
+        const ck_block_q4_K *b = (const ck_block_q4_K *)blk;  // d, dmin, scales at the same offsets in q5_K
+        const uint8_t *s = b->scales;
+        k->d = _cvtsh_ss(b->d);
+        k->dmin = _cvtsh_ss(b->dmin);
+        float m[8];
+        for (int j = 0; j < 8; j++) {
+            int sc, mn;
+            if (j < 4) {
+                sc = s[j] & 0x3F;
+                mn = s[j + 4] & 0x3F;
+            } else {
+                sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
+                mn = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
+            }
+            k->sc[j] = _mm256_set1_epi16((short)sc);
+            m[j] = (float)mn;
+        }
+        k->dm = _mm256_mul_ps(_mm256_loadu_ps(m), _mm256_set1_ps(k->dmin));
+        break;
+    }
+    case CK_Q6_K: {
+        const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
+        k->d = _cvtsh_ss(b->d);
+        for (int j = 0; j < 8; j++) k->sc[j] = two_scales(b->scales[2 * j], b->scales[2 * j + 1]);
+        break;
+    }
+    case CK_Q3_K: {
+        const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
+        const uint8_t *s = b->scales;
+        k->d = _cvtsh_ss(b->d);
+        int sc[16];
+        for (int i = 0; i < 16; i++)
+            sc[i] = ((i < 8 ? s[i] & 0x0F : s[i - 8] >> 4) | ((s[8 + i % 4] >> (2 * (i / 4))) & 3) << 4) - 32;
+        for (int j = 0; j < 8; j++) k->sc[j] = two_scales(sc[2 * j], sc[2 * j + 1]);
+        break;
+    }
+    default: {  // CK_Q2_K
+        const ck_block_q2_K *b = (const ck_block_q2_K *)blk;
+        k->d = _cvtsh_ss(b->d);
+        k->dmin = _cvtsh_ss(b->dmin);
+        for (int j = 0; j < 8; j++) {
+            k->sc[j] = two_scales(b->scales[2 * j] & 0x0F, b->scales[2 * j + 1] & 0x0F);
+            k->mn[j] = two_scales(b->scales[2 * j] >> 4, b->scales[2 * j + 1] >> 4);
+        }
+        break;
+    }
+    }
+}
+
+// Chunk j (elements 32 j .. 32 j + 31) of a super-block as unsigned bytes (see ref/dequantize.c for the bits).
+AI __m256i k_chunk(const int fmt, const uint8_t *blk, int j) {
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+    switch (fmt) {
+    case CK_Q4_K:
+    case CK_Q5_K: {
+        const uint8_t *qs = fmt == CK_Q4_K ? ((const ck_block_q4_K *)blk)->qs : ((const ck_block_q5_K *)blk)->qs;
+        __m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
+        v = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(v, 4) : v, m4);
+        if (fmt == CK_Q5_K) {
+            const __m256i h = _mm256_loadu_si256((const __m256i *)((const ck_block_q5_K *)blk)->qh);
+            const __m256i bit = _mm256_set1_epi8((char)(1 << j));
+            v = _mm256_or_si256(v, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit),
+                                                    _mm256_set1_epi8(0x10)));
+        }
+        return v;
+    }
+    case CK_Q6_K: {
+        const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
+        const int g = j / 4, s = j % 4;
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * g + 32 * (s % 2)));
+        lo = _mm256_and_si256(s / 2 ? _mm256_srli_epi16(lo, 4) : lo, m4);
+        __m256i hi = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * g));
+        hi = _mm256_and_si256(_mm256_srl_epi16(hi, _mm_cvtsi32_si128(2 * s)), m2);
+        return _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
+    }
+    case CK_Q3_K: {
+        const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
+        const int g = j / 4, s = j % 4;
+        __m256i lo = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
+        lo = _mm256_and_si256(_mm256_srl_epi16(lo, _mm_cvtsi32_si128(2 * s)), m2);
+        const __m256i h = _mm256_loadu_si256((const __m256i *)b->hmask);
+        const __m256i bit = _mm256_set1_epi8((char)(1 << j));
+        // q - 4 + 4 * hbit, stored as lo + 4 * hbit (0..7) with the offset 4 taken off after the product
+        return _mm256_or_si256(lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(h, bit), bit),
+                                                    _mm256_set1_epi8(0x04)));
+    }
+    default: {  // CK_Q2_K
+        const ck_block_q2_K *b = (const ck_block_q2_K *)blk;
+        const int g = j / 4, s = j % 4;
+        const __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * g));
+        return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * s)), m2);
+    }
+    }
+}
+
+AI void tile_k(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
+               const ck_qact *a, int64_t t0) {
+    const int bs = ck__block_bytes(fmt);
+    const int64_t nsb = a->nb / 8;  // super-blocks per row
+    const int offset = fmt == CK_Q6_K ? 32 : fmt == CK_Q3_K ? 4 : 0;
+    const int8_t *qa[4];
+    const float *da[4], *sa[4];
+    for (int c = 0; c < C; c++) {
+        qa[c] = ck__qact_qs(a, t0 + c);
+        da[c] = ck__qact_d(a, t0 + c);
+        sa[c] = ck__qact_s(a, t0 + c);
+    }
+    __m256 acc[4][4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        ksuper k[4];
+        float scale[4][4][8] __attribute__((aligned(32)));  // d_w * d_a per (row, token, chunk)
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) k_decode(fmt, wrow + r * rb + sb * bs, &k[r]);
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) {
+            const __m256 dac = _mm256_loadu_ps(da[c] + 8 * sb);
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) {
+                _mm256_store_ps(scale[r][c], _mm256_mul_ps(_mm256_set1_ps(k[r].d), dac));
+                if (fmt == CK_Q4_K || fmt == CK_Q5_K)
+                    acc[r][c] = _mm256_fnmadd_ps(k[r].dm, _mm256_loadu_ps(sa[c] + 8 * sb), acc[r][c]);
+            }
+        }
+        for (int j = 0; j < 8; j++) {
+            __m256i wq[4];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < R; r++) wq[r] = k_chunk(fmt, wrow + r * rb + sb * bs, j);
+#pragma clang loop unroll(full)
+            for (int c = 0; c < C; c++) {
+                const __m256i av = _mm256_load_si256((const __m256i *)(qa[c] + (8 * sb + j) * CK_QK));
+                __m256i aoff = _mm256_setzero_si256(), asum = _mm256_setzero_si256();
+                if (offset) aoff = _mm256_maddubs_epi16(_mm256_set1_epi8((char)offset), av);
+                if (fmt == CK_Q2_K) asum = _mm256_maddubs_epi16(_mm256_set1_epi8(1), av);
+                const float dac = da[c][8 * sb + j];
+#pragma clang loop unroll(full)
+                for (int r = 0; r < R; r++) {
+                    __m256i p16 = _mm256_maddubs_epi16(wq[r], av);
+                    if (offset) p16 = _mm256_sub_epi16(p16, aoff);
+                    const __m256i i32 = _mm256_madd_epi16(p16, k[r].sc[j]);
+                    acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(scale[r][c][j]), acc[r][c]);
+                    if (fmt == CK_Q2_K)
+                        acc[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(asum, k[r].mn[j])),
+                                                     _mm256_set1_ps(k[r].dmin * dac), acc[r][c]);
+                }
+            }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) out[c * N + r] = hsum256(acc[r][c]);
+}
+
+AI void tokens_k(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
+                 int64_t tb, int64_t te, int64_t N) {
+    int64_t t = tb;
+    for (; t + 4 <= te; t += 4) tile_k(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
+    switch (te - t) {
+    case 3: tile_k(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
+    case 2: tile_k(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
+    case 1: tile_k(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
+    default: break;
+    }
+}
+
+AI void rows_k_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                   int64_t n1) {
+    const size_t rb = (size_t)(a->nb / 8) * (size_t)ck__block_bytes(fmt);
+    for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
+        const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
+        int64_t n = n0;
+        for (; n + 4 <= n1; n += 4) tokens_k(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n < n1; n++) tokens_k(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+    }
+}
+
 static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                                   int64_t n0, int64_t n1) {
     switch (fmt) {
     case CK_Q4_0: rows_q_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
     case CK_Q4_1: rows_q_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_0: rows_q_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_1: rows_q_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); break;
     case CK_Q8_0: rows_q_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q2_K: rows_k_fmt(CK_Q2_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q3_K: rows_k_fmt(CK_Q3_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_K: rows_k_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_K: rows_k_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q6_K: rows_k_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); break;
     default: break;
     }
 }
@@ -205,10 +429,15 @@ static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_q
 
 AI __m256 load_w8(const int fmt, const uint8_t *row, int64_t k) {
     if (fmt == CK_F32) return _mm256_loadu_ps((const float *)row + k);
+    if (fmt == CK_BF16) {
+        const __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + k)));
 }
 AI float load_w1(const int fmt, const uint8_t *row, int64_t k) {
     if (fmt == CK_F32) return ((const float *)row)[k];
+    if (fmt == CK_BF16) return ck_bf16_to_fp32(((const uint16_t *)row)[k]);
     return _cvtsh_ss(((const uint16_t *)row)[k]);
 }
 
@@ -265,13 +494,13 @@ static CK_TARGET_AVX2 void rows_f(int fmt, float *out, const void *w, const floa
                                   int64_t n0, int64_t n1) {
     if (fmt == CK_F32)
         rows_f_fmt(CK_F32, out, w, x, T, K, N, n0, n1);
-    else
+    else if (fmt == CK_F16)
         rows_f_fmt(CK_F16, out, w, x, T, K, N, n0, n1);
+    else
+        rows_f_fmt(CK_BF16, out, w, x, T, K, N, n0, n1);
 }
 
-static int has(int fmt) {
-    return fmt == CK_F32 || fmt == CK_F16 || fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q8_0;
-}
+static int has(int fmt) { return ck_format_find(fmt) != NULL; }  // every format of the table
 
 const ck_matmul_impl ck__matmul_avx2 = {has, quantize, rows_q, rows_f};
 

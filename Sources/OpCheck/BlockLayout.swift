@@ -5,7 +5,7 @@
 import CKernels
 import GPTCore
 
-enum BlockLayout {
+public enum BlockLayout {
     /// Byte offsets of a block's fp16 fields, each with the largest magnitude to give it.
     static func halfFields(_ format: WeightFormat) -> [(offset: Int, magnitude: Float)] {
         switch format {
@@ -35,7 +35,7 @@ enum BlockLayout {
 
     /// `rows` x `cols` weights in `format`: uniform values in [-1, 1) quantized by ck_quantize_row where CKernels
     /// has a quantizer for the format, else random blocks (bf16: random floats with the low half dropped).
-    static func randomRows(_ format: WeightFormat, rows: Int, cols: Int, _ rng: inout SplitMix64) -> [UInt8] {
+    public static func randomRows(_ format: WeightFormat, rows: Int, cols: Int, _ rng: inout SplitMix64) -> [UInt8] {
         let count = rows * cols
         let type = Int32(format.ggmlType)
         if ck_format_supports(type, Int32(CK_CAN_QUANTIZE.rawValue)) != 0 {
