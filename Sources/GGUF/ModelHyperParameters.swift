@@ -1,5 +1,6 @@
 // ModelHyperParameters: the typed architecture numbers of a GGUF model (layers, widths, heads, RoPE, norm epsilon),
-// read from the "<arch>.<key>" metadata with llama.cpp's defaults. It does not check tensors against them.
+// read from the "<arch>.<key>" metadata with llama.cpp's defaults. Limits and the tensors are checked by
+// GPTEngine's ModelConfig.validate (one check for GGUF and Hugging Face models alike).
 
 /// The hyper-parameters of a llama- or gpt2-family model.
 public struct ModelHyperParameters: Sendable, Equatable {
@@ -80,6 +81,12 @@ public struct ModelHyperParameters: Sendable, Equatable {
         }
         headDim = nEmbd / nHeads
         ropeDim = try positive("rope.dimension_count", try file.int(ifPresent: key("rope.dimension_count")) ?? headDim)
+        // Every supported architecture rotates whole heads; a partial rotary model would run with wrong positions.
+        guard ropeDim == headDim else {
+            throw GGUFError.invalidValue(
+                path: file.path, key: key("rope.dimension_count"),
+                detail: "\(ropeDim) differs from the head size \(headDim) (partial rotary embeddings are not supported)")
+        }
         ropeFreqBase = try file.float(ifPresent: key("rope.freq_base")) ?? 10000
         let epsKey = arch == "gpt2" ? "attention.layer_norm_epsilon" : "attention.layer_norm_rms_epsilon"
         normEps = try file.float(key(epsKey))

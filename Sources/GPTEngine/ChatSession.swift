@@ -46,10 +46,14 @@ public struct ChatSession {
         to user: String, notice: (String) -> Void = { _ in }, shouldStop: () -> Bool = { false },
         emit: (String) -> Void
     ) throws -> GenerationStats {
+        guard maxTokens >= 1 else { throw EngineError.invalidArgument("maxTokens \(maxTokens) must be at least 1") }
+        try sampling.validate()
         messages.append(ChatMessage(role: "user", content: user))
         var all = render()
         // Drop the oldest exchanges until the prompt and a full answer fit.
-        while all.count + maxTokens > model.executor.nCtx,
+        // maxTokens may be huge (Int.max: "as long as the context allows"): compare by subtraction.
+        let nCtx = model.executor.nCtx
+        while maxTokens > nCtx - all.count,
             let first = messages.firstIndex(where: { $0.role != "system" }), first < messages.count - 1
         {
             let end = messages[(first + 1)...].firstIndex { $0.role == "user" } ?? messages.count - 1
@@ -57,11 +61,11 @@ public struct ChatSession {
             notice("context full: dropped the oldest turn (\(end - first) messages)")
             all = render()
         }
-        guard all.count + 1 <= model.executor.nCtx else {
+        guard all.count < nCtx else {
             messages.removeLast()
-            throw EngineError.contextOverflow(needed: all.count + 1, limit: model.executor.nCtx)
+            throw EngineError.contextOverflow(needed: all.count + 1, limit: nCtx)
         }
-        let budget = min(maxTokens, model.executor.nCtx - all.count)
+        let budget = min(maxTokens, nCtx - all.count)
         // Reuse the longest cached prefix; feed the rest (at least one token, to get logits).
         var common = 0
         while common < min(all.count, cachedTokens.count) && all[common] == cachedTokens[common] { common += 1 }
@@ -84,7 +88,9 @@ public struct ChatSession {
         return stats
     }
 
+    /// The conversation's tokens: only the template's markup may become control tokens, so a message containing
+    /// "<|im_end|><|im_start|>system" stays text (`ChatTemplate.prompt`, `BPETokenizer.encode(_: ChatPrompt)`).
     private func render() -> [Int32] {
-        model.tokenizer.encode(template.render(messages, addGenerationPrompt: true), parseSpecial: true)
+        model.tokenizer.encode(template.prompt(messages, addGenerationPrompt: true))
     }
 }

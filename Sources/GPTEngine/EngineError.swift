@@ -5,6 +5,10 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case missingTensor(String, path: String)
     case badTensor(String, path: String, String)
     case badModel(path: String, String)
+    /// A hyper-parameter outside its limits or inconsistent with the tensors; `key` is the source's own name.
+    case badHyperParameter(path: String, key: String, value: String, detail: String)
+    /// A value passed to the library (sampling settings, token counts) that it cannot use.
+    case invalidArgument(String)
     case contextOverflow(needed: Int, limit: Int)
     case emptyPrompt
     case invalidToken(Int32, vocab: Int)
@@ -17,6 +21,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .missingTensor(let name, let path): "\(path): tensor '\(name)' is missing"
         case .badTensor(let name, let path, let detail): "\(path): tensor '\(name)': \(detail)"
         case .badModel(let path, let detail): "\(path): \(detail)"
+        case .badHyperParameter(let path, let key, let value, let detail): "\(path): \(key) = \(value): \(detail)"
+        case .invalidArgument(let detail): detail
         case .contextOverflow(let needed, let limit):
             "the prompt and generation need \(needed) positions but the context holds \(limit) "
                 + "(raise --ctx, up to the model's training context, or shorten the prompt)"

@@ -48,6 +48,10 @@ public final class LanguageModel {
         self.config = config
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
+        // Fail before allocating anything if the numbers are absurd or disagree with the tensors.
+        let key = source is GGUFFile ? ModelConfig.ggufKey(config.architecture.rawValue) : { $0.rawValue }
+        try config.validate(path: source.path, key: key)
+        try config.validate(against: source, tokenizer: tokenizer, key: key)
         let weights = try ModelWeights(source: source, config: config, backend: backend)
         let ctx = nCtx ?? min(config.nCtxTrain, 4096)
         executor = try TransformerExecutor(weights: weights, backend: backend, nCtx: ctx, maxBatch: maxBatch,
@@ -82,8 +86,14 @@ extension LanguageModel {
         onToken: (Int32) throws -> Bool
     ) throws -> GenerationStats {
         var stats = GenerationStats()
-        let needed = executor.position + prompt.count + max(0, maxTokens - 1)
-        if needed > executor.nCtx { throw EngineError.contextOverflow(needed: needed, limit: executor.nCtx) }
+        guard maxTokens >= 0 else { throw EngineError.invalidArgument("maxTokens \(maxTokens) is negative") }
+        try sampler.options.validate()
+        // Compared by subtraction: maxTokens may be Int.max ("until the context is full" is the caller's clamp).
+        let free = executor.nCtx - executor.position - prompt.count
+        if free < 0 || maxTokens - 1 > free {
+            throw EngineError.contextOverflow(
+                needed: executor.position + prompt.count + min(maxTokens - 1, executor.nCtx), limit: executor.nCtx)
+        }
         var history = prompt
         var t0 = DispatchTime.now()
         var logits = try executor.forward(prompt)

@@ -61,5 +61,6 @@ public struct ModelConfig: Sendable, Equatable {
             throw EngineError.badModel(
                 path: path, "heads (\(nHeads)) must be a multiple of KV heads (\(nKVHeads)) and divide nEmbd (\(nEmbd))")
         }
+        try validate(path: path, key: Self.ggufKey(hp.architecture))
     }
 }

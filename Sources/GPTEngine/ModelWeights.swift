@@ -105,6 +105,9 @@ struct TensorLoader {
     let source: any WeightSource
     let backend: any Backend
     var uploadedBytes = 0
+    /// The address alignment a tensor needs to be computed on in place: GGUF's default alignment, which ggml
+    /// assumes too. The C kernels load `float`s and block structs (with 2-byte f16 fields) relative to it.
+    static let adoptAlignment = 32
 
     /// `shape` is [rows, cols]: GGUF stores it reversed (ne0 = cols first). `ops`: what a matrix is used for (the
     /// backend must run them in the tensor's format, checked here so a model fails at load, not mid-forward).
@@ -135,14 +138,16 @@ struct TensorLoader {
         let partShape = shape.count == 1 ? [partRows] : [partRows] + shape.dropFirst()
         let partBytes = info.format.byteCount(partShape.reduce(1, *))
         var tensors: [any DeviceTensor] = []
-        // Zero copy where the backend computes from host memory and the bytes live as long as the source.
+        // Zero copy where the backend computes from host memory, the bytes live as long as the source, and they
+        // are aligned for the kernels (a file written with general.alignment = 1 places tensors anywhere).
         if parts == 1, let bytes = source.persistentBytes(name), bytes.count == partBytes,
+            Int(bitPattern: bytes.baseAddress) % Self.adoptAlignment == 0,
             let t = try backend.adopt(partShape, info.format, bytes: bytes, owner: source, label: name)
         {
             uploadedBytes += partBytes
             return [t]
         }
-        try source.withTensorBytes(name) { bytes in
+        try source.withTensorBytes(name) { raw in try Self.withAligned(raw) { bytes in
             guard bytes.count == parts * partBytes else {
                 throw EngineError.badTensor(name, path: source.path, "\(bytes.count) bytes, expected \(parts * partBytes)")
             }
@@ -153,8 +158,20 @@ struct TensorLoader {
                 try backend.write(t, from: slice)
                 tensors.append(t)
             }
-        }
+        } }
         uploadedBytes += parts * partBytes
         return tensors
+    }
+
+    /// Calls `body` with `bytes`, or with an aligned copy when they do not start at `adoptAlignment`: a backend's
+    /// `write` may read them with the kernels (BLAS dequantizes at load).
+    static func withAligned<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R)
+        rethrows -> R
+    {
+        guard let base = bytes.baseAddress, Int(bitPattern: base) % adoptAlignment != 0 else { return try body(bytes) }
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: adoptAlignment)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: bytes)
+        return try body(UnsafeRawBufferPointer(copy))
     }
 }

@@ -7,8 +7,11 @@ public struct NextTokenDistribution: Sendable {
     /// Token ids, most likely first.
     public let ranked: [Int]
 
-    public init(logits: [Float], temperature: Float) {
-        precondition(temperature > 0, "temperature must be positive")
+    /// - Throws: `EngineError.invalidArgument` unless `temperature` is positive and finite.
+    public init(logits: [Float], temperature: Float) throws(EngineError) {
+        guard temperature.isFinite, temperature > 0 else {
+            throw .invalidArgument("temperature \(temperature) must be a positive finite number")
+        }
         self.temperature = temperature
         let m = logits.max() ?? 0
         var p = logits.map { Double(expf(($0 - m) / temperature)) }

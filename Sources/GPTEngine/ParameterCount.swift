@@ -1,5 +1,7 @@
 // ParameterCount: the weights of a decoder transformer by group, in the form of the 3Blue1Brown lessons
 // (embedding; key, query, value and output; up and down; unembedding), plus what that count leaves out.
+// Every product is overflow-checked: the counts come from flags and files.
+import GPTCore
 
 public struct ParameterGroup: Sendable, Equatable {
     public var name: String
@@ -23,49 +25,87 @@ public struct ParameterCount: Sendable {
     ///   - tied: the unembedding is the embedding matrix itself (counted once, under embedding).
     ///   - biases: projections and norms carry biases (GPT-2/3).
     ///   - learnedPositions: a (nCtx, nEmbd) position embedding (GPT-2/3).
+    /// - Throws: `EngineError.invalidArgument` for a count that is not positive (nKVHeads must divide nHeads,
+    ///   nHeads must divide nEmbd), or one whose total overflows a 64-bit integer.
     public init(nLayers: Int, nEmbd: Int, nFF: Int, nHeads: Int, nKVHeads: Int, nVocab: Int, nCtx: Int,
-                gated: Bool, tied: Bool, biases: Bool, learnedPositions: Bool) {
-        let headDim = nEmbd / nHeads
-        let kv = nKVHeads * headDim
-        let l = nLayers
-        var g: [ParameterGroup] = [
-            ParameterGroup(name: "embedding", count: nVocab * nEmbd, matrices: 1),
-            ParameterGroup(name: "key", count: l * nEmbd * kv, matrices: l * nKVHeads),
-            ParameterGroup(name: "query", count: l * nEmbd * nEmbd, matrices: l * nHeads),
-            ParameterGroup(name: "value", count: l * nEmbd * kv, matrices: l * nKVHeads),
-            ParameterGroup(name: "output", count: l * nEmbd * nEmbd, matrices: l),
-        ]
-        if gated { g.append(ParameterGroup(name: "gate", count: l * nEmbd * nFF, matrices: l)) }
-        g.append(ParameterGroup(name: "up", count: l * nEmbd * nFF, matrices: l))
-        g.append(ParameterGroup(name: "down", count: l * nFF * nEmbd, matrices: l))
-        g.append(ParameterGroup(name: "unembedding", count: tied ? 0 : nVocab * nEmbd, matrices: tied ? 0 : 1))
-        groups = g
-        let norms = 2 * l + 1
-        var left = [ParameterGroup(name: "norm gains", count: norms * nEmbd, matrices: 0)]
-        if biases {
-            left.append(ParameterGroup(name: "norm biases", count: norms * nEmbd, matrices: 0))
-            left.append(ParameterGroup(
-                name: "projection biases", count: l * (nEmbd + 2 * kv + nEmbd + nFF + nEmbd), matrices: 0))
+                gated: Bool, tied: Bool, biases: Bool, learnedPositions: Bool) throws(EngineError) {
+        for (name, value) in [("layers", nLayers), ("embedding width", nEmbd), ("MLP width", nFF), ("heads", nHeads),
+                              ("key/value heads", nKVHeads), ("vocabulary", nVocab), ("context", nCtx)]
+        where value <= 0 {
+            throw .invalidArgument("parameter count: \(name) \(value) is not positive")
         }
-        if learnedPositions { left.append(ParameterGroup(name: "position embedding", count: nCtx * nEmbd, matrices: 0)) }
+        guard nEmbd % nHeads == 0, nHeads % nKVHeads == 0 else {
+            throw .invalidArgument(
+                "parameter count: \(nHeads) heads must divide the width \(nEmbd) and be a multiple of \(nKVHeads) "
+                    + "key/value heads")
+        }
+        do {
+            try self.init(checked: nLayers, nEmbd, nFF, nHeads, nKVHeads, nVocab, nCtx, gated, tied, biases,
+                          learnedPositions)
+        } catch {
+            throw .invalidArgument("parameter count: \(error)")
+        }
+    }
+
+    /// Every product and sum overflow-checked (`gpt params --layers 1000000000000 ...` must not trap).
+    private init(checked l: Int, _ nEmbd: Int, _ nFF: Int, _ nHeads: Int, _ nKVHeads: Int, _ nVocab: Int,
+                 _ nCtx: Int, _ gated: Bool, _ tied: Bool, _ biases: Bool, _ learnedPositions: Bool)
+        throws(SizeOverflow)
+    {
+        let kv = nKVHeads * (nEmbd / nHeads)
+        func product(_ what: String, _ factors: Int...) throws(SizeOverflow) -> Int {
+            try CheckedSize.product(factors, what)
+        }
+        var g: [ParameterGroup] = [
+            ParameterGroup(name: "embedding", count: try product("embedding", nVocab, nEmbd), matrices: 1),
+            ParameterGroup(name: "key", count: try product("key", l, nEmbd, kv), matrices: try product("key", l, nKVHeads)),
+            ParameterGroup(name: "query", count: try product("query", l, nEmbd, nEmbd), matrices: try product("query", l, nHeads)),
+            ParameterGroup(name: "value", count: try product("value", l, nEmbd, kv), matrices: try product("value", l, nKVHeads)),
+            ParameterGroup(name: "output", count: try product("output", l, nEmbd, nEmbd), matrices: l),
+        ]
+        let mlp = try product("MLP", l, nEmbd, nFF)
+        if gated { g.append(ParameterGroup(name: "gate", count: mlp, matrices: l)) }
+        g.append(ParameterGroup(name: "up", count: mlp, matrices: l))
+        g.append(ParameterGroup(name: "down", count: mlp, matrices: l))
+        g.append(ParameterGroup(name: "unembedding", count: tied ? 0 : try product("unembedding", nVocab, nEmbd),
+                                matrices: tied ? 0 : 1))
+        let norms = try CheckedSize.sum([l, l, 1], "norms")
+        var left = [ParameterGroup(name: "norm gains", count: try product("norm gains", norms, nEmbd), matrices: 0)]
+        if biases {
+            left.append(ParameterGroup(name: "norm biases", count: try product("norm biases", norms, nEmbd), matrices: 0))
+            let perLayer = try CheckedSize.sum([nEmbd, kv, kv, nEmbd, nFF, nEmbd], "projection biases per layer")
+            left.append(ParameterGroup(
+                name: "projection biases", count: try product("projection biases", l, perLayer), matrices: 0))
+        }
+        if learnedPositions {
+            left.append(ParameterGroup(name: "position embedding", count: try product("positions", nCtx, nEmbd),
+                                       matrices: 0))
+        }
+        // The totals are computed on demand: check them once here.
+        _ = try CheckedSize.sum(g.map(\.count), "total")
+        _ = try CheckedSize.sum(g.map(\.matrices), "matrices")
+        let leftTotal = try CheckedSize.sum(left.map(\.count), "left-out total")
+        _ = try CheckedSize.sum([g.reduce(0) { $0 + $1.count }, leftTotal], "total with the left-out weights")
+        groups = g
         leftOut = left
     }
 
     /// Named shapes for `gpt params --preset`.
     public static func preset(_ name: String) -> ParameterCount? {
+        // Constants that fit easily in 64 bits: `try!` cannot fail.
         switch name.lowercased() {
         case "gpt3", "gpt-3":
             // GPT-3 175B (Brown et al. 2020, table 2.1): 96 layers, d = 12288, 96 heads, 50257 tokens, 2048 ctx
-            ParameterCount(nLayers: 96, nEmbd: 12288, nFF: 4 * 12288, nHeads: 96, nKVHeads: 96, nVocab: 50257,
+            try! ParameterCount(nLayers: 96, nEmbd: 12288, nFF: 4 * 12288, nHeads: 96, nKVHeads: 96, nVocab: 50257,
                            nCtx: 2048, gated: false, tied: false, biases: true, learnedPositions: true)
         case "gpt2", "gpt-2":
-            ParameterCount(nLayers: 12, nEmbd: 768, nFF: 3072, nHeads: 12, nKVHeads: 12, nVocab: 50257, nCtx: 1024,
+            try! ParameterCount(nLayers: 12, nEmbd: 768, nFF: 3072, nHeads: 12, nKVHeads: 12, nVocab: 50257, nCtx: 1024,
                            gated: false, tied: true, biases: true, learnedPositions: true)
         case "gpt2-xl":
-            ParameterCount(nLayers: 48, nEmbd: 1600, nFF: 6400, nHeads: 25, nKVHeads: 25, nVocab: 50257, nCtx: 1024,
+            try! ParameterCount(nLayers: 48, nEmbd: 1600, nFF: 6400, nHeads: 25, nKVHeads: 25, nVocab: 50257, nCtx: 1024,
                            gated: false, tied: true, biases: true, learnedPositions: true)
         case "smollm2-135m":
-            ParameterCount(nLayers: 30, nEmbd: 576, nFF: 1536, nHeads: 9, nKVHeads: 3, nVocab: 49152, nCtx: 8192,
+            try! ParameterCount(nLayers: 30, nEmbd: 576, nFF: 1536, nHeads: 9, nKVHeads: 3, nVocab: 49152, nCtx: 8192,
                            gated: true, tied: true, biases: false, learnedPositions: false)
         default: nil
         }
@@ -76,8 +116,9 @@ public struct ParameterCount: Sendable {
 
 extension ModelConfig {
     /// The parameter count of this configuration.
-    public func parameterCount(tied: Bool) -> ParameterCount {
-        ParameterCount(nLayers: nLayers, nEmbd: nEmbd, nFF: nFF, nHeads: nHeads, nKVHeads: nKVHeads, nVocab: nVocab,
+    /// - Throws: as `ParameterCount.init` (a validated configuration never does).
+    public func parameterCount(tied: Bool) throws(EngineError) -> ParameterCount {
+        try ParameterCount(nLayers: nLayers, nEmbd: nEmbd, nFF: nFF, nHeads: nHeads, nKVHeads: nKVHeads, nVocab: nVocab,
                        nCtx: nCtxTrain, gated: architecture == .llama, tied: tied, biases: architecture == .gpt2,
                        learnedPositions: architecture == .gpt2)
     }

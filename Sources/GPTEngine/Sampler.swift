@@ -23,6 +23,23 @@ public struct SamplingOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// Checks every setting (a NaN passes `< 0` checks, so each is tested for what it must be).
+    /// - Throws: `EngineError.invalidArgument` naming the setting and its value.
+    public func validate() throws(EngineError) {
+        func bad(_ name: String, _ value: Any, _ rule: String) -> EngineError {
+            .invalidArgument("sampling: \(name) \(value) \(rule)")
+        }
+        guard temperature.isFinite, temperature >= 0 else { throw bad("temperature", temperature, "must be >= 0") }
+        guard topK >= 0 else { throw bad("top-k", topK, "must be >= 0") }
+        guard topP.isFinite, topP >= 0, topP <= 1 else { throw bad("top-p", topP, "must be in 0...1") }
+        guard minP.isFinite, minP >= 0, minP <= 1 else { throw bad("min-p", minP, "must be in 0...1") }
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
+            throw bad("repetition penalty", repetitionPenalty, "must be > 0")
+        }
+        guard presencePenalty.isFinite else { throw bad("presence penalty", presencePenalty, "must be finite") }
+        guard penaltyWindow >= 0 else { throw bad("penalty window", penaltyWindow, "must be >= 0") }
+    }
+
     /// Greedy decoding: always the most likely token.
     public static var greedy: SamplingOptions {
         var o = SamplingOptions()
@@ -70,7 +87,8 @@ public struct Sampler: Sendable {
     public mutating func sample(_ logits: [Float], history: [Int32] = []) -> Int32 {
         var logits = logits
         applyPenalties(&logits, history: history)
-        if options.temperature <= 0 { return Int32(Sampler.argmax(logits)) }
+        // `!(t > 0)` also catches NaN, which `validate` refuses; greedy is the defined fallback.
+        if !(options.temperature > 0) || logits.count < 2 { return Int32(Sampler.argmax(logits)) }
         let candidates = Sampler.filter(logits, options: options)
         let r = rng.nextUnit()
         var acc: Float = 0
@@ -92,9 +110,12 @@ public struct Sampler: Sendable {
         } else {
             order.sort { logits[$0] > logits[$1] }
         }
+        guard !order.isEmpty else { return [] }
         let maxLogit = logits[order[0]]
         var probs = order.map { expf((logits[$0] - maxLogit) / temperature) }
         let total = probs.reduce(0, +)
+        // NaN or infinite logits (or settings `validate` refuses) leave no distribution: take the first candidate.
+        guard total.isFinite, total > 0 else { return [(Int32(order[0]), 1)] }
         for i in probs.indices { probs[i] /= total }
         var keep = probs.count
         if options.topP < 1 {
@@ -111,13 +132,14 @@ public struct Sampler: Sendable {
             let threshold = probs[0] * options.minP
             keep = min(keep, max(1, probs.prefix(keep).firstIndex { $0 < threshold } ?? keep))
         }
+        keep = max(1, keep)
         let kept = probs.prefix(keep).reduce(0, +)
         return (0..<keep).map { (Int32(order[$0]), probs[$0] / kept) }
     }
 
     private func applyPenalties(_ logits: inout [Float], history: [Int32]) {
         guard options.repetitionPenalty != 1 || options.presencePenalty != 0 else { return }
-        let seen = Set(history.suffix(options.penaltyWindow))
+        let seen = Set(history.suffix(max(0, options.penaltyWindow)))
         for id in seen where id >= 0 && Int(id) < logits.count {
             let i = Int(id)
             if options.repetitionPenalty != 1 {

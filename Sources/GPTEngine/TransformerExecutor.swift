@@ -55,6 +55,19 @@ public final class TransformerExecutor {
         }
         self.kvFormat = kv
         let b = self.maxBatch
+        // Refuse a cache larger than the machine rather than die in the allocator (a 16M-position --ctx).
+        do {
+            let kvBytes = try CheckedSize.product([2, c.nLayers, nCtx, c.kvDim, kv.byteCount(1)], "KV cache bytes")
+            let activations = try CheckedSize.product([b, 6 * c.nEmbd + 3 * c.nFF + 2 * c.nHeads * c.headDim, 4],
+                                                      "activation bytes")
+            if let memory = CheckedSize.physicalMemory, kvBytes > memory - min(memory, activations) {
+                throw EngineError.badModel(
+                    path: "", "a KV cache of \(nCtx) positions needs \(kvBytes >> 20) MiB, more than this machine's "
+                        + "\(memory >> 20) MiB of memory (lower --ctx)")
+            }
+        } catch let overflow as SizeOverflow {
+            throw EngineError.badModel(path: "", overflow.description)
+        }
         func alloc(_ shape: [Int], _ label: String) throws -> any DeviceTensor {
             try backend.allocate(shape, .f32, label: label)
         }

@@ -105,6 +105,8 @@ public final class HFModelFolder: WeightSource {
             architecture: .gpt2, nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
             nKVHeads: hp.nHeads, headDim: hp.nEmbd / hp.nHeads, nCtxTrain: hp.nPositions, nVocab: nVocab,
             normEps: hp.eps)
+        // Before the tensor table is built for nLayers blocks: 1e9 layers must fail here, not exhaust memory.
+        try config.validate(path: json.path, key: GPT2Config.key)
         name =
             try json.string("_name_or_path").flatMap { $0.isEmpty ? nil : $0 }
             ?? (path as NSString).standardizingPath.components(separatedBy: "/").last ?? "gpt2"
@@ -247,6 +249,21 @@ struct GPT2Config {
     var vocabSize: Int?
     var eps: Float
     var bos: Int?, eos: Int?
+
+    /// config.json's key for each validated field (transformers' GPT2Config names).
+    static func key(_ field: ModelConfig.Field) -> String {
+        switch field {
+        case .nLayers: "n_layer"
+        case .nEmbd: "n_embd"
+        case .nFF: "n_inner"
+        case .nHeads, .nKVHeads: "n_head"
+        case .headDim: "n_embd / n_head"
+        case .nCtxTrain: "n_positions"
+        case .nVocab: "vocab_size (rows of wte.weight)"
+        case .ropeFreqBase: "rope_theta"
+        case .normEps: "layer_norm_epsilon"
+        }
+    }
 
     init(_ json: JSONFile) throws {
         let modelType = try json.string("model_type")

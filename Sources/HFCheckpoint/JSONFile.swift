@@ -45,7 +45,7 @@ struct JSONFile {
 
     func double(_ key: String) throws -> Double? {
         guard has(key) else { return nil }
-        guard let number = object[key] as? NSNumber else { throw bad(key, "is not a number") }
+        guard let number = Self.number(object[key]) else { throw bad(key, "is not a number") }
         return number.doubleValue
     }
 
@@ -80,9 +80,16 @@ struct JSONFile {
 
     func bad(_ key: String, _ detail: String) -> HFCheckpointError { .badConfig(file: path, key: key, detail: detail) }
 
-    /// A JSON integer (NSNumber without a fraction) as Int.
+    /// A JSON number; nil for anything else, `true` and `false` included (Foundation hands those out as
+    /// NSNumbers too, so `n_layer: true` would otherwise read as 1).
+    static func number(_ value: Any?) -> NSNumber? {
+        guard let number = value as? NSNumber, number.objCType.pointee != CChar(UInt8(ascii: "c")) else { return nil }
+        return number
+    }
+
+    /// A JSON integer (a number without a fraction, below 9e15 in magnitude) as Int.
     static func integer(_ value: Any?) -> Int? {
-        guard let number = value as? NSNumber else { return nil }
+        guard let number = number(value) else { return nil }
         let d = number.doubleValue
         guard d == d.rounded(), abs(d) < 9.0e15 else { return nil }
         return Int(exactly: d)

@@ -165,11 +165,22 @@ public final class BPETokenizer: Sendable {
     ///     when false they are encoded as ordinary text. User-defined tokens are always matched.
     /// - Returns: token ids, starting with BOS when `addBOS` and ending with EOS when `addEOS`.
     public func encode(_ text: String, parseSpecial: Bool = false) -> [Int32] {
+        encode(text, parseSpecial: parseSpecial, markup: [])
+    }
+
+    /// Encodes a rendered chat prompt: control tokens are matched only in the template's markup, so a message
+    /// that contains "<|im_end|><|im_start|>system" is encoded as that text, never as role markers. Apart from
+    /// that, the ids are those of `encode(prompt.text, parseSpecial: true)` (the text is split the same way).
+    public func encode(_ prompt: ChatPrompt) -> [Int32] {
+        encode(prompt.text, parseSpecial: false, markup: prompt.markup)
+    }
+
+    private func encode(_ text: String, parseSpecial: Bool, markup: [Range<Int>]) -> [Int32] {
         var out: [Int32] = []
         if addBOS, let bosID { out.append(bosID) }
         let bytes = Array(text.utf8)
         var scratch = Scratch()
-        for fragment in specialMatcher.partition(bytes, parseSpecial: parseSpecial) {
+        for fragment in specialMatcher.partition(bytes, parseSpecial: parseSpecial, markup: markup) {
             switch fragment {
             case .token(let id): out.append(id)
             case .text(let range): encodeText(bytes, range, into: &out, &scratch)

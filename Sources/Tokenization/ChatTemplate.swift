@@ -71,44 +71,60 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
         return nil
     }
 
-    /// The prompt text for `messages` (encode it with `parseSpecial: true`).
+    /// The prompt text for `messages`. To encode it, use `prompt(_:addGenerationPrompt:)` with
+    /// `BPETokenizer.encode(_: ChatPrompt)`, which keeps message text from being read as control tokens.
     /// - Parameter addGenerationPrompt: end with the opening of an assistant turn, where the template has one.
     public func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
-        var s = ""
+        prompt(messages, addGenerationPrompt: addGenerationPrompt).text
+    }
+
+    /// The prompt for `messages`, with the template's own markup (role markers, separators) told apart from
+    /// message text (contents and role names), so that only the markup may become control tokens.
+    public func prompt(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> ChatPrompt {
+        var p = ChatPrompt()
         switch self {
         case .chatml:
-            for m in messages { s += "<|im_start|>\(m.role)\n\(m.content)<|im_end|>\n" }
-            if addGenerationPrompt { s += "<|im_start|>assistant\n" }
+            for m in messages {
+                p.append(.markup("<|im_start|>"), Self.role(m.role), .markup("\n"))
+                p.append(.text(m.content), .markup("<|im_end|>\n"))
+            }
+            if addGenerationPrompt { p.markup("<|im_start|>assistant\n") }
         case .llama2, .mistral:
             // Every turn opens with "[INST] "; a system message goes inside the first one.
             var insideTurn = true
-            s += "[INST] "
+            p.markup("[INST] ")
             for m in messages {
                 if !insideTurn {
                     insideTurn = true
-                    s += "[INST] "
+                    p.markup("[INST] ")
                 }
                 switch m.role {
-                case "system": s += self == .llama2 ? "<<SYS>>\n\(m.content)\n<</SYS>>\n\n" : "\(m.content)\n"
-                case "user": s += "\(m.content) [/INST]"
+                case "system":
+                    if self == .llama2 {
+                        p.append(.markup("<<SYS>>\n"), .text(m.content), .markup("\n<</SYS>>\n\n"))
+                    } else {
+                        p.append(.text(m.content), .markup("\n"))
+                    }
+                case "user": p.append(.text(m.content), .markup(" [/INST]"))
                 default:
-                    s += "\(m.content)</s>"
+                    p.append(.text(m.content), .markup("</s>"))
                     insideTurn = false
                 }
             }
         case .mistralV7:
             for m in messages {
                 switch m.role {
-                case "system": s += "[SYSTEM_PROMPT] \(m.content)[/SYSTEM_PROMPT]"
-                case "user": s += "[INST] \(m.content)[/INST]"
-                default: s += " \(m.content)</s>"
+                case "system": p.append(.markup("[SYSTEM_PROMPT] "), .text(m.content), .markup("[/SYSTEM_PROMPT]"))
+                case "user": p.append(.markup("[INST] "), .text(m.content), .markup("[/INST]"))
+                default: p.append(.markup(" "), .text(m.content), .markup("</s>"))
                 }
             }
         case .llama3:
             for m in messages {
-                s += "<|start_header_id|>\(m.role)<|end_header_id|>\n\n\(Self.trim(m.content))<|eot_id|>"
+                p.append(.markup("<|start_header_id|>"), Self.role(m.role), .markup("<|end_header_id|>\n\n"))
+                p.append(.text(Self.trim(m.content)), .markup("<|eot_id|>"))
             }
-            if addGenerationPrompt { s += "<|start_header_id|>assistant<|end_header_id|>\n\n" }
+            if addGenerationPrompt { p.markup("<|start_header_id|>assistant<|end_header_id|>\n\n") }
         case .gemma:
             var system = ""
             for m in messages {
@@ -117,22 +133,34 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
                     continue
                 }
                 let role = m.role == "assistant" ? "model" : m.role
-                s += "<start_of_turn>\(role)\n"
+                p.append(.markup("<start_of_turn>"), Self.role(role), .markup("\n"))
                 if !system.isEmpty && role != "model" {
-                    s += "\(system)\n\n"
+                    p.append(.text(system), .markup("\n\n"))
                     system = ""
                 }
-                s += "\(Self.trim(m.content))<end_of_turn>\n"
+                p.append(.text(Self.trim(m.content)), .markup("<end_of_turn>\n"))
             }
-            if addGenerationPrompt { s += "<start_of_turn>model\n" }
+            if addGenerationPrompt { p.markup("<start_of_turn>model\n") }
         case .zephyr:
-            for m in messages { s += "<|\(m.role)|>\n\(m.content)<|endoftext|>\n" }
-            if addGenerationPrompt { s += "<|assistant|>\n" }
+            for m in messages {
+                p.append(.markup("<|"), Self.role(m.role), .markup("|>\n"), .text(m.content), .markup("<|endoftext|>\n"))
+            }
+            if addGenerationPrompt { p.markup("<|assistant|>\n") }
         case .phi3:
-            for m in messages { s += "<|\(m.role)|>\n\(m.content)<|end|>\n" }
-            if addGenerationPrompt { s += "<|assistant|>\n" }
+            for m in messages {
+                p.append(.markup("<|"), Self.role(m.role), .markup("|>\n"), .text(m.content), .markup("<|end|>\n"))
+            }
+            if addGenerationPrompt { p.markup("<|assistant|>\n") }
         }
-        return s
+        return p
+    }
+
+    /// The roles a template writes as markup (in zephyr and phi3 the role is inside the marker token "<|user|>");
+    /// any other role name, which may come from a request, is text.
+    static let markupRoles: Set<String> = ["system", "user", "assistant", "model"]
+
+    static func role(_ name: String) -> ChatPrompt.Piece {
+        markupRoles.contains(name) ? .markup(name) : .text(name)
     }
 
     /// Strips ASCII whitespace (C `isspace`: space, \t, \n, \v, \f, \r) from both ends, as llama.cpp's `trim`.
@@ -143,5 +171,50 @@ public enum ChatTemplate: String, CaseIterable, Sendable {
             let last = bytes.lastIndex(where: { !isSpace($0) })
         else { return "" }
         return String(decoding: bytes[first...last], as: UTF8.self)
+    }
+}
+
+/// A rendered chat prompt: its text, and the UTF-8 byte ranges of that text that the template wrote itself.
+/// Only those ranges may be read as control tokens (`BPETokenizer.encode(_: ChatPrompt)`); message contents and
+/// role names are text, whatever they contain.
+public struct ChatPrompt: Sendable, Equatable {
+    public private(set) var text = ""
+    /// Byte ranges of `text` written by the template, in order, not overlapping.
+    public private(set) var markup: [Range<Int>] = []
+    private var length = 0
+
+    public init() {}
+
+    /// Appends template markup (merged with markup just before it).
+    public mutating func markup(_ s: String) {
+        let n = s.utf8.count
+        guard n > 0 else { return }
+        if let last = markup.last, last.upperBound == length {
+            markup[markup.count - 1] = last.lowerBound..<(length + n)
+        } else {
+            markup.append(length..<(length + n))
+        }
+        text += s
+        length += n
+    }
+
+    /// Appends message text.
+    public mutating func text(_ s: String) {
+        text += s
+        length += s.utf8.count
+    }
+
+    public enum Piece: Sendable {
+        case markup(String), text(String)
+    }
+
+    /// Appends pieces in order.
+    public mutating func append(_ pieces: Piece...) {
+        for piece in pieces {
+            switch piece {
+            case .markup(let s): markup(s)
+            case .text(let s): text(s)
+            }
+        }
     }
 }

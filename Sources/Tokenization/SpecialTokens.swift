@@ -176,12 +176,17 @@ struct SpecialTokenMatcher: Sendable {
     /// Splits `bytes` into text and special-token fragments. Each special token in turn (longest first) splits
     /// every text fragment at all its non-overlapping occurrences, left to right, as llama.cpp does; so an
     /// earlier-listed token wins over any overlapping later one.
-    func partition(_ bytes: [UInt8], parseSpecial: Bool) -> [Fragment] {
+    /// - Parameter markup: byte ranges where control tokens are matched even when `parseSpecial` is false (a chat
+    ///   template's own markers; the messages between them stay text).
+    func partition(_ bytes: [UInt8], parseSpecial: Bool, markup: [Range<Int>] = []) -> [Fragment] {
         guard !bytes.isEmpty else { return [] }
         var fragments: [Fragment] = [.text(0..<bytes.count)]
         var next: [Fragment] = []
+        func allowed(_ k: Int, at i: Int, _ n: Int) -> Bool {
+            parseSpecial || !needsParseSpecial[k] || markup.contains { $0.lowerBound <= i && i + n <= $0.upperBound }
+        }
         bytes.withUnsafeBufferPointer { text in
-            for (k, pattern) in patterns.enumerated() where parseSpecial || !needsParseSpecial[k] {
+            for (k, pattern) in patterns.enumerated() where parseSpecial || !needsParseSpecial[k] || !markup.isEmpty {
                 guard let first = pattern.first else { continue }
                 var changed = false
                 next.removeAll(keepingCapacity: true)
@@ -193,7 +198,7 @@ struct SpecialTokenMatcher: Sendable {
                     var start = range.lowerBound
                     var i = range.lowerBound
                     while i + pattern.count <= range.upperBound {
-                        if text[i] == first && Self.matches(text, at: i, pattern) {
+                        if text[i] == first && Self.matches(text, at: i, pattern) && allowed(k, at: i, pattern.count) {
                             if start < i { next.append(.text(start..<i)) }
                             next.append(.token(ids[k]))
                             i += pattern.count

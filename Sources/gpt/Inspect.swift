@@ -45,7 +45,7 @@ struct Inspect: ParsableCommand {
         let shown = all ? file.tensors : Array(file.tensors.prefix(12))
         for t in shown { out += "| \(t.name) | \(t.shape) | \(t.format) | \(t.byteCount) |\n" }
         if shown.count < file.tensors.count { out += "| … \(file.tensors.count - shown.count) more (--all) | | | |\n" }
-        out += "\n" + Params.render(config.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
+        out += "\n" + Params.render(try config.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
         Console.out(out)
     }
 }

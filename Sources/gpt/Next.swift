@@ -34,7 +34,7 @@ struct Next: ParsableCommand {
         let tokens = model.tokenizer.encode(prompt, parseSpecial: parseSpecial)
         guard !tokens.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
         let logits = try model.executor.forward(tokens)
-        let distributions = temperatures.map { NextTokenDistribution(logits: logits, temperature: $0) }
+        let distributions = try temperatures.map { try NextTokenDistribution(logits: logits, temperature: $0) }
         let ranked = Array(distributions[0].ranked.prefix(top))
         var out = "prompt: \(prompt)\n\n| rank | token | id | logit |"
         for t in temperatures { out += " p (T=\(t)) |" }

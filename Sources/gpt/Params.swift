@@ -41,11 +41,11 @@ struct Params: ParsableCommand {
         } else if let model {
             let file = try GGUFFile(path: model)
             let config = try ModelConfig(ModelHyperParameters(file), path: model)
-            count = config.parameterCount(tied: file.tensor("output.weight") == nil)
+            count = try config.parameterCount(tied: file.tensor("output.weight") == nil)
             title = model
         } else {
             let d = dim!
-            count = ParameterCount(nLayers: layers!, nEmbd: d, nFF: ff ?? 4 * d, nHeads: heads!,
+            count = try ParameterCount(nLayers: layers!, nEmbd: d, nFF: ff ?? 4 * d, nHeads: heads!,
                                    nKVHeads: kvHeads ?? heads!, nVocab: vocab!, nCtx: ctx, gated: false, tied: false,
                                    biases: true, learnedPositions: true)
             title = "custom"

@@ -167,7 +167,7 @@ struct HFCheckpointTests {
     @Test("the tiny model's own count matches its safetensors")
     func tinyParameterCount() throws {
         let folder = try HFModelFolder(path: Resources.folder)
-        let count = folder.config.parameterCount(tied: true)
+        let count = try folder.config.parameterCount(tied: true)
         let file = try SafeTensorsFile(path: Resources.folder + "/model.safetensors")
         // the causal masks h.N.attn.bias are buffers, not weights (the suffix has a dot: c_attn.bias stays)
         let stored = file.tensors.filter { !$0.name.hasSuffix(".attn.bias") }.reduce(0) { $0 + $1.elementCount }

@@ -107,9 +107,9 @@ struct SamplerTests {
     }
 
     @Test("next-token distribution sums to 1 and its entropy grows with temperature")
-    func distribution() {
-        let cold = NextTokenDistribution(logits: logits, temperature: 0.5)
-        let hot = NextTokenDistribution(logits: logits, temperature: 2)
+    func distribution() throws {
+        let cold = try NextTokenDistribution(logits: logits, temperature: 0.5)
+        let hot = try NextTokenDistribution(logits: logits, temperature: 2)
         #expect(abs(cold.probabilities.reduce(0, +) - 1) < 1e-5)
         #expect(cold.ranked == [0, 1, 2, 3, 4])
         #expect(cold.entropy < hot.entropy)
