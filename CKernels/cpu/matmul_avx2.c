@@ -215,13 +215,18 @@ AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, i
 // madd of the activations' pair sums. No int16 sum overflows: |q a| pairs <= 63 * 127 * 2.
 
 typedef struct {
-    __m256i sc[8];  // scales16 per chunk
-    __m256i mn[8];  // q2_K: mins16 per chunk
+    __m256i sc;     // the 16 sub-block scales as int16 (q4_K / q5_K: each per-32 scale twice)
+    __m256i mn;     // q2_K: the 16 mins as int16
     float d, dmin;
     __m256 dm;      // q4_K / q5_K: dmin * m per chunk (lanes)
 } ksuper;
 
-AI __m256i two_scales(int lo, int hi) { return _mm256_setr_m128i(_mm_set1_epi16((short)lo), _mm_set1_epi16((short)hi)); }
+// madd operand for chunk j: int16 lanes 0-7 (elements 0-15) = scale 2j, lanes 8-15 = scale 2j + 1.
+AI __m256i chunk_scales(__m256i sc16, int j) {
+    const __m256i pair = _mm256_permutevar8x32_epi32(sc16, _mm256_set1_epi32(j));  // dword j everywhere
+    return _mm256_shuffle_epi8(pair, _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2,
+                                                      3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3));
+}
 
 AI void k_decode(const int fmt, const uint8_t *blk, ksuper *k) {
     switch (fmt) {
@@ -231,46 +236,55 @@ AI void k_decode(const int fmt, const uint8_t *blk, ksuper *k) {
         const uint8_t *s = b->scales;
         k->d = _cvtsh_ss(b->d);
         k->dmin = _cvtsh_ss(b->dmin);
+        int16_t sc[16];
         float m[8];
         for (int j = 0; j < 8; j++) {
-            int sc, mn;
+            int scale, mn;
             if (j < 4) {
-                sc = s[j] & 0x3F;
+                scale = s[j] & 0x3F;
                 mn = s[j + 4] & 0x3F;
             } else {
-                sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
+                scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 2) & 0x30);
                 mn = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
             }
-            k->sc[j] = _mm256_set1_epi16((short)sc);
+            sc[2 * j] = sc[2 * j + 1] = (int16_t)scale;
             m[j] = (float)mn;
         }
+        k->sc = _mm256_loadu_si256((const __m256i *)sc);
         k->dm = _mm256_mul_ps(_mm256_loadu_ps(m), _mm256_set1_ps(k->dmin));
         break;
     }
     case CK_Q6_K: {
         const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
         k->d = _cvtsh_ss(b->d);
-        for (int j = 0; j < 8; j++) k->sc[j] = two_scales(b->scales[2 * j], b->scales[2 * j + 1]);
+        k->sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
         break;
     }
     case CK_Q3_K: {
+        // low 4 bits: bytes 0-7 (nibble i / 8); high 2 bits: byte 8 + i % 4, bits 2 (i / 4)
         const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
         const uint8_t *s = b->scales;
         k->d = _cvtsh_ss(b->d);
-        int sc[16];
-        for (int i = 0; i < 16; i++)
-            sc[i] = ((i < 8 ? s[i] & 0x0F : s[i - 8] >> 4) | ((s[8 + i % 4] >> (2 * (i / 4))) & 3) << 4) - 32;
-        for (int j = 0; j < 8; j++) k->sc[j] = two_scales(sc[2 * j], sc[2 * j + 1]);
+        uint64_t lo8;
+        uint32_t hi4;
+        memcpy(&lo8, s, 8);
+        memcpy(&hi4, s + 8, 4);
+        const __m128i l = _mm_cvtsi64_si128((long long)lo8);
+        const __m128i lo = _mm_and_si128(_mm_unpacklo_epi64(l, _mm_srli_epi16(l, 4)), _mm_set1_epi8(0x0F));
+        const __m128i h = _mm_set1_epi32((int)hi4);  // byte 8 + i % 4 at every position i % 4
+        const __m128i hi = _mm_and_si128(
+            _mm_srlv_epi32(h, _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(0x03));  // dword i / 4 shifted by 2 (i / 4)
+        const __m128i v = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+        k->sc = _mm256_cvtepi8_epi16(v);
         break;
     }
     default: {  // CK_Q2_K
         const ck_block_q2_K *b = (const ck_block_q2_K *)blk;
         k->d = _cvtsh_ss(b->d);
         k->dmin = _cvtsh_ss(b->dmin);
-        for (int j = 0; j < 8; j++) {
-            k->sc[j] = two_scales(b->scales[2 * j] & 0x0F, b->scales[2 * j + 1] & 0x0F);
-            k->mn[j] = two_scales(b->scales[2 * j] >> 4, b->scales[2 * j + 1] >> 4);
-        }
+        const __m128i v = _mm_loadu_si128((const __m128i *)b->scales);
+        k->sc = _mm256_cvtepu8_epi16(_mm_and_si128(v, _mm_set1_epi8(0x0F)));
+        k->mn = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F)));
         break;
     }
     }
@@ -355,7 +369,8 @@ AI void tile_k(const int fmt, const int R, const int C, float *out, int64_t N, c
                     acc[r][c] = _mm256_fnmadd_ps(k[r].dm, _mm256_loadu_ps(sa[c] + 8 * sb), acc[r][c]);
             }
         }
-        for (int j = 0; j < 8; j++) {
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 8; j++) {  // unrolled: the shifts and bit masks of each chunk become constants
             __m256i wq[4];
 #pragma clang loop unroll(full)
             for (int r = 0; r < R; r++) wq[r] = k_chunk(fmt, wrow + r * rb + sb * bs, j);
@@ -370,10 +385,10 @@ AI void tile_k(const int fmt, const int R, const int C, float *out, int64_t N, c
                 for (int r = 0; r < R; r++) {
                     __m256i p16 = _mm256_maddubs_epi16(wq[r], av);
                     if (offset) p16 = _mm256_sub_epi16(p16, aoff);
-                    const __m256i i32 = _mm256_madd_epi16(p16, k[r].sc[j]);
+                    const __m256i i32 = _mm256_madd_epi16(p16, chunk_scales(k[r].sc, j));
                     acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32), _mm256_set1_ps(scale[r][c][j]), acc[r][c]);
                     if (fmt == CK_Q2_K)
-                        acc[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(asum, k[r].mn[j])),
+                        acc[r][c] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(asum, chunk_scales(k[r].mn, j))),
                                                      _mm256_set1_ps(k[r].dmin * dac), acc[r][c]);
                 }
             }
