@@ -12,6 +12,10 @@ struct TokenAttributes: OptionSet, Sendable, Hashable {
     static let control = TokenAttributes(rawValue: 1 << 3)
     static let userDefined = TokenAttributes(rawValue: 1 << 4)
     static let byte = TokenAttributes(rawValue: 1 << 5)
+    /// Set by llama.cpp from the model's name, never from the file: whitespace before (lstrip) or after (rstrip)
+    /// the token is dropped when the token is matched in text.
+    static let lstrip = TokenAttributes(rawValue: 1 << 6)
+    static let rstrip = TokenAttributes(rawValue: 1 << 7)
 
     init(rawValue: UInt8) { self.rawValue = rawValue }
 
@@ -145,6 +149,26 @@ enum EndOfGeneration {
     }
 }
 
+// MARK: - Strip flags
+
+enum StripFlags {
+    /// llama.cpp's per-model strip flags. Phi-3 (general.name containing "phi-3" or "phi3", any case): every
+    /// special token and "</s>" eat the whitespace after them, except "<unk>", "<s>" and "<|endoftext|>". The
+    /// `<mask>` lstrip of a few embedding models is not applied (those tokenizers are not supported).
+    static func apply(
+        modelName: String?, texts: [String], lookup: (String) -> Int32?, _ attributes: inout [TokenAttributes]
+    ) {
+        guard let name = modelName?.lowercased(), name.contains("phi-3") || name.contains("phi3") else { return }
+        for i in attributes.indices where !attributes[i].isDisjoint(with: [.control, .userDefined, .unknown]) {
+            attributes[i].insert(.rstrip)
+        }
+        if let id = lookup("</s>") { attributes[Int(id)].insert(.rstrip) }
+        for text in ["<unk>", "<s>", "<|endoftext|>"] {
+            if let id = lookup(text) { attributes[Int(id)].remove(.rstrip) }
+        }
+    }
+}
+
 // MARK: - Partition around special tokens
 
 /// A piece of the input: raw text still to be pre-tokenized, or a special token matched verbatim.
@@ -160,17 +184,22 @@ struct SpecialTokenMatcher: Sendable {
     let patterns: [[UInt8]]
     /// Matched only when `parseSpecial` (control and unknown tokens); user-defined tokens always are.
     let needsParseSpecial: [Bool]
+    /// Whitespace before / after a match is dropped (llama.cpp LSTRIP / RSTRIP).
+    let lstrip: [Bool]
+    let rstrip: [Bool]
 
     init(texts: [String], attributes: [TokenAttributes]) {
-        var entries: [(id: Int32, bytes: [UInt8], parseOnly: Bool)] = []
+        var entries: [(id: Int32, bytes: [UInt8], attr: TokenAttributes)] = []
         for (index, attr) in attributes.enumerated()
         where !attr.isDisjoint(with: [.control, .userDefined, .unknown]) {
-            entries.append((Int32(index), Array(texts[index].utf8), !attr.isDisjoint(with: [.control, .unknown])))
+            entries.append((Int32(index), Array(texts[index].utf8), attr))
         }
         entries.sort { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
         ids = entries.map(\.id)
         patterns = entries.map(\.bytes)
-        needsParseSpecial = entries.map(\.parseOnly)
+        needsParseSpecial = entries.map { !$0.attr.isDisjoint(with: [.control, .unknown]) }
+        lstrip = entries.map { $0.attr.contains(.lstrip) }
+        rstrip = entries.map { $0.attr.contains(.rstrip) }
     }
 
     /// Splits `bytes` into text and special-token fragments. Each special token in turn (longest first) splits
@@ -199,9 +228,12 @@ struct SpecialTokenMatcher: Sendable {
                     var i = range.lowerBound
                     while i + pattern.count <= range.upperBound {
                         if text[i] == first && Self.matches(text, at: i, pattern) && allowed(k, at: i, pattern.count) {
-                            if start < i { next.append(.text(start..<i)) }
+                            var gapEnd = i
+                            if lstrip[k] { while gapEnd > start && Self.isSpace(text[gapEnd - 1]) { gapEnd -= 1 } }
+                            if start < gapEnd { next.append(.text(start..<gapEnd)) }
                             next.append(.token(ids[k]))
                             i += pattern.count
+                            if rstrip[k] { while i < range.upperBound && Self.isSpace(text[i]) { i += 1 } }
                             start = i
                             changed = true
                         } else {
@@ -215,6 +247,10 @@ struct SpecialTokenMatcher: Sendable {
         }
         return fragments
     }
+
+    /// C's isspace: space, \t, \n, \v, \f, \r (what llama.cpp strips).
+    @inline(__always)
+    private static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
 
     @inline(__always)
     private static func matches(_ text: UnsafeBufferPointer<UInt8>, at i: Int, _ pattern: [UInt8]) -> Bool {

@@ -3,8 +3,9 @@
 
 /// An error building a tokenizer from a vocabulary (GGUF `tokenizer.ggml.*` metadata or plain arrays).
 public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
-    /// `tokenizer.ggml.model` names a tokenizer family other than byte-level BPE ("gpt2").
-    case unsupportedModel(String)
+    /// `tokenizer.ggml.model` names a tokenizer family other than byte-level BPE ("gpt2") and SentencePiece
+    /// ("llama"): "bert", "t5", "rwkv", ...; with the file's `tokenizer.ggml.pre` when it has one.
+    case unsupportedModel(String, preTokenizer: String? = nil)
     /// `tokenizer.ggml.pre` names a pre-tokenizer (split regex family) this module does not implement.
     case unknownPreTokenizer(String, supported: [String])
     /// A `tokenizer.ggml.merges` entry is not "left right" (no space after the first character).
@@ -18,9 +19,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable, Sendable 
 
     public var description: String {
         switch self {
-        case .unsupportedModel(let model):
-            "tokenizer.ggml.model = \(model) is not supported (SwiftGPT reads byte-level BPE vocabularies, "
-                + "tokenizer.ggml.model = gpt2)"
+        case .unsupportedModel(let model, let pre):
+            "tokenizer.ggml.model = \(model)" + (pre.map { " (tokenizer.ggml.pre = \($0))" } ?? "")
+                + " is not supported: SwiftGPT reads byte-level BPE (tokenizer.ggml.model = gpt2) and SentencePiece "
+                + "(tokenizer.ggml.model = llama) vocabularies"
         case .unknownPreTokenizer(let name, let supported):
             "unknown pre-tokenizer tokenizer.ggml.pre = '\(name)'; supported: \(supported.joined(separator: ", "))"
         case .badMerge(let index, let line):

@@ -67,7 +67,7 @@ struct BPETokenizerTests {
                 tokens: TinyVocab.tokens, tokenTypes: TinyVocab.types, merges: TinyVocab.merges,
                 preTokenizer: "no-such-pre", bos: nil, eos: nil, addBOS: false)
         }
-        #expect("\(TokenizerError.unsupportedModel("llama"))".contains("tokenizer.ggml.model = llama is not supported"))
+        #expect("\(TokenizerError.unsupportedModel("bert"))".contains("tokenizer.ggml.model = bert is not supported"))
     }
 
     @Test("BOS/EOS are added only when asked, out-of-range ids are dropped")
@@ -127,9 +127,12 @@ struct BPETokenizerTests {
         #expect(t.encode("abc 12") == [TinyVocab.id("abc"), TinyVocab.id("Ġ"), TinyVocab.id("1"), TinyVocab.id("2")])
         #expect(t.eosID == 260 && t.bosID == 11)  // llama.cpp's BPE default BOS is 11
         #expect(!t.addBOS)
-        #expect(t.preTokenizer.name == "smollm")
+        #expect(t.preTokenizer?.name == "smollm")
 
-        #expect(throws: TokenizerError.unsupportedModel("llama")) {
+        #expect(throws: TokenizerError.unsupportedModel("t5", preTokenizer: "smollm")) {
+            try ggufTokenizer { $0.set("tokenizer.ggml.model", .string("t5")) }
+        }
+        #expect(throws: TokenizerError.missingKey("tokenizer.ggml.scores", file: "tiny.gguf")) {
             try ggufTokenizer { $0.set("tokenizer.ggml.model", .string("llama")) }
         }
         #expect(throws: TokenizerError.unknownPreTokenizer("qwen9", supported: PreTokenizer.supportedNames)) {
@@ -144,7 +147,7 @@ struct BPETokenizerTests {
         let t = try #require(RealModel.loaded).tokenizer
         #expect(t.vocabSize == 49152)
         #expect(t.bosID == 1 && t.eosID == 2 && !t.addBOS)
-        #expect(t.preTokenizer.name == "smollm")
+        #expect(t.preTokenizer?.name == "smollm")
         #expect(t.tokenID("<|im_end|>") == 2)
         #expect(t.tokenID("<|im_start|>") == 1)
         #expect(t.tokenID("no such token") == nil)
