@@ -136,7 +136,7 @@ public final class Tokenizer: Sendable {
         // Token texts; llama.cpp renames empty ones so every text is a distinct key.
         var texts = tokens
         for i in 0..<nVocab where texts[i].isEmpty { texts[i] = "[EMPTY_\(i)]" }
-        let textIDs = ByteStringTable(texts.enumerated().map { (Array($0.element.utf8), Int32($0.offset)) })
+        let textIDs = ByteStringTable(texts)
 
         // Attributes, end-of-generation set (which may change attributes), strip flags, special-token matcher.
         var attrs = (0..<nVocab).map { TokenAttributes(tokenType: tokenTypes[$0]) }

@@ -90,7 +90,7 @@ struct PreTokenizerTests {
 
     @Test("an unknown name throws, naming it and the supported ones")
     func unknownName() {
-        #expect(throws: TokenizerError.self) { try PreTokenizer(named: "llama3") }
+        #expect(throws: TokenizerError.self) { try PreTokenizer(named: "qwen35") }
         do {
             _ = try PreTokenizer(named: "no-such-pre")
         } catch {

@@ -62,6 +62,35 @@ struct VocabGoldenTests {
         }
     }
 
+    @Test("kinds SwiftGPT does not read fail by name", arguments: [("bert", "bert-bge"), ("gemma4", "gemma4"), ("t5", nil)])
+    func unsupportedKind(_ model: String, _ pre: String?) throws {
+        var w = GGUFWriter()
+        w.set("tokenizer.ggml.model", .string(model))
+        if let pre { w.set("tokenizer.ggml.pre", .string(pre)) }
+        w.set("tokenizer.ggml.tokens", .array([.string("a")]))
+        let error = #expect(throws: TokenizerError.self) { try Tokenizer(gguf: GGUFFile(bytes: try w.serialized())) }
+        #expect(error == .unsupportedModel(model, preTokenizer: pre))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("tokenizer.ggml.model = \(model)"))
+    }
+
+    @Test("a BPE pre-tokenizer SwiftGPT does not implement fails by name (llama.cpp's qwen35 vocabulary)")
+    func unsupportedPre() throws {
+        var w = GGUFWriter()
+        w.set("tokenizer.ggml.model", .string("gpt2"))
+        w.set("tokenizer.ggml.pre", .string("qwen35"))
+        w.set("tokenizer.ggml.tokens", .array([.string("a")]))
+        w.set("tokenizer.ggml.merges", .array([]))
+        let error = #expect(throws: TokenizerError.self) { try Tokenizer(gguf: GGUFFile(bytes: try w.serialized())) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("tokenizer.ggml.pre = 'qwen35'"))
+        // The real files, when llama.cpp's tree is here: WordPiece, Gemma 4's BPE and Qwen 3.5 are refused by name.
+        for (name, kind) in [("bert-bge", "bert"), ("gemma-4", "gemma4"), ("qwen35", "qwen35")] {
+            let path = "\(VocabGolden.llamaModels)/ggml-vocab-\(name).gguf"
+            guard FileManager.default.isReadableFile(atPath: path) else { continue }
+            let e = #expect(throws: TokenizerError.self) { try Tokenizer(gguf: GGUFFile(path: path)) }
+            #expect("\(e.map { "\($0)" } ?? "")".contains(kind), "\(name)")
+        }
+    }
+
     @Test("Gemma 3: BOS, no space prefix, user-defined whitespace tokens, byte fallback")
     func gemmaBehaviour() throws {
         let golden = try VocabGolden.load("gemma3")
