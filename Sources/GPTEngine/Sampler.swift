@@ -157,6 +157,11 @@ public struct Sampler: Sendable {
 
     /// Indices of the k largest values, largest first.
     public static func partialTopK(_ values: [Float], _ k: Int) -> [Int] {
+        values.withUnsafeBufferPointer { partialTopK($0, k) }
+    }
+
+    /// Indices of the k largest values, largest first (the lower index first among equal values).
+    public static func partialTopK(_ values: UnsafeBufferPointer<Float>, _ k: Int) -> [Int] {
         // A small sorted buffer beats sorting 49k entries for the usual k <= 100.
         var top: [Int] = []
         top.reserveCapacity(k + 1)

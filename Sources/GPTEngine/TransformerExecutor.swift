@@ -36,6 +36,7 @@ public final class TransformerExecutor {
     private let last: any DeviceTensor  // (1, nEmbd) the final position
     private let lastNorm: any DeviceTensor  // (1, nEmbd)
     private let logitsTensor: any DeviceTensor  // (1, nVocab)
+    private var rowLogits: (any DeviceTensor)?  // (B, nVocab) logits of many rows, allocated on first use
 
     /// - Parameter kvFormat: .f16 or .f32; nil picks F16 where the backend supports it.
     public init(weights: ModelWeights, backend: any Backend, nCtx: Int, maxBatch: Int = 512,
@@ -100,12 +101,7 @@ public final class TransformerExecutor {
     /// Feeds `tokens` at the next positions and returns the logits (nVocab) of the last one.
     public func forward(_ tokens: [Int32]) throws -> [Float] {
         guard !tokens.isEmpty else { throw EngineError.emptyPrompt }
-        guard position + tokens.count <= nCtx else {
-            throw EngineError.contextOverflow(needed: position + tokens.count, limit: nCtx)
-        }
-        for id in tokens where id < 0 || Int(id) >= config.nVocab {
-            throw EngineError.invalidToken(id, vocab: config.nVocab)
-        }
+        try check(tokens)
         var start = 0
         while start < tokens.count {
             let end = min(start + maxBatch, tokens.count)
@@ -113,6 +109,45 @@ public final class TransformerExecutor {
             start = end
         }
         return try logits()
+    }
+
+    /// Feeds `tokens` at the next positions and returns the logits of every token from index `first` on, as
+    /// (tokens.count - first, nVocab) floats, row-major (what perplexity scores).
+    public func forward(_ tokens: [Int32], logitsFrom first: Int) throws -> [Float] {
+        guard (0..<tokens.count).contains(first) else { throw EngineError.emptyPrompt }
+        try check(tokens)
+        if rowLogits == nil { rowLogits = try backend.allocate([maxBatch, config.nVocab], .f32, label: "row_logits") }
+        var out: [Float] = []
+        out.reserveCapacity((tokens.count - first) * config.nVocab)
+        var start = 0
+        while start < tokens.count {
+            let end = min(start + maxBatch, tokens.count)
+            try forwardBatch(Array(tokens[start..<end]))
+            let rows = max(first, start)..<end  // wanted rows in this batch
+            if !rows.isEmpty {
+                // final norm of the wanted rows, then the unembedding of each
+                try backend.copyRows(xn, dstRow: 0, x, srcRow: rows.lowerBound - start, rows: rows.count)
+                try norm(proj, xn, weights.outputNorm, weights.outputNormBias, rows: rows.count)
+                try backend.matmul(rowLogits!, proj, weights.output, rows: rows.count)
+                let offset = out.count
+                out.append(contentsOf: repeatElement(0, count: rows.count * config.nVocab))
+                try out.withUnsafeMutableBufferPointer {
+                    try backend.read(rowLogits!, into: UnsafeMutableBufferPointer(rebasing: $0[offset...]))
+                }
+            }
+            start = end
+        }
+        return out
+    }
+
+    /// Throws unless `tokens` fit in the cache after what it holds and are all in the vocabulary.
+    private func check(_ tokens: [Int32]) throws {
+        guard position + tokens.count <= nCtx else {
+            throw EngineError.contextOverflow(needed: position + tokens.count, limit: nCtx)
+        }
+        for id in tokens where id < 0 || Int(id) >= config.nVocab {
+            throw EngineError.invalidToken(id, vocab: config.nVocab)
+        }
     }
 
     /// One batch of at most maxBatch tokens through every layer; leaves the last position's logits on the device.

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Golden data for SwiftGPT's quantized formats, from llama.cpp: variants of the default model made by llama.cpp's
+own quantizer, their greedy continuations (with the top-1/top-2 margins) and their llama-perplexity values.
+
+Steps (each skips what is already done):
+  1. llama-quantize --allow-requantize MODEL VARIANTS/SmolLM2-135M-Instruct.TYPE.gguf TYPE for every TYPE
+     (Q4_0 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K). The default model is Q4_1, so these are requantized:
+     quality drops, but SwiftGPT and llama.cpp read the same files, so the comparisons hold.
+     VARIANTS defaults to ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/variants (shared; never committed).
+  2. For the default model and every variant: greedy continuations of three prompts (make_golden.py's driver:
+     libllama through the llama-cpp-python ctypes bindings, F32 KV cache, flash attention off) and
+     `llama-perplexity -c 128 --chunks 4 -b 128` on Tests/EndToEndTests/Golden/declaration.txt.
+  3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities; no logits, no model bytes).
+
+Usage:
+  scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--quantize-only] [--threads 2]
+Needs llama.cpp built by scripts/build-llama.sh (llama-quantize, llama-perplexity, libllama.so).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_golden as mg  # noqa: E402  (the same libllama driver as the default model's golden data)
+
+TYPES = ["Q4_0", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K"]
+PROMPT_NAMES = ["capital", "robot", "chat"]
+N_PREDICT = 32
+TEXT = mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "declaration.txt"
+PPL_ARGS = ["-c", "128", "--chunks", "4", "-b", "128"]
+
+
+def variant_path(variants: Path, model: Path, qtype: str) -> Path:
+    stem = model.name.split(".")[0]  # SmolLM2-135M-Instruct
+    return variants / f"{stem}.{qtype}.gguf"
+
+
+def perplexity(bin_dir: Path, model: Path, threads: int) -> dict:
+    cmd = [str(bin_dir / "llama-perplexity"), "-m", str(model), "-f", str(TEXT), *PPL_ARGS, "-t", str(threads)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    out = r.stdout + r.stderr
+    m = re.search(r"Final estimate: PPL = ([0-9.]+) \+/- ([0-9.]+)", out)
+    if r.returncode != 0 or not m:
+        sys.exit(f"make_quant_golden: llama-perplexity failed on {model}:\n{out[-2000:]}")
+    chunks = [float(v) for v in re.findall(r"\[\d+\]([0-9.]+),", out)]
+    return {"ppl": float(m.group(1)), "uncertainty": float(m.group(2)), "chunk_ppl": chunks}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=Path(os.environ.get("GPT_MODEL") or
+                                                      mg.CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"))
+    p.add_argument("--variants", type=Path, default=mg.CACHE / "models" / "variants")
+    p.add_argument("--llama-dir", type=Path, default=Path(os.environ.get("LLAMA_DIR") or mg.CACHE / "llama.cpp"))
+    p.add_argument("--types", default=",".join(TYPES))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quantize-only", action="store_true", help="make the variant files, write no golden data")
+    p.add_argument("--out", type=Path, default=mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "quant.json")
+    a = p.parse_args()
+    bin_dir = a.llama_dir / "bin"
+    types = [t for t in a.types.split(",") if t]
+    a.variants.mkdir(parents=True, exist_ok=True)
+    for t in types:
+        out = variant_path(a.variants, a.model, t)
+        if not out.is_file():
+            print(f"llama-quantize {t} -> {out}", file=sys.stderr)
+            subprocess.run([str(bin_dir / "llama-quantize"), "--allow-requantize", str(a.model), str(out), t,
+                            str(a.threads)], check=True, capture_output=True)
+    if a.quantize_only:
+        return
+
+    # the driver of make_golden.py, with its defaults (F32 KV cache, flash attention off, n_ctx 512)
+    sys.argv = [sys.argv[0], "--threads", str(a.threads), "--llama-dir", str(a.llama_dir)]
+    args = mg.parse_args()
+    L = mg.load_bindings(args.py_src, args.lib_dir)
+    prompts = [pr for pr in mg.PROMPTS if pr[0] in PROMPT_NAMES]
+    entries = []
+    for t, path in [("Q4_1", a.model)] + [(t, variant_path(a.variants, a.model, t)) for t in types]:
+        args.model = path
+        llm = mg.Llama(L, args)
+        greedy = []
+        for name, text, parse_special in prompts:
+            e, _ = mg.run_prompt(llm, name, text, parse_special, N_PREDICT, False)
+            greedy.append({k: e[k] for k in ("name", "prompt", "parse_special", "prompt_tokens", "n_predict",
+                                             "generated_tokens", "near_tie_steps", "min_margin")}
+                          | {"steps": [{k: s[k] for k in ("token", "top2_token", "margin")} for s in e["steps"]]})
+        L.llama_model_free(llm.model)
+        ppl = perplexity(bin_dir, path, a.threads)
+        print(f"{t:7s} ppl {ppl['ppl']:.4f} +/- {ppl['uncertainty']:.4f}  {path.stat().st_size} bytes",
+              file=sys.stderr)
+        entries.append({"type": t, "file": path.name, "size": path.stat().st_size, "sha256": mg.sha256(path),
+                        "perplexity": ppl, "greedy": greedy})
+    meta = {
+        "generator": "scripts/make_quant_golden.py",
+        "reference": "llama.cpp: llama-quantize --allow-requantize, llama-perplexity, libllama (ctypes)",
+        **mg.vendored_info(args.py_src),
+        "base_model": {"file": a.model.name, "sha256": mg.sha256(a.model)},
+        "perplexity_command": "llama-perplexity -m FILE -f Tests/EndToEndTests/Golden/declaration.txt "
+                              + " ".join(PPL_ARGS) + f" -t {a.threads}",
+        "perplexity_text": "Tests/EndToEndTests/Golden/declaration.txt (the Declaration of Independence, 1776: "
+                           "public domain)",
+        "greedy_settings": "make_golden.py's defaults: F32 KV cache, "
+                           f"flash attention off, n_ctx 512, {N_PREDICT} greedy tokens (argmax of the raw logits)",
+        "rules": {"near_tie": f"margin < {mg.NEAR_TIE}: either of the top two may be chosen, and the comparison "
+                              "stops when the runner-up is"},
+    }
+    a.out.write_text(json.dumps({**meta, "variants": entries}, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
