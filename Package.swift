@@ -50,10 +50,11 @@ let package = Package(
         .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
         .target(name: "SafeTensors", dependencies: ["GPTCore"]),
         .target(name: "HFCheckpoint", dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "SafeTensors", "CKernels"]),
+        .target(name: "Quantization", dependencies: ["GPTCore", "GGUF", "GPTEngine", "HFCheckpoint", "CKernels"]),
         .target(
             name: "SwiftGPT",
             dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "AllBackends", "OpCheck", "Profiling", "Visualization",
-                           "SafeTensors", "HFCheckpoint"]),
+                           "SafeTensors", "HFCheckpoint", "Quantization"]),
 
         // MARK: - Backends
         .target(

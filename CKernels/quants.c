@@ -1,5 +1,6 @@
 // quants.c: fp16 <-> fp32 and bf16 -> fp32, and rows quantized the ggml reference way (ggml-quants.c:
-// quantize_row_q4_0_ref, _q4_1_ref, _q8_0_ref). The dequantizers are in ref/dequantize.c, the table in formats.c.
+// quantize_row_q4_0_ref, _q4_1_ref, _q8_0_ref; the other formats' quantizers are in quantize.c). The dequantizers
+// are in ref/dequantize.c, the table in formats.c.
 // Portable scalar C; the matmul kernels never dequantize, they work on the blocks (cpu/matmul*.c).
 #include <math.h>
 
@@ -123,6 +124,14 @@ void ck_quantize_row(int fmt, void *dst, const float *src, int64_t n) {
         }
         break;
     }
+    case CK_BF16: ck_quantize_bf16(dst, src, n); break;
+    case CK_Q5_0: ck_quantize_q5_0(dst, src, n); break;
+    case CK_Q5_1: ck_quantize_q5_1(dst, src, n); break;
+    case CK_Q2_K: ck_quantize_q2_K(dst, src, n); break;
+    case CK_Q3_K: ck_quantize_q3_K(dst, src, n); break;
+    case CK_Q4_K: ck_quantize_q4_K(dst, src, n); break;
+    case CK_Q5_K: ck_quantize_q5_K(dst, src, n); break;
+    case CK_Q6_K: ck_quantize_q6_K(dst, src, n); break;
     default: break;
     }
 }

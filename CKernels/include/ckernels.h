@@ -114,7 +114,8 @@ size_t ck_row_bytes(int fmt, int64_t n);
 /// dst (n) = src row (n elements in fmt) as floats: the reference dequantizers (ref/dequantize.c), bit for bit
 /// those of gguf-py's numpy code; a no-op for a format without CK_CAN_DEQUANTIZE.
 void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n);
-/// dst (n elements in fmt) = src (n) quantized the standard (ggml reference) way: used by tests and tools.
+/// dst (n elements in fmt) = src (n) quantized the standard (ggml reference) way, for every format of the table:
+/// quants.c for f32/f16/q4_0/q4_1/q8_0, quantize.c (ck_quantize_*) for the others. Used by tests and tools.
 void ck_quantize_row(int fmt, void *dst, const float *src, int64_t n);
 
 // MARK: - Scalar references
@@ -222,6 +223,21 @@ void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, con
 double ck_calibrate_fma_gflops(int nthreads, int64_t iters);
 /// Streaming read bandwidth in GB/s over `bytes` (a multiple of 64) of `buffer`.
 double ck_calibrate_read_gbps(const void *buffer, int64_t bytes, int nthreads, int repetitions);
+
+// MARK: - Quantizers (quantize.c): dst (n elements in the format) = src (n floats); n a multiple of the block size
+
+/// The top 16 bits of each float rounded to nearest even (ggml's fp32 -> bf16); NaN stays NaN.
+void ck_quantize_bf16(uint16_t *dst, const float *src, int64_t n);
+/// Round to nearest (ggml's reference q5_0 / q5_1).
+void ck_quantize_q5_0(void *dst, const float *src, int64_t n);
+void ck_quantize_q5_1(void *dst, const float *src, int64_t n);
+/// K-quants with the sub-block scale searches of ggml's reference quantizers (what llama-quantize runs without an
+/// importance matrix); n a multiple of 256.
+void ck_quantize_q2_K(void *dst, const float *src, int64_t n);
+void ck_quantize_q3_K(void *dst, const float *src, int64_t n);
+void ck_quantize_q4_K(void *dst, const float *src, int64_t n);
+void ck_quantize_q5_K(void *dst, const float *src, int64_t n);
+void ck_quantize_q6_K(void *dst, const float *src, int64_t n);
 
 #ifdef __cplusplus
 }

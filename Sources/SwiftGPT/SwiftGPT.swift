@@ -9,3 +9,4 @@
 @_exported import Visualization
 @_exported import SafeTensors
 @_exported import HFCheckpoint
+@_exported import Quantization

@@ -1,4 +1,5 @@
-// gpt inspect: what is in a GGUF file: architecture, hyper-parameters, tokenizer, chat template, tensors.
+// gpt inspect: what is in a GGUF file: architecture, hyper-parameters, tokenizer, chat template, tensor formats; for
+// a file it cannot run (architecture, tokenizer or tensor formats), everything it can read and the reasons why.
 import ArgumentParser
 import Foundation
 import SwiftGPT
@@ -16,36 +17,71 @@ struct Inspect: ParsableCommand {
         let path = model ?? ModelLocator.defaultModelPath
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no model file at \(path)") }
         let file = try GGUFFile(path: path)
-        let hp = try ModelHyperParameters(file)
-        let config = try ModelConfig(hp, path: path)
+        // Everything below the header is shown as far as it can be read; what stops the model from running here is
+        // collected in `problems` and printed at the end.
+        var problems: [String] = []
         var out = "\(path)\n  GGUF v\(file.version), \(file.fileSize) bytes, \(file.tensors.count) tensors, "
             + "\(file.metadata.count) metadata keys, alignment \(file.alignment)\n"
         if let name = file.value("general.name")?.string { out += "  name: \(name)\n" }
-        out += "  architecture: \(config.architecture.rawValue): \(config.nLayers) layers, nEmbd \(config.nEmbd), "
-            + "nFF \(config.nFF), heads \(config.nHeads) (KV \(config.nKVHeads)), headDim \(config.headDim), "
-            + "context \(config.nCtxTrain), vocab \(config.nVocab)\n"
-        if config.usesRope { out += "  rope: freq base \(config.ropeFreqBase), \(config.ropeStyle) pairs\n" }
-        out += "  norm eps: \(config.normEps)\n"
-        let tokenizer = try BPETokenizer(gguf: file)
-        out += "  tokenizer: \(file.value("tokenizer.ggml.model")?.string ?? "?") / pre-tokenizer "
-            + "\(file.value("tokenizer.ggml.pre")?.string ?? "default"), \(tokenizer.vocabSize) tokens, "
-            + "BOS \(tokenizer.bosID.map(String.init) ?? "none"), EOS \(tokenizer.eosID.map(String.init) ?? "none")\n"
+        var config: ModelConfig?
+        do {
+            let c = try ModelConfig(ModelHyperParameters(file), path: path)
+            config = c
+            out += "  architecture: \(c.architecture.rawValue): \(c.nLayers) layers, nEmbd \(c.nEmbd), "
+                + "nFF \(c.nFF), heads \(c.nHeads) (KV \(c.nKVHeads)), headDim \(c.headDim), "
+                + "context \(c.nCtxTrain), vocab \(c.nVocab)\n"
+            if c.usesRope { out += "  rope: freq base \(c.ropeFreqBase), \(c.ropeStyle) pairs\n" }
+            out += "  norm eps: \(c.normEps)\n"
+        } catch {
+            out += "  architecture: \(file.value("general.architecture")?.string ?? "not given")\n"
+            problems.append("\(error)")
+        }
+        do {
+            let tokenizer = try BPETokenizer(gguf: file)
+            out += "  tokenizer: \(file.value("tokenizer.ggml.model")?.string ?? "?") / pre-tokenizer "
+                + "\(file.value("tokenizer.ggml.pre")?.string ?? "default"), \(tokenizer.vocabSize) tokens, "
+                + "BOS \(tokenizer.bosID.map(String.init) ?? "none"), EOS \(tokenizer.eosID.map(String.init) ?? "none")\n"
+        } catch {
+            out += "  tokenizer: \(file.value("tokenizer.ggml.model")?.string ?? "none")\n"
+            problems.append("\(error)")
+        }
         let template = ChatTemplate.detect(file.value("tokenizer.chat_template")?.string)
         out += "  chat template: \(template?.rawValue ?? "none recognised")\n"
-        var byFormat: [String: (Int, Int)] = [:]
+        var byFormat: [WeightFormat: (tensors: Int, weights: Int, bytes: Int)] = [:]
         for t in file.tensors {
-            let elements = t.shape.reduce(1, *)
-            byFormat[t.format.rawValue, default: (0, 0)].0 += elements
-            byFormat[t.format.rawValue, default: (0, 0)].1 += t.byteCount
+            byFormat[t.format, default: (0, 0, 0)].tensors += 1
+            byFormat[t.format, default: (0, 0, 0)].weights += t.elementCount
+            byFormat[t.format, default: (0, 0, 0)].bytes += t.byteCount
         }
-        out += "  formats: " + byFormat.sorted { $0.key < $1.key }.map {
-            "\($0.key) \($0.value.0) weights in \($0.value.1) bytes"
-        }.joined(separator: ", ") + "\n\n"
-        out += "| tensor | shape | format | bytes |\n| --- | --- | --- | ---: |\n"
+        out += "  formats: " + (file.tensors.isEmpty ? "none" : WeightFormat.allCases.compactMap { f in
+            byFormat[f].map { "\(f.ggmlName) \($0.tensors) tensors (\($0.weights) weights, \($0.bytes) bytes)" }
+        }.joined(separator: ", ")) + "\n"
+        if file.tensors.isEmpty { problems.append("the file has no tensors (a vocabulary-only file)") }
+        // which backends here can compute with every matrix's format (vectors are read as F32 by all)
+        let matrixFormats = Set(file.tensors.filter { $0.shape.count >= 2 }.map(\.format))
+        var runnable: [String] = [], backendProblems: [String] = []
+        for name in BackendRegistry.standard.availableNames() {
+            guard let backend = try? BackendRegistry.standard.make(name) else { continue }
+            let missing = matrixFormats.filter { !backend.supports(.matmul, $0) || !backend.supports(.embedding, $0) }
+            if missing.isEmpty {
+                runnable.append(name)
+            } else {
+                backendProblems.append("backend \(name) cannot compute with \(WeightFormat.names(missing)) tensors")
+            }
+        }
+        if problems.isEmpty && !runnable.isEmpty {
+            out += "  runs here on: \(runnable.joined(separator: ", "))"
+                + (backendProblems.isEmpty ? "" : " (not elsewhere: \(backendProblems.joined(separator: "; ")))") + "\n"
+        } else {
+            out += "  cannot run here: \((problems + backendProblems).joined(separator: "; "))\n"
+        }
+        out += "\n| tensor | shape | format | bytes |\n| --- | --- | --- | ---: |\n"
         let shown = all ? file.tensors : Array(file.tensors.prefix(12))
         for t in shown { out += "| \(t.name) | \(t.shape) | \(t.format) | \(t.byteCount) |\n" }
         if shown.count < file.tensors.count { out += "| … \(file.tensors.count - shown.count) more (--all) | | | |\n" }
-        out += "\n" + Params.render(try config.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
+        if let config {
+            out += "\n" + Params.render(try config.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
+        }
         Console.out(out)
     }
 }

@@ -31,8 +31,9 @@ struct OpenCLOps {
         static let all: [MatmulCase] = {
             var cases: [MatmulCase] = []
             for format in quantizableFormats {
-                // K not a multiple of 32 only exists for the float formats: tails of the tiles and strides.
-                let ks = format.isQuantized ? [32, 96, 576] : [5, 32, 96, 576]
+                // K not a multiple of 32 only exists for the float formats: tails of the tiles and strides; the
+                // K-quants take whole super-blocks of 256.
+                let ks = !format.isQuantized ? [5, 32, 96, 576] : format.blockSize == 32 ? [32, 96, 576] : [256, 768]
                 for T in [1, 5, 33] { for K in ks { for N in [1, 7, 576] { cases.append(MatmulCase(format: format, T: T, K: K, N: N)) } } }
             }
             return cases
@@ -71,7 +72,9 @@ struct OpenCLOps {
     // MARK: Embedding
 
     @Test(arguments: quantizableFormats, [32, 576])
-    func embedding(_ format: WeightFormat, _ n: Int) throws {
+    func embedding(_ format: WeightFormat, _ n32: Int) throws {
+        // whole blocks of the format: the K-quants take 256-blocks (32 -> 256, 576 -> 4608)
+        let n = format.blockSize > 32 ? n32 / 32 * format.blockSize : n32
         let b = try backend()
         var rng = SeededRNG(seed: UInt64(n) + UInt64(format.ggmlType))
         let vocab = 37
