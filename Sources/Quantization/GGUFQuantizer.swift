@@ -42,6 +42,8 @@ public struct GGUFQuantizer {
 
     public let inputPath: String
     let metadata: [(String, GGUFValue)]
+    /// In llama.cpp's order (its model loader's): tensors outside the layers first, then layer by layer, by name within
+    /// each. The attention-V and FFN-down rules count tensors in this order, and the output is written in it.
     let sources: [Source]
     let alignment: Int
     let nLayers: Int, nHeads: Int, nKVHeads: Int
@@ -54,19 +56,31 @@ public struct GGUFQuantizer {
             let folder = try HFModelFolder(path: path)
             let writer = try folder.ggufWriter(type: .f32)
             metadata = writer.metadata.map { ($0.key, $0.value) }
-            sources = writer.tensors.map { t in Source(name: t.name, shape: t.shape, format: t.format) { t.data } }
+            sources = writer.tensors.sorted { Self.loaderOrder($0.name, $1.name) }.map { t in
+                Source(name: t.name, shape: t.shape, format: t.format) { t.data }
+            }
             alignment = writer.alignment
             (nLayers, nHeads, nKVHeads) = (folder.config.nLayers, folder.config.nHeads, folder.config.nKVHeads)
         } else {
             let file = try GGUFFile(path: path)
             metadata = file.metadataKeys.compactMap { key in file.metadata[key].map { (key, $0) } }
-            sources = file.tensors.map { t in
+            sources = file.tensors.sorted { Self.loaderOrder($0.name, $1.name) }.map { t in
                 Source(name: t.name, shape: t.shape, format: t.format) { Array(file.bytes(of: t)) }
             }
             alignment = file.alignment
             let hp = try ModelHyperParameters(file)
             (nLayers, nHeads, nKVHeads) = (hp.nLayers, hp.nHeads, hp.nKVHeads)
         }
+    }
+
+    /// llama_model_loader's weight order: by layer number ("blk.N."; -1 for tensors outside the layers), then name.
+    static func loaderOrder(_ a: String, _ b: String) -> Bool {
+        func layer(_ name: String) -> Int {
+            guard name.hasPrefix("blk.") else { return -1 }
+            return Int(name.dropFirst(4).prefix { $0.isNumber }) ?? -1
+        }
+        let (la, lb) = (layer(a), layer(b))
+        return la != lb ? la < lb : a < b
     }
 
     /// The format each tensor gets in `type`, in file order, plus the fallbacks (rows not whole blocks).
