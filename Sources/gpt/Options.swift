@@ -4,12 +4,14 @@ import Foundation
 import SwiftGPT
 
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.short, .long], help: "GGUF model file, or a Hugging Face GPT-2 folder (default: $GPT_MODEL or the cached SmolLM2-135M-Instruct Q4_1).")
+    @Option(name: [.short, .long], help: "GGUF model file, Hugging Face GPT-2 folder, or catalogue name (`gpt models`) (default: $GPT_MODEL or the cached SmolLM2-135M-Instruct Q4_1).")
     var model: String?
 
-    var path: String { model ?? ModelLocator.defaultModelPath }
+    /// The file to open: `--model` as a path or a catalogue name (`gpt models`), else the default model.
+    var path: String { model.map { (try? ModelLocator.resolve($0)) ?? $0 } ?? ModelLocator.defaultModelPath }
 
     func validate() throws {
+        if let model { _ = try ModelLocator.resolve(model) }  // names a missing catalogue model or file
         if !FileManager.default.fileExists(atPath: path) {
             if model == nil {
                 throw ValidationError(

@@ -107,6 +107,20 @@ struct VocabGoldenTests {
         #expect(ids.count == 4 && ids.allSatisfy { t.tokenText($0)?.hasPrefix("<0x") == true })
         #expect(t.decode(ids) == "\u{10FFFD}")
     }
+
+    @Test("SentencePiece ids stream back as whole characters (byte tokens, ▁ spaces)", arguments: ["gemma3", "llama-spm"])
+    func streaming(_ name: String) throws {
+        let golden = try VocabGolden.load(name)
+        let t = try Tokenizer(gguf: GGUFFile(bytes: try golden.extractGGUF(), name: "\(name)-extract.gguf"))
+        for c in golden.cases where !c.parseSpecial {
+            var decoder = StreamingDecoder(tokenizer: t, renderSpecial: false)
+            var chunks: [String] = []
+            for id in c.ids { chunks.append(decoder.append(id)) }
+            chunks.append(decoder.flush())
+            #expect(!chunks.contains { $0.unicodeScalars.contains("\u{FFFD}") }, "\(name) / \(c.name): split character")
+            #expect(chunks.joined() == t.decode(c.ids, renderSpecial: false), "\(name) / \(c.name)")
+        }
+    }
 }
 
 // MARK: - Golden file
