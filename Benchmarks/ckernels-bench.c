@@ -7,7 +7,7 @@
 // Build and run from the repository root (libomp from Debian's libomp-dev; any LLVM version's omp.h works):
 //   OMP_INC=$(dirname $(ls /usr/lib/llvm-*/lib/clang/*/include/omp.h | tail -1))
 //   OMP_LIB=$(dirname $(ls /usr/lib/llvm-*/lib/libomp.so | tail -1))
-//   clang -O3 -ffp-contract=fast -fno-math-errno -fopenmp -I$OMP_INC -ICKernels/include CKernels/quants.c \
+//   clang -O3 -ffp-contract=fast -fno-math-errno -fopenmp -I$OMP_INC -ICKernels/include CKernels/*.c \
 //     CKernels/ref/*.c CKernels/cpu/*.c Benchmarks/ckernels-bench.c -o /tmp/ckernels-bench \
 //     -L$OMP_LIB -Wl,-rpath,$OMP_LIB -lomp -lm
 //   /tmp/ckernels-bench [threads (2)] [simd level: 0 scalar, 1 avx2, 2 avx512 (best)]
