@@ -177,23 +177,14 @@ public struct PreTokenizer: Sendable, Equatable {
     private static func isolate(
         _ piece: Range<Int>, into out: inout [Range<Int>], runs: Bool, _ matches: (Int) -> Bool
     ) {
-        var gapStart = piece.lowerBound
-        var i = piece.lowerBound
-        while i < piece.upperBound {
-            guard matches(i) else {
-                i += 1
-                continue
-            }
+        splitAround(piece, into: &out) { i in
+            guard matches(i) else { return nil }
             var end = i + 1
             if runs {
                 while end < piece.upperBound && matches(end) { end += 1 }
             }
-            if gapStart < i { out.append(gapStart..<i) }
-            out.append(i..<end)
-            gapStart = end
-            i = end
+            return end
         }
-        if gapStart < piece.upperBound { out.append(gapStart..<piece.upperBound) }
     }
 
     /// Splits `piece` around matches of `\s?X+` (X = `member`), leftmost first: a whitespace scalar joins the run
@@ -201,18 +192,31 @@ public struct PreTokenizer: Sendable, Equatable {
     private static func spacedRuns(
         _ cls: [ScalarClass], _ piece: Range<Int>, into out: inout [Range<Int>], _ member: (Int) -> Bool
     ) {
-        var gapStart = piece.lowerBound
-        var i = piece.lowerBound
-        while i < piece.upperBound {
+        splitAround(piece, into: &out) { i in
             var body = i
             if cls[i] == .whitespace && i + 1 < piece.upperBound && member(i + 1) {
                 body = i + 1
             } else if !member(i) {
-                i += 1
-                continue
+                return nil
             }
             var end = body + 1
             while end < piece.upperBound && member(end) { end += 1 }
+            return end
+        }
+    }
+
+    /// A regex split that keeps everything: scanning left to right, `matchEnd(i)` is the end of the match that
+    /// starts at i (nil: none starts there); matches and the gaps between them become pieces.
+    private static func splitAround(
+        _ piece: Range<Int>, into out: inout [Range<Int>], _ matchEnd: (Int) -> Int?
+    ) {
+        var gapStart = piece.lowerBound
+        var i = piece.lowerBound
+        while i < piece.upperBound {
+            guard let end = matchEnd(i) else {
+                i += 1
+                continue
+            }
             if gapStart < i { out.append(gapStart..<i) }
             out.append(i..<end)
             gapStart = end

@@ -163,21 +163,17 @@ def read_cases(name):
     return cases
 
 
-BYTE_DECODER = None
+def gpt2_byte_decoder():
+    """GPT-2's byte map, reversed: printable Latin-1 bytes stand for themselves, the other 68 for U+0100...U+0143."""
+    printable = [*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    others = [b for b in range(256) if b not in printable]
+    return {**{chr(b): b for b in printable}, **{chr(256 + k): b for k, b in enumerate(others)}}
+
+
+BYTE_DECODER = gpt2_byte_decoder()
 
 
 def gpt2_decode(text):
-    global BYTE_DECODER
-    if BYTE_DECODER is None:
-        bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
-        cs = bs[:]
-        n = 0
-        for b in range(256):
-            if b not in bs:
-                bs.append(b)
-                cs.append(256 + n)
-                n += 1
-        BYTE_DECODER = {chr(c): b for b, c in zip(bs, cs)}
     try:
         return bytes(BYTE_DECODER[c] for c in text)
     except KeyError:
