@@ -3,7 +3,7 @@ SWIFT ?= swift
 GPT := .build/release/gpt
 QUESTION ?= What is the capital of France? Answer in one sentence.
 
-.PHONY: run test deps build model bench clean
+.PHONY: run test deps build model bench clean fuzz test-sanitize mutate
 
 run: deps build model
 	$(GPT) chat --temperature 0 -n 96 --prompt "$(QUESTION)"
@@ -11,6 +11,34 @@ run: deps build model
 test: deps model
 	$(SWIFT) build -c release --product gpt
 	$(SWIFT) test
+	scripts/mutate-models.py --gpt $(GPT)
+
+# Corrupted GGUF files and HF folders derived from the tiny GPT-2, each run by gpt under a memory cap and timeout.
+mutate:
+	scripts/mutate-models.py --gpt $(GPT)
+
+# Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of one FuzzTarget: gguf, safetensors, hfconfig, tokenizer
+# or chat. Runs until stopped, or FUZZ_SECONDS. New inputs go to .build-fuzz/corpus/TARGET; a crash is written to
+# Fuzz/regressions/TARGET/, where FuzzRegressionTests replays it once it is fixed (commit it).
+FUZZ_TARGET ?= gguf
+FUZZ_SECONDS ?= 0
+FUZZ_BUILD := --scratch-path .build-fuzz -c release --product gpt-fuzz -Xswiftc -sanitize=fuzzer,address \
+	-Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+fuzz:
+	$(SWIFT) build $(FUZZ_BUILD)
+	mkdir -p .build-fuzz/corpus/$(FUZZ_TARGET) Fuzz/regressions/$(FUZZ_TARGET)
+	GPT_FUZZ_TARGET=$(FUZZ_TARGET) .build-fuzz/release/gpt-fuzz .build-fuzz/corpus/$(FUZZ_TARGET) \
+		Fuzz/corpus/$(FUZZ_TARGET) -artifact_prefix=Fuzz/regressions/$(FUZZ_TARGET)/ -max_len=65536 \
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
+# AddressSanitizer + UndefinedBehaviorSanitizer (Swift and the C kernels) over the suites that run the parsers,
+# kernels and the tiny model; the real-model, OpenCL, CLI and op-suite tests are left out for time (see README).
+SANITIZE := --scratch-path .build-sanitize --sanitize=address --sanitize=undefined
+SANITIZE_FILTER ?= GGUFTests|CKernelsTests|GPTEngineTests|GPT2Tests|TokenizationTests
+test-sanitize: deps
+	$(SWIFT) build --build-tests $(SANITIZE)
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(SWIFT) test --skip-build $(SANITIZE) --filter '$(SANITIZE_FILTER)'
 
 deps:
 	@scripts/install-deps.sh
@@ -25,4 +53,4 @@ bench: build model
 	$(GPT) bench -p 512 -n 128 -r 5 --backend openmp,blas
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz .build-sanitize

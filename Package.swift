@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "GPTCore"),
         .target(name: "GGUF", dependencies: ["GPTCore"]),
         .target(name: "Tokenization", dependencies: ["GGUF"]),
-        .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization"]),
+        .target(name: "GPTEngine", dependencies: ["GPTCore", "GGUF", "Tokenization", "CKernels"]),
         .target(name: "SafeTensors", dependencies: ["GPTCore"]),
         .target(name: "HFCheckpoint", dependencies: ["GPTCore", "GGUF", "Tokenization", "GPTEngine", "SafeTensors", "CKernels"]),
         .target(name: "Quantization", dependencies: ["GPTCore", "GGUF", "GPTEngine", "HFCheckpoint", "CKernels"]),
@@ -82,6 +82,10 @@ let package = Package(
             name: "gpt",
             dependencies: ["SwiftGPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // MARK: - Fuzzing (`make fuzz`; a normal build gives the replay tool)
+        .target(name: "FuzzTargets", dependencies: ["SwiftGPT"]),
+        .executableTarget(name: "gpt-fuzz", dependencies: ["FuzzTargets"]),
+
         // MARK: - Tests
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "GPTCore"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Golden")]),
@@ -92,6 +96,6 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests", dependencies: ["SwiftGPT"], resources: [.copy("Golden")]),
         .testTarget(name: "OpenCLTests", dependencies: ["BackendOpenCL", "GPTCore", "CKernels"]),
-        .testTarget(name: "GPT2Tests", dependencies: ["SwiftGPT", "SafeTensors", "HFCheckpoint"], resources: [.copy("Resources")]),
+        .testTarget(name: "GPT2Tests", dependencies: ["SwiftGPT", "SafeTensors", "HFCheckpoint", "FuzzTargets"], resources: [.copy("Resources")]),
     ]
 )

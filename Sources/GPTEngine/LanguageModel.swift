@@ -37,6 +37,16 @@ public final class LanguageModel {
             started: started)
     }
 
+    /// Everything opening the GGUF file at `path` checks short of uploading weights: the metadata, the
+    /// hyper-parameters against their limits and the tensors, the tokenizer. `gpt convert` runs it on the file it
+    /// wrote, so that it never leaves a file that `generate` would refuse.
+    public static func checkLoadable(gguf path: String) throws {
+        let file = try GGUFFile(path: path)
+        let config = try ModelConfig(ModelHyperParameters(file), path: path)
+        try config.validate(against: file, tokenizer: try BPETokenizer(gguf: file),
+                            key: ModelConfig.ggufKey(config.architecture.rawValue))
+    }
+
     /// Uploads the weights of `source` (named and laid out as GGUF's) to `backend` and builds the executor.
     /// - Parameters:
     ///   - started: when opening began, so `loadSeconds` includes reading the source's metadata.

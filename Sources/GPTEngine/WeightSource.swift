@@ -17,13 +17,18 @@ public protocol WeightSource: AnyObject {
     /// The tensor's bytes if they stay valid as long as this source lives (a mapped file), so that a backend may
     /// compute on them in place; nil where the data is made on the fly.
     func persistentBytes(_ name: String) -> UnsafeRawBufferPointer?
+    /// The names of every tensor the source holds (for scans such as `nonFiniteTensors`).
+    var tensorNames: [String] { get }
 }
 
 extension WeightSource {
     public func persistentBytes(_ name: String) -> UnsafeRawBufferPointer? { nil }
+    public var tensorNames: [String] { [] }
 }
 
 extension GGUFFile: WeightSource {
+    public var tensorNames: [String] { tensors.map(\.name) }
+
     public func tensorLayout(_ name: String) -> (shape: [Int], format: WeightFormat)? {
         tensor(name).map { ($0.shape, $0.format) }
     }

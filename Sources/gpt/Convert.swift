@@ -54,6 +54,12 @@ struct Convert: ParsableCommand {
         var counts: [WeightFormat: Int] = [:]
         let writer = try model.ggufWriter(type: type) { _, format in counts[format, default: 0] += 1 }
         try writer.write(to: output)
+        do {
+            try LanguageModel.checkLoadable(gguf: output)  // refuse what `generate` would refuse
+        } catch {
+            try? FileManager.default.removeItem(atPath: output)
+            throw error
+        }
         if !quiet {
             let formats = WeightFormat.allCases.compactMap { f in counts[f].map { "\($0) \(f)" } }.joined(
                 separator: ", ")

@@ -26,6 +26,9 @@ struct ModelOptions: ParsableArguments {
 extension AttentionKind: ExpressibleByArgument {}
 
 struct ComputeOptions: ParsableArguments {
+    @Flag(name: .customLong("check-tensors"),
+          help: "Scan every weight for NaN and infinite values at load and warn, naming the tensor (slower load).")
+    var checkTensors = false
     @Option(name: [.short, .long], help: "Compute backend: \(BackendRegistry.standard.names.joined(separator: ", ")) or auto (default: $GPT_BACKEND or auto).")
     var backend: String?
 
@@ -72,8 +75,12 @@ struct ComputeOptions: ParsableArguments {
 
     func loadModel(_ path: String) throws -> LanguageModel {
         let backend = try makeBackend()
-        return try LanguageModel.open(path: path, backend: backend, nCtx: ctx, maxBatch: batch, attention: attention,
-                                      kvFormat: kvFormat)
+        let model = try LanguageModel.open(path: path, backend: backend, nCtx: ctx, maxBatch: batch,
+                                           attention: attention, kvFormat: kvFormat)
+        if checkTensors {
+            for t in try model.source.nonFiniteTensors() { Console.err("warning: \(path): \(t)\n") }
+        }
+        return model
     }
 }
 

@@ -265,4 +265,39 @@ struct RobustnessTests {
         let prompt = ChatTemplate.chatml.prompt(benign, addGenerationPrompt: true)
         #expect(tokenizer.encode(prompt) == tokenizer.encode(prompt.text, parseSpecial: true))
     }
+
+    // MARK: - NaN and infinite weights (--check-tensors)
+
+    @Test("NaN and infinite weights are found and named (F16 matrix, F32 vector, Q8_0 scale)")
+    func nonFiniteWeights() throws {
+        let source = try GGUFFile(path: Resources.llamaGGUF)
+        #expect(try source.nonFiniteTensors().isEmpty)
+        var writer = GGUFWriter()
+        for key in source.metadataKeys { writer.set(key, source.metadata[key]!) }
+        for t in source.tensors {
+            var data = Array(source.bytes(of: t))
+            var format = t.format
+            switch t.name {
+            case "blk.0.attn_qkv.weight": data[10] = 0x00; data[11] = 0x7C  // F16 element 5 = +inf
+            case "output_norm.weight": data.replaceSubrange(0..<4, with: [0x00, 0x00, 0xC0, 0x7F])  // F32 NaN
+            case "blk.1.ffn_up.weight":
+                // Q8_0 with a NaN scale (F16 0x7E00) in the second block of the first row: 32 NaN weights
+                let (rows, cols) = (t.rows, t.cols)
+                data = [UInt8](repeating: 1, count: rows * cols / 32 * 34)
+                data[34] = 0x00; data[35] = 0x7E
+                format = .q8_0
+            default: break
+            }
+            try writer.addTensor(t.name, shape: t.shape, format: format, data: data)
+        }
+        let path = Variants.folder + "/robust-nonfinite.gguf"
+        try writer.write(to: path)
+        let found = try GGUFFile(path: path).nonFiniteTensors()
+        #expect(found == [
+            NonFiniteTensor(name: "blk.0.attn_qkv.weight", nanCount: 0, infinityCount: 1, firstIndex: 5),
+            NonFiniteTensor(name: "blk.1.ffn_up.weight", nanCount: 32, infinityCount: 0, firstIndex: 32),
+            NonFiniteTensor(name: "output_norm.weight", nanCount: 1, infinityCount: 0, firstIndex: 0),
+        ])
+        #expect(found[0].description.contains("tensor 'blk.0.attn_qkv.weight' holds 0 NaN and 1 infinite"))
+    }
 }
