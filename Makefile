@@ -29,7 +29,8 @@ fuzz:
 	mkdir -p .build-fuzz/corpus/$(FUZZ_TARGET) Fuzz/regressions/$(FUZZ_TARGET)
 	GPT_FUZZ_TARGET=$(FUZZ_TARGET) .build-fuzz/release/gpt-fuzz .build-fuzz/corpus/$(FUZZ_TARGET) \
 		Fuzz/corpus/$(FUZZ_TARGET) -artifact_prefix=Fuzz/regressions/$(FUZZ_TARGET)/ -max_len=65536 \
-		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+		-max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -detect_leaks=0
+# (-detect_leaks=0: Foundation's FileManager.contents leaks a 4 KiB buffer per empty file read, seen by hfconfig.)
 
 # AddressSanitizer (Swift and C) + UndefinedBehaviorSanitizer (the C kernels) over the suites that run the parsers,
 # kernels and the tiny model; the real-model, OpenCL, CLI and op-suite tests are left out for time (see README).
