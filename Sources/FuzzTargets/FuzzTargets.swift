@@ -57,7 +57,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// The bytes as config.json in a folder holding the tiny GPT-2's weights and tokenizer files (symlinks).
     static func hfConfig(_ data: [UInt8]) {
         guard let folder = scratchFolder else { return }
-        FileManager.default.createFile(atPath: folder + "/config.json", contents: Data(data))
+        guard FileManager.default.createFile(atPath: folder + "/config.json", contents: Data(data)) else { return }
         guard let model = try? HFModelFolder(path: folder) else { return }
         for name in model.tensorNames { check(model.tensorLayout(name) != nil, "listed tensor \(name) has a layout") }
         _ = try? model.makeTokenizer()
@@ -107,13 +107,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     static let resources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Tests/GPT2Tests/Resources").path
 
-    nonisolated(unsafe) static let tinyTokenizer: BPETokenizer? = {
+    static let tinyTokenizer: BPETokenizer? = {
         guard let file = try? GGUFFile(path: resources + "/tiny-gpt2-f16.gguf.data") else { return nil }
         return try? BPETokenizer(gguf: file)
     }()
 
     /// A folder with symlinks to the tiny GPT-2's weights and tokenizer; config.json is written per input.
-    nonisolated(unsafe) static let scratchFolder: String? = {
+    static let scratchFolder: String? = {
         let folder = NSTemporaryDirectory() + "/swiftgpt-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         for name in ["model.safetensors", "vocab.json", "merges.txt"] {
