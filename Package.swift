@@ -64,6 +64,8 @@ let package = Package(
             linkerSettings: ompLinker + [.linkedLibrary("m")]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "COpenCL", providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CReadline", pkgConfig: "readline", providers: [.apt(["libreadline-dev"])]),
         .target(name: "BackendOpenMP", dependencies: ["GPTCore", "CKernels"]),
         .target(name: "BackendBLAS", dependencies: ["GPTCore", "CKernels", "COpenBLAS", "BackendOpenMP"]),
         .target(
@@ -75,12 +77,12 @@ let package = Package(
         .target(name: "AllBackends", dependencies: ["GPTCore", "BackendOpenMP", "BackendBLAS", "BackendOpenCL"]),
         .target(name: "OpCheck", dependencies: ["GPTCore", "CKernels", "AllBackends"]),
         .target(name: "Profiling", dependencies: ["GPTCore", "CKernels"]),
-        .target(name: "Visualization"),
+        .target(name: "Visualization", dependencies: ["CZlib"]),
 
         // MARK: - Command-line tool
         .executableTarget(
             name: "gpt",
-            dependencies: ["SwiftGPT", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["SwiftGPT", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Fuzzing (`make fuzz`; a normal build gives the replay tool)
         .target(name: "FuzzTargets", dependencies: ["SwiftGPT"]),

@@ -3,7 +3,8 @@
 # As root it runs apt-get itself; with sudo it uses sudo; otherwise it prints the command and stops.
 set -euo pipefail
 
-packages=(libopenblas-dev libomp-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo pkg-config)
+packages=(libopenblas-dev libomp-dev ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo pkg-config
+          zlib1g-dev libreadline-dev tmux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -113,6 +113,12 @@ public enum AttentionRenderer {
             image.drawText("layer \(p.layer) head \(p.head)", x: ox + labelWidth, y: oy + 2)
             let gridX = ox + labelWidth
             let gridY = oy + title + labelWidth
+            // axis names in the empty corner: keys run along the top, queries down the left
+            for (k, axis) in ["keys ->", "queries v"].enumerated() {
+                let w = axis.count * BitmapFont.width
+                image.drawText(axis, x: gridX - 6 - w, y: gridY - (2 - k) * (BitmapFont.height + 2) - 2,
+                               colour: (110, 110, 110))
+            }
             for (j, label) in labels.enumerated() {
                 let textHeight = label.unicodeScalars.count * BitmapFont.width
                 image.drawText(label, x: gridX + j * cell + (cell - BitmapFont.height) / 2,
@@ -130,19 +136,35 @@ public enum AttentionRenderer {
         return PNGEncoder.encode(image)
     }
 
-    /// Rows of coloured blocks (ANSI 24-bit background colours), one row per query token.
-    public static func terminal(_ p: AttentionPattern) -> String {
+    /// One row per query token (labelled on the left), one column per key position (numbered on top, the key
+    /// tokens listed below). With `colour`, cells are ANSI 24-bit background colours; without (a pipe, NO_COLOR),
+    /// shade characters from " " (0) to "█" (1), so the output stays plain text.
+    public static func terminal(_ p: AttentionPattern, colour: Bool) -> String {
         let width = min(14, p.tokens.map { visible($0).count }.max() ?? 4)
-        var out = "layer \(p.layer) head \(p.head)\n"
+        let shades: [Character] = [" ", "░", "▒", "▓", "█"]
+        var out = "layer \(p.layer) head \(p.head) (rows: queries, columns: keys; darker = more attention)\n"
+        out += String(repeating: " ", count: width + 1)
+        for j in 0..<p.size {
+            let label = String(j % 100)
+            out += label + String(repeating: " ", count: 2 - label.count)
+        }
+        out += "\n"
         for i in 0..<p.size {
             let name = String(visible(p.tokens[i]).prefix(width))
             out += String(repeating: " ", count: width - name.count) + name + " "
             for j in 0..<p.size {
-                let c = heatColour(p.weight(query: i, key: j))
-                out += "\u{1B}[48;2;\(c.0);\(c.1);\(c.2)m  "
+                let w = max(0, min(1, p.weight(query: i, key: j)))
+                if colour {
+                    let c = heatColour(w)
+                    out += "\u{1B}[48;2;\(c.0);\(c.1);\(c.2)m  "
+                } else {
+                    let shade = shades[min(shades.count - 1, Int((w.squareRoot() * Float(shades.count)).rounded(.down)))]
+                    out += String(repeating: shade, count: 2)
+                }
             }
-            out += "\u{1B}[0m\n"
+            out += (colour ? "\u{1B}[0m" : "") + " \(i)\n"
         }
-        return out
+        out += "keys: " + p.tokens.enumerated().map { "\($0.offset) \(visible($0.element))" }.joined(separator: ", ")
+        return out + "\n"
     }
 }

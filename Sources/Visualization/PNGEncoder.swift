@@ -1,5 +1,6 @@
-// PNGEncoder: writes 8-bit RGB images as PNG with no dependency: zlib "stored" blocks, CRC-32 and Adler-32.
-// Files are larger than a deflating encoder's, which does not matter for heat maps of a few hundred pixels.
+// PNGEncoder: writes 8-bit RGB images as PNG, the image data deflated by zlib (level 9) and each row filtered
+// with PNG's "up" filter (flat heat-map cells repeat row after row, so the differences are mostly zero).
+import CZlib
 
 public struct RGBImage {
     public let width: Int
@@ -36,18 +37,26 @@ public struct RGBImage {
 
 public enum PNGEncoder {
     public static func encode(_ image: RGBImage) -> [UInt8] {
+        let stride = image.width * 3
         var raw: [UInt8] = []
-        raw.reserveCapacity((image.width * 3 + 1) * image.height)
+        raw.reserveCapacity((stride + 1) * image.height)
         for y in 0..<image.height {
-            raw.append(0)  // filter: none
-            raw += image.pixels[(y * image.width * 3)..<((y + 1) * image.width * 3)]
+            let row = image.pixels[(y * stride)..<((y + 1) * stride)]
+            if y == 0 {
+                raw.append(0)  // filter: none
+                raw += row
+            } else {
+                raw.append(2)  // filter: up (each byte minus the byte above it, modulo 256)
+                let above = image.pixels[((y - 1) * stride)..<(y * stride)]
+                raw += zip(row, above).map { $0 &- $1 }
+            }
         }
         var png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         var header: [UInt8] = []
         header += be32(image.width) + be32(image.height)
         header += [8, 2, 0, 0, 0]  // 8-bit, RGB, deflate, adaptive filters, no interlace
         png += chunk("IHDR", header)
-        png += chunk("IDAT", zlibStored(raw))
+        png += chunk("IDAT", deflate(raw))
         png += chunk("IEND", [])
         return png
     }
@@ -61,40 +70,18 @@ public enum PNGEncoder {
         return be32(data.count) + body + be32(Int(crc32(body)))
     }
 
-    /// zlib stream of stored (uncompressed) deflate blocks of at most 65535 bytes.
-    static func zlibStored(_ data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let n = min(65535, data.count - offset)
-            let final: UInt8 = offset + n == data.count ? 1 : 0
-            out += [final, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
-            out += data[offset..<(offset + n)]
-            offset += n
-        } while offset < data.count
-        return out + be32(Int(adler32(data)))
-    }
-
-    static let crcTable: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
+    /// A zlib stream (header, deflate data, Adler-32) at compression level 9.
+    static func deflate(_ data: [UInt8]) -> [UInt8] {
+        var size = compressBound(uLong(data.count))
+        var out = [UInt8](repeating: 0, count: Int(size))
+        // compress2 fails only when memory runs out or the bound is too small; neither can happen here.
+        let status = compress2(&out, &size, data, uLong(data.count), 9)
+        precondition(status == Z_OK, "zlib compress2 failed with status \(status)")
+        return Array(out[..<Int(size)])
     }
 
     static func crc32(_ data: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data { c = crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
-    }
-
-    static func adler32(_ data: [UInt8]) -> UInt32 {
-        var a: UInt32 = 1
-        var b: UInt32 = 0
-        for byte in data {
-            a = (a + UInt32(byte)) % 65521
-            b = (b + a) % 65521
-        }
-        return (b << 16) | a
+        UInt32(CZlib.crc32(0, data, uInt(data.count)))
     }
 }
 

@@ -17,14 +17,19 @@ struct Attention: ParsableCommand {
     var head: String = "all"
     @Option(name: .shortAndLong, help: "Write a heat map: FILE.svg (labelled) or FILE.png.")
     var out: String?
-    @Option(name: [.short, .long], help: "CPU threads.")
+    @Option(name: [.short, .long], help: "CPU threads; 0 = one per physical core.")
     var threads: Int = 0
+    @OptionGroup var special: SpecialTokenFlags
 
     func validate() throws {
+        try FlagCheck.threads(threads)
         if layer != "all" && Int(layer) == nil { throw ValidationError("--layer takes an index or 'all'") }
         if head != "all" && Int(head) == nil { throw ValidationError("--head takes an index or 'all'") }
-        if let out, !(out.hasSuffix(".svg") || out.hasSuffix(".png")) {
-            throw ValidationError("--out must end in .svg or .png")
+        if let out {
+            guard out.hasSuffix(".svg") || out.hasSuffix(".png") else {
+                throw ValidationError("--out must end in .svg or .png")
+            }
+            try checkOutputPath(out, "--out")
         }
     }
 
@@ -33,9 +38,11 @@ struct Attention: ParsableCommand {
         let model = try LanguageModel(path: modelOptions.path, backend: backend, nCtx: 512, maxBatch: 512,
                                       attention: .naive)
         let c = model.config
-        let tokens = model.tokenizer.encode(prompt)
-        guard !tokens.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
-        guard tokens.count <= 512 else { throw ValidationError("the prompt is \(tokens.count) tokens; 512 at most") }
+        let tokens = model.tokenizer.encode(prompt, parseSpecial: special.parseSpecial)
+        guard !tokens.isEmpty else { throw ValidationError("the prompt encodes to no tokens; give some text") }
+        guard tokens.count <= 512 else {
+            throw ValidationError("the prompt is \(tokens.count) tokens; give a shorter one (512 tokens at most)")
+        }
         let layers = layer == "all" ? Array(0..<c.nLayers) : [Int(layer)!]
         let heads = head == "all" ? Array(0..<c.nHeads) : [Int(head)!]
         guard layers.allSatisfy({ (0..<c.nLayers).contains($0) }) else {
@@ -60,15 +67,16 @@ struct Attention: ParsableCommand {
             }
         }
         if let out {
-            let columns = heads.count > 1 ? min(heads.count, 9) : 1
-            if out.hasSuffix(".svg") {
-                try AttentionRenderer.svg(patterns, columns: columns).write(toFile: out, atomically: true, encoding: .utf8)
-            } else {
-                try Data(AttentionRenderer.png(patterns, columns: columns)).write(to: URL(fileURLWithPath: out))
-            }
+            // a near-square grid: 9 heads make 3 × 3 panels
+            let columns = Int(Double(patterns.count).squareRoot().rounded(.up))
+            let bytes = out.hasSuffix(".svg")
+                ? Data(AttentionRenderer.svg(patterns, columns: columns).utf8)
+                : Data(AttentionRenderer.png(patterns, columns: columns, cell: 20))
+            try writeFile(bytes, to: out)
             Console.err("attention: wrote \(patterns.count) heat map(s) of \(n)×\(n) to \(out)\n")
         } else {
-            for p in patterns { Console.out(AttentionRenderer.terminal(p) + "\n") }
+            let colour = Console.colour
+            for p in patterns { Console.out(AttentionRenderer.terminal(p, colour: colour) + "\n") }
         }
     }
 }

@@ -20,9 +20,9 @@ struct Bench: ParsableCommand {
     var d: String = "0"
     @Option(name: .short, help: "Repetitions after the warm-up.")
     var r: Int = 5
-    @Option(name: [.short, .long], help: "Backends, comma-separated (default: auto).")
+    @Option(name: [.short, .long], help: "Backends, comma-separated.")
     var backend: String = "auto"
-    @Option(name: [.short, .long], help: "Thread counts, comma-separated (0 = physical cores).")
+    @Option(name: [.short, .long], help: "Thread counts, comma-separated (0 = one per physical core).")
     var threads: String = "0"
     @Option(help: "Attention kernels, comma-separated: fused, naive.")
     var attention: String = "fused"
@@ -34,12 +34,13 @@ struct Bench: ParsableCommand {
     var output: OutputFormat = .md
 
     func validate() throws {
-        if r < 1 { throw ValidationError("-r must be at least 1") }
+        try FlagCheck.int(r, "-r", 1...10_000)
+        try FlagCheck.int(batch, "--batch", 1...FlagCheck.maxTokens)
         if let kvType, kvType != "f16" && kvType != "f32" { throw ValidationError("--kv-type must be f16 or f32") }
-        _ = try ints(p, "-p")
-        _ = try ints(n, "-n")
-        _ = try ints(d, "--depth")
-        _ = try ints(threads, "--threads")
+        for v in try ints(p, "-p") { try FlagCheck.int(v, "-p", 0...FlagCheck.maxTokens) }
+        for v in try ints(n, "-n") { try FlagCheck.int(v, "-n", 0...FlagCheck.maxTokens) }
+        for v in try ints(d, "--depth") { try FlagCheck.int(v, "--depth", 0...FlagCheck.maxTokens) }
+        for v in try ints(threads, "--threads") { try FlagCheck.threads(v) }
         for a in list(attention) where AttentionKind(rawValue: a) == nil {
             throw ValidationError("unknown attention kernel '\(a)' (fused, naive)")
         }

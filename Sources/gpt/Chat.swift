@@ -1,42 +1,50 @@
-// gpt chat: a conversation through the model's chat template. With --prompt it answers one message; otherwise it
-// reads messages from stdin (a prompt on a terminal, one message per line otherwise) and keeps the KV cache
-// across turns. Ctrl-C stops the current answer; end of input ends the session.
+// gpt chat: a conversation through the model's chat template. With a message (argument or --prompt) it answers
+// it and exits; otherwise it reads messages from stdin and keeps the KV cache across turns: on a terminal through
+// a line editor (history, Ctrl-C clears the line, twice on an empty line exits, Ctrl-D exits), otherwise one
+// message per line. Ctrl-C while an answer streams stops the answer.
 import ArgumentParser
 import Foundation
 import SwiftGPT
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Set by SIGINT while an answer streams.
-private let interrupted = Atomic<Bool>(false)
-
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Chat with the model (system prompt, chat template, multi-turn, streaming).")
+        abstract: "Chat with the model (system prompt, chat template, multi-turn, streaming).",
+        discussion: """
+            With a MESSAGE (or --prompt) it answers once and exits. Otherwise it reads messages: on a terminal \
+            with line editing and history (\(LineEditor.defaultHistoryPath ?? "~/.local/state/swiftgpt/history")), \
+            from a pipe one message per line. A line ending in \\ continues on the next line; \"\"\" opens a block \
+            that ends with \"\"\".
+            """)
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var compute: ComputeOptions
     @OptionGroup var sampling: SamplingFlags
 
-    @Option(name: [.short, .long], help: "System prompt.")
-    var system: String = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+    @Argument(help: "One user message: answer it and exit (same as --prompt).")
+    var message: String?
+    @Option(name: [.short, .long], help: ArgumentHelp(
+        "System prompt.", discussion: "Default: the one the model's chat template supplies, if any."))
+    var system: String?
     @Option(name: [.short, .long], help: "One user message: answer it and exit.")
     var prompt: String?
-    @Option(name: [.short, .customLong("n-predict")], help: "Most tokens per answer.")
+    @Option(name: [.short, .customLong("n-predict")], parsing: .unconditional,
+            help: "Most tokens per answer; -1 = as many as the context holds.")
     var n: Int = 256
     @Option(name: .customLong("chat-template"),
             help: "Override the template: \(ChatTemplate.allCases.map(\.rawValue).joined(separator: ", ")).")
     var chatTemplate: String?
     @Flag(help: "No timings or notices on stderr.")
     var quiet = false
-    @Flag(help: "Write one JSON object per event (token, answer, stats) to stdout instead of plain text.")
+    @Flag(help: "Write one JSON object per event (token, answer, stats, notice) to stdout instead of plain text.")
     var json = false
 
     func validate() throws {
-        if n < 1 { throw ValidationError("-n must be positive") }
+        try TokenLimit.check(n, allowZero: false)
+        if message != nil && prompt != nil { throw ValidationError("give the message once: as an argument or --prompt") }
         if let chatTemplate, ChatTemplate(rawValue: chatTemplate) == nil {
             throw ValidationError("unknown chat template '\(chatTemplate)'; choose one of "
                 + ChatTemplate.allCases.map(\.rawValue).joined(separator: ", "))
@@ -45,83 +53,129 @@ struct Chat: ParsableCommand {
 
     static let help = """
         commands: /help, /reset (forget the conversation), /system TEXT (new system prompt),
-                  /set temperature|top-k|top-p|min-p|repeat-penalty|presence-penalty|seed|n VALUE, /quit
-        Ctrl-C stops the current answer; Ctrl-D (end of input) ends the chat.
+                  /set (show the settings), /set NAME VALUE (\(SamplingSetting.allCases.map(\.rawValue).joined(separator: ", "))), /quit
+        A line ending in \\ continues on the next line; \"\"\" starts a block that ends with \"\"\".
+        Ctrl-C stops an answer or clears the line (twice on an empty line: exit); Ctrl-D exits.
         """
 
     func run() throws {
         let model = try compute.loadModel(modelOptions.path)
         guard let template = chatTemplate.flatMap(ChatTemplate.init(rawValue:)) ?? model.chatTemplate else {
-            throw ValidationError("the model has no chat template SwiftGPT recognises; pass --chat-template NAME")
+            throw ValidationError("the model has no chat template SwiftGPT recognises; pass --chat-template NAME, "
+                + "or use `gpt generate` for plain completion")
         }
+        let options = sampling.options
         if !quiet && !json {
-            Console.err(String(format: "loaded %@ in %.0f ms on %@ (%@ template, context %d)\n",
-                               URLPath(modelOptions.path), model.loadSeconds * 1000, model.backend.name,
-                               template.rawValue, model.executor.nCtx))
+            Console.err(String(format: "loaded %@ in %.0f ms on %@ (%@ template, context %d, seed %llu)\n",
+                               URL(fileURLWithPath: modelOptions.path).lastPathComponent, model.loadSeconds * 1000,
+                               model.backend.name, template.rawValue, model.executor.nCtx, options.seed))
         }
-        var session = ChatSession(model: model, template: template, system: system, sampling: sampling.options,
-                                  maxTokens: n)
-        if let prompt {
-            try turn(&session, prompt)
-            return
-        }
-        let terminal = isatty(0) != 0
-        if terminal {
-            signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
-            Console.err(Chat.help + "\n")
-        }
-        while true {
-            if terminal { Console.err("> ") }
-            guard let line = readLine() else { break }
-            let message = line.trimmingCharacters(in: .whitespaces)
-            if message.isEmpty { continue }
-            if message.hasPrefix("/") {
-                if try !command(message, &session) { break }
-                continue
+        let systemPrompt = system ?? Chat.templateDefaultSystem(model.file?.value("tokenizer.chat_template")?.string)
+        var session = ChatSession(model: model, template: template, system: systemPrompt, sampling: options,
+                                  maxTokens: n < 0 ? model.executor.nCtx : n)
+        if let one = message ?? prompt {
+            try turn(&session, one)
+        } else if isatty(0) != 0 {
+            try interactive(&session)
+        } else {
+            var pending = MultiLineInput()
+            while let line = readLine() {
+                if pending.isEmpty {
+                    let trimmed = line.trimmingCharacters(in: .whitespaces)
+                    if trimmed.isEmpty { continue }
+                    if trimmed.hasPrefix("/") {
+                        if try !command(trimmed, &session) { break }
+                        continue
+                    }
+                }
+                if let message = pending.add(line) { try turn(&session, message) }
             }
-            try turn(&session, message)
         }
     }
 
-    /// Runs one answer; returns after printing it and (unless quiet) its timings.
+    /// The terminal session: a line editor with history; Ctrl-C clears, twice on an empty line exits.
+    private func interactive(_ session: inout ChatSession) throws {
+        signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
+        let editor = LineEditor(historyPath: LineEditor.defaultHistoryPath)
+        defer { editor.close() }
+        Console.err(Chat.help + "\n")
+        var pending = MultiLineInput()
+        var emptyInterrupts = 0
+        loop: while true {
+            switch editor.read(prompt: pending.isEmpty ? "> " : ". ") {
+            case .endOfInput:
+                break loop  // the editor ended the prompt line with a newline
+            case .interrupt(let hadText):
+                if hadText || !pending.isEmpty {
+                    pending.clear()
+                    emptyInterrupts = 0
+                } else {
+                    emptyInterrupts += 1
+                    if emptyInterrupts >= 2 { break loop }
+                    Console.err("(press Ctrl-C again to exit, or Ctrl-D)\n")
+                }
+            case .line(let line):
+                emptyInterrupts = 0
+                let trimmed = line.trimmingCharacters(in: .whitespaces)
+                if pending.isEmpty {
+                    if trimmed.isEmpty { continue }
+                    if trimmed.hasPrefix("/") {
+                        if try !command(trimmed, &session) { break loop }
+                        continue
+                    }
+                }
+                if let message = pending.add(line) { try turn(&session, message) }
+            }
+        }
+    }
+
+    /// Runs one answer; returns after printing it and (unless quiet) its statistics.
     private func turn(_ session: inout ChatSession, _ message: String) throws {
-        interrupted.store(false, ordering: .relaxed)
+        interruptRequested.store(false, ordering: .relaxed)
         let notice: (String) -> Void = { text in
-            if json { Console.out(JSONLine.encode(["event": "notice", "text": text])) }
+            if json { Console.out(JSONLine.encode([("event", "notice"), ("text", text)])) }
             else if !quiet { Console.err("[\(text)]\n") }
         }
         var answer = ""
+        var stopped = false
         let stats = try session.respond(to: message, notice: notice,
-                                        shouldStop: { interrupted.load(ordering: .relaxed) }) { piece in
+                                        shouldStop: {
+                                            if interruptRequested.exchange(false, ordering: .relaxed) { stopped = true }
+                                            return stopped
+                                        }) { piece in
             answer += piece
             if json {
-                if !piece.isEmpty { Console.out(JSONLine.encode(["event": "token", "text": piece])) }
+                if !piece.isEmpty { Console.out(JSONLine.encode([("event", "token"), ("text", piece)])) }
             } else {
                 Console.out(piece)
             }
         }
+        let report = GenerationReport(stats: stats, seed: session.sampling.seed,
+                                      finish: FinishReason(stats, interrupted: stopped))
+        let cutOff = report.cutOffNotice(limit: session.maxTokens,
+                                          contextFull: stats.generatedTokens < session.maxTokens)
         if json {
-            Console.out(JSONLine.encode(["event": "answer", "text": answer]))
-            Console.out(JSONLine.encode([
-                "event": "stats", "prompt_tokens": "\(stats.promptTokens)",
-                "prompt_tokens_per_second": String(format: "%.2f", stats.promptTokensPerSecond),
-                "generated_tokens": "\(stats.generatedTokens)",
-                "generation_tokens_per_second": String(format: "%.2f", stats.generateTokensPerSecond),
-            ]))
+            Console.out(JSONLine.encode([("event", "answer"), ("text", answer),
+                                         ("finish_reason", report.finish.rawValue)]))
+            Console.out(JSONLine.encode([("event", "stats")] + report.fields))
+            if let cutOff { notice(cutOff) }
         } else {
             Console.out("\n")
-            if interrupted.load(ordering: .relaxed) && !quiet { Console.err("[stopped]\n") }
-            if !quiet { Console.err(formatStats(session.model, stats)) }
+            if !quiet {
+                if stopped { Console.err("[stopped]\n") }
+                Console.err(report.text)
+                if let cutOff { notice(cutOff) }
+            }
         }
     }
 
     /// Handles a /command; returns false to end the chat.
     private func command(_ line: String, _ session: inout ChatSession) throws -> Bool {
-        let parts = line.split(separator: " ", maxSplits: 2).map(String.init)
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         switch parts[0] {
-        case "/quit", "/exit": return false
-        case "/help": Console.err(Chat.help + "\n")
-        case "/reset":
+        case "/quit", "/exit", "/bye": return false
+        case "/help", "/?": Console.err(Chat.help + "\n")
+        case "/reset", "/clear":
             session.reset()
             Console.err("[conversation reset]\n")
         case "/system":
@@ -133,39 +187,51 @@ struct Chat: ParsableCommand {
             session.setSystem(text)
             Console.err("[system prompt set]\n")
         case "/set":
-            guard parts.count == 3, let value = Double(parts[2]) else {
-                Console.err("usage: /set NAME VALUE (temperature, top-k, top-p, min-p, repeat-penalty, presence-penalty, seed, n)\n")
-                return true
-            }
-            var o = session.sampling
-            switch parts[1] {
-            case "temperature", "temp": o.temperature = Float(max(0, value))
-            case "top-k": o.topK = max(0, Int(value))
-            case "top-p": o.topP = Float(min(1, max(0.01, value)))
-            case "min-p": o.minP = Float(min(0.99, max(0, value)))
-            case "repeat-penalty": o.repetitionPenalty = Float(max(0.01, value))
-            case "presence-penalty": o.presencePenalty = Float(value)
-            case "seed": o.seed = UInt64(max(0, value))
-            case "n": session.maxTokens = max(1, Int(value))
-            default:
-                Console.err("unknown setting '\(parts[1])'\n")
-                return true
-            }
-            session.sampling = o
-            Console.err("[\(parts[1]) = \(parts[2])]\n")
+            Console.err(Chat.set(Array(parts.dropFirst()), &session) + "\n")
         default:
             Console.err("unknown command \(parts[0]); /help lists them\n")
         }
         return true
     }
-}
 
-private func URLPath(_ path: String) -> String { URL(fileURLWithPath: path).lastPathComponent }
+    /// `/set` shows the settings; `/set NAME VALUE` checks VALUE against NAME's range and applies it. Returns
+    /// what to print.
+    static func set(_ arguments: [String], _ session: inout ChatSession) -> String {
+        if arguments.isEmpty {
+            return SamplingSetting.allCases.map {
+                "\($0.rawValue) \($0.current(session.sampling, maxTokens: session.maxTokens))"
+            }.joined(separator: "\n")
+        }
+        let names = SamplingSetting.allCases.map(\.rawValue).joined(separator: ", ")
+        guard arguments.count == 2 else { return "usage: /set NAME VALUE (\(names)); /set alone shows them" }
+        guard let setting = SamplingSetting(name: arguments[0]) else {
+            return "unknown setting '\(arguments[0])'; settings: \(names)"
+        }
+        guard let value = Double(arguments[1]) else {
+            return "\(setting.rawValue) takes a number, not '\(arguments[1])'"
+        }
+        var o = session.sampling
+        var maxTokens = session.maxTokens
+        do {
+            try setting.apply(value, to: &o, maxTokens: &maxTokens, label: setting.rawValue)
+        } catch {
+            return "[\((error as? ValidationError)?.message ?? "\(error)"); \(setting.rawValue) stays "
+                + "\(setting.current(session.sampling, maxTokens: session.maxTokens))]"
+        }
+        session.sampling = o
+        session.maxTokens = maxTokens
+        return "[\(setting.rawValue) = \(setting.current(o, maxTokens: maxTokens))]"
+    }
 
-/// One JSON object per line, for scripts (`--json`).
-enum JSONLine {
-    static func encode(_ fields: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self) + "\n"
+    /// The system prompt a chat template supplies when the conversation has none (SmolLM2's ChatML template
+    /// writes one as a literal `<|im_start|>system\n...<|im_end|>`). Nil when the template has no such literal.
+    static func templateDefaultSystem(_ jinja: String?) -> String? {
+        guard let jinja, let start = jinja.range(of: "<|im_start|>system\n"),
+            let end = jinja.range(of: "<|im_end|>", range: start.upperBound..<jinja.endIndex)
+        else { return nil }
+        let text = String(jinja[start.upperBound..<end.lowerBound])
+        // Only a literal: no Jinja expression or string concatenation inside.
+        guard !text.isEmpty, !text.contains("{"), !text.contains("'"), !text.contains("\"") else { return nil }
+        return text
     }
 }

@@ -13,12 +13,13 @@ struct Check: ParsableCommand {
     var op: String?
     @Option(name: .short, help: "Only cases whose description contains this text, e.g. 'format=q4_1'.")
     var p: String?
-    @Option(name: [.short, .long], help: "CPU threads.")
+    @Option(name: [.short, .long], help: "CPU threads; 0 = one per physical core.")
     var threads: Int = 0
     @Flag(help: "Print only failures and the summary.")
     var quiet = false
 
     func validate() throws {
+        try FlagCheck.threads(threads)
         if let op, OpKind(rawValue: op) == nil {
             throw ValidationError("unknown op '\(op)'; ops: \(OpKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -36,10 +36,7 @@ struct Convert: ParsableCommand {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
             throw ValidationError("\(folder) is not a folder (give a Hugging Face model folder)")
         }
-        var outputIsFolder: ObjCBool = false
-        if FileManager.default.fileExists(atPath: output, isDirectory: &outputIsFolder), outputIsFolder.boolValue {
-            throw ValidationError("\(output) is a folder; give the GGUF file name to write")
-        }
+        try checkOutputPath(output, "the output")
     }
 
     func run() throws {

@@ -9,13 +9,19 @@ struct Inspect: ParsableCommand {
         abstract: "Show a model's architecture, hyper-parameters, tokenizer, chat template and tensor table.")
 
     @Argument(help: "The GGUF file (default: $GPT_MODEL or the cached default model).")
+    var file: String?
+    @Option(name: [.short, .long], help: "The GGUF file, as the other commands take it.")
     var model: String?
     @Flag(help: "Print every tensor (default: the first 12 and a summary).")
     var all = false
 
+    func validate() throws {
+        if file != nil && model != nil { throw ValidationError("give the model once: as an argument or with --model") }
+        try ModelOptions.check(file ?? model)
+    }
+
     func run() throws {
-        let path = model ?? ModelLocator.defaultModelPath
-        guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("no model file at \(path)") }
+        let path = file ?? model ?? ModelLocator.defaultModelPath
         let file = try GGUFFile(path: path)
         // Everything below the header is shown as far as it can be read; what stops the model from running here is
         // collected in `problems` and printed at the end.

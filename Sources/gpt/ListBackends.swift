@@ -6,8 +6,10 @@ struct ListBackends: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backends", abstract: "List the compute backends and whether they are available here.")
 
-    @Option(name: [.short, .long], help: "CPU threads to report (default: one per physical core).")
+    @Option(name: [.short, .long], help: "CPU threads to report; 0 = one per physical core.")
     var threads: Int = 0
+
+    func validate() throws { try FlagCheck.threads(threads) }
 
     func run() throws {
         let options = BackendOptions(threads: threads)

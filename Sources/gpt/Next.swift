@@ -16,23 +16,28 @@ struct Next: ParsableCommand {
     @Option(name: [.customLong("temperature"), .customLong("temp")],
             help: "Softmax temperatures, comma-separated (e.g. 0.5,1,2).")
     var temperature: String = "1"
-    @Flag(name: .customLong("parse-special"), help: "Recognise special tokens in the prompt.")
-    var parseSpecial = false
+    @OptionGroup var special: SpecialTokenFlags
 
     var temperatures: [Float] { temperature.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        if top < 1 { throw ValidationError("--top must be positive") }
-        if temperatures.isEmpty || temperatures.contains(where: { $0 <= 0 })
-            || temperatures.count != temperature.split(separator: ",").count {
-            throw ValidationError("--temperature takes positive numbers, comma-separated")
+        try FlagCheck.int(top, "--top", 1...1_000_000)
+        if temperatures.isEmpty || temperatures.count != temperature.split(separator: ",").count {
+            throw ValidationError("--temperature takes numbers, comma-separated (e.g. 0.5,1,2), not '\(temperature)'")
+        }
+        for t in temperatures {
+            try FlagCheck.float(t, "--temperature", 0.001...100, " (a softmax temperature must be above 0)")
         }
     }
 
     func run() throws {
         let model = try compute.loadModel(modelOptions.path)
-        let tokens = model.tokenizer.encode(prompt, parseSpecial: parseSpecial)
-        guard !tokens.isEmpty else { throw ValidationError("the prompt encodes to no tokens") }
+        let tokens = model.tokenizer.encode(prompt, parseSpecial: special.parseSpecial)
+        guard !tokens.isEmpty else { throw ValidationError("the prompt encodes to no tokens; give some text") }
+        guard tokens.count <= model.executor.nCtx else {
+            throw ValidationError("the prompt is \(tokens.count) tokens but the context holds \(model.executor.nCtx); "
+                + "shorten the prompt or raise --ctx")
+        }
         let logits = try model.executor.forward(tokens)
         let distributions = try temperatures.map { try NextTokenDistribution(logits: logits, temperature: $0) }
         let ranked = Array(distributions[0].ranked.prefix(top))

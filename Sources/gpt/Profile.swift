@@ -22,7 +22,10 @@ struct Profile: ParsableCommand {
     var top: Int = 25
 
     func validate() throws {
-        if p < 1 || n < 0 { throw ValidationError("-p must be positive and -n non-negative") }
+        try FlagCheck.int(p, "-p", 1...FlagCheck.maxTokens)
+        try FlagCheck.int(n, "-n", 0...FlagCheck.maxTokens)
+        try FlagCheck.int(top, "--top", 1...100_000)
+        if let trace { try checkOutputPath(trace, "--trace") }
     }
 
     func run() throws {
