@@ -52,8 +52,8 @@ struct Chat: ParsableCommand {
     }
 
     static let help = """
-        commands: /help, /reset (forget the conversation), /system TEXT (new system prompt),
-                  /set (show the settings), /set NAME VALUE (\(SamplingSetting.allCases.map(\.rawValue).joined(separator: ", "))), /quit
+        commands: /help, /reset (forget the conversation), /system TEXT (new system prompt), /quit,
+                  /set (show the settings), /set NAME VALUE (NAME: \(SamplingSetting.allCases.map(\.rawValue).joined(separator: " ")))
         A line ending in \\ continues on the next line; \"\"\" starts a block that ends with \"\"\".
         Ctrl-C stops an answer or clears the line (twice on an empty line: exit); Ctrl-D exits.
         """
@@ -96,6 +96,11 @@ struct Chat: ParsableCommand {
     /// The terminal session: a line editor with history; Ctrl-C clears, twice on an empty line exits.
     private func interactive(_ session: inout ChatSession) throws {
         signal(SIGINT) { _ in interruptRequested.store(true, ordering: .relaxed) }
+        // A parent may have started us with SIGINT blocked; Ctrl-C must reach the handler.
+        var interrupt = sigset_t()
+        sigemptyset(&interrupt)
+        sigaddset(&interrupt, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &interrupt, nil)
         let editor = LineEditor(historyPath: LineEditor.defaultHistoryPath)
         defer { editor.close() }
         Console.err(Chat.help + "\n")
@@ -104,7 +109,7 @@ struct Chat: ParsableCommand {
         loop: while true {
             switch editor.read(prompt: pending.isEmpty ? "> " : ". ") {
             case .endOfInput:
-                break loop  // the editor ended the prompt line with a newline
+                break loop  // readline ended the prompt line with a newline
             case .interrupt(let hadText):
                 if hadText || !pending.isEmpty {
                     pending.clear()

@@ -8,7 +8,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a model's architecture, hyper-parameters, tokenizer, chat template and tensor table.")
 
-    @Argument(help: "The GGUF file (default: $GPT_MODEL or the cached default model).")
+    @Argument(help: "The GGUF file; without one, $GPT_MODEL or the cached default model.")
     var file: String?
     @Option(name: [.short, .long], help: "The GGUF file, as the other commands take it.")
     var model: String?

@@ -83,11 +83,11 @@ final class LineEditor {
             if fd.revents & Int16(POLLIN | POLLHUP) != 0 { rl_callback_read_char() }
             if fd.revents & Int16(POLLNVAL | POLLERR) != 0 && acceptedLine == nil {
                 rl_callback_handler_remove()
+                gpt_readline_newline()
                 return .endOfInput
             }
         }
         let event = acceptedLine!
-        if event == .endOfInput { gpt_readline_newline() }  // leave the shell prompt on a line of its own
         if case .line(let text) = event, !text.trimmingCharacters(in: .whitespaces).isEmpty {
             add_history(text)
             if let historyPath {

@@ -87,10 +87,10 @@ struct ComputeOptions: ParsableArguments {
     @Option(name: [.short, .long], help: "Compute backend: \(BackendRegistry.standard.names.joined(separator: ", ")) or auto (default: $GPT_BACKEND or auto).")
     var backend: String?
 
-    @Option(name: [.short, .long], help: "CPU threads; 0 = one per physical core.")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "CPU threads; 0 = one per physical core.")
     var threads: Int = 0
 
-    @Option(help: "OpenCL device index, as `gpt backends` lists them.")
+    @Option(parsing: .unconditional, help: "OpenCL device index, as `gpt backends` lists them.")
     var device: Int = 0
 
     @Option(help: "Attention kernel: fused (flash-style, linear memory) or naive (full score matrix).")
@@ -99,10 +99,10 @@ struct ComputeOptions: ParsableArguments {
     @Option(name: .customLong("kv-type"), help: "KV cache storage: f16 (half the memory; the default where the backend supports it) or f32.")
     var kvType: String?
 
-    @Option(help: "Context size in tokens (default: the model's, capped at 4096).")
+    @Option(parsing: .unconditional, help: "Context size in tokens (default: the model's, capped at 4096).")
     var ctx: Int?
 
-    @Option(help: "Most prompt tokens processed in one batch.")
+    @Option(parsing: .unconditional, help: "Most prompt tokens processed in one batch.")
     var batch: Int = 512
 
     var backendName: String {
@@ -178,17 +178,17 @@ enum SeedArgument: ExpressibleByArgument, Equatable {
 }
 
 struct SamplingFlags: ParsableArguments {
-    @Option(name: [.customLong("temperature"), .customLong("temp")], help: "Softmax temperature; 0 = greedy.")
+    @Option(name: [.customLong("temperature"), .customLong("temp")], parsing: .unconditional, help: "Softmax temperature; 0 = greedy.")
     var temperature: Float = 0.8
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0 = off).")
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the k most likely tokens (0 = off).")
     var topK: Int = 40
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling threshold (1 = off).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Nucleus sampling threshold (1 = off).")
     var topP: Float = 0.95
-    @Option(name: .customLong("min-p"), help: "Drop tokens below min-p times the top probability (0 = off).")
+    @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens below min-p times the top probability (0 = off).")
     var minP: Float = 0.05
-    @Option(name: .customLong("repeat-penalty"), help: "Repetition penalty over the last 64 tokens (1 = off).")
+    @Option(name: .customLong("repeat-penalty"), parsing: .unconditional, help: "Repetition penalty over the last 64 tokens (1 = off).")
     var repeatPenalty: Float = 1.0
-    @Option(name: .customLong("presence-penalty"), help: "Presence penalty (0 = off).")
+    @Option(name: .customLong("presence-penalty"), parsing: .unconditional, help: "Presence penalty (0 = off).")
     var presencePenalty: Float = 0.0
     @Option(parsing: .unconditional, help: "Random seed: the same seed gives the same text; -1 = random (the timings print it).")
     var seed: SeedArgument = .random
