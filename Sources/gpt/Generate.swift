@@ -3,6 +3,10 @@ import ArgumentParser
 import Foundation
 import SwiftGPT
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `--parse-special` / `--no-parse-special` for raw prompts: special tokens such as <|im_start|> are recognised by
 /// default, as llama.cpp does for raw prompts (chat message text is never parsed).
 struct SpecialTokenFlags: ParsableArguments {
@@ -19,7 +23,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingFlags
     @OptionGroup var special: SpecialTokenFlags
 
-    @Argument(help: "The prompt text (or use --prompt / --prompt-file).")
+    @Argument(help: "The prompt text (or --prompt, --prompt-file, or a prompt piped on stdin).")
     var text: String?
     @Option(name: [.short, .long], help: "The prompt text.")
     var prompt: String?
@@ -35,7 +39,9 @@ struct Generate: ParsableCommand {
 
     func validate() throws {
         let given = [text, prompt, promptFile].compactMap { $0 }.count
-        if given == 0 { throw ValidationError("give a prompt: gpt generate \"TEXT\", --prompt TEXT or --prompt-file FILE") }
+        if given == 0 && isatty(0) != 0 {
+            throw ValidationError("give a prompt: gpt generate \"TEXT\", --prompt TEXT, --prompt-file FILE, or pipe it on stdin")
+        }
         if given > 1 { throw ValidationError("give only one of a prompt argument, --prompt and --prompt-file") }
         try TokenLimit.check(n, allowZero: true)
     }
@@ -47,8 +53,13 @@ struct Generate: ParsableCommand {
                 throw ValidationError("cannot read the prompt file \(promptFile); check the path")
             }
             text = String(decoding: data, as: UTF8.self)
+        } else if let given = prompt ?? self.text {
+            text = given
         } else {
-            text = prompt ?? self.text ?? ""
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            guard !text.isEmpty else {
+                throw ValidationError("no prompt on stdin; give one: gpt generate \"TEXT\", --prompt TEXT or --prompt-file FILE")
+            }
         }
         let model = try compute.loadModel(modelOptions.path)
         let tokens = model.tokenizer.encode(text, parseSpecial: special.parseSpecial)

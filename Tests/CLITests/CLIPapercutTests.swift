@@ -84,6 +84,14 @@ struct CLIFlagTests {
         #expect(bare.stdout.contains("--generate-completion-script"), "shell completion is not documented")
     }
 
+    @Test("a misspelled subcommand is an error with a suggestion, not a chat message", arguments: [
+        ("generat", "did you mean 'generate'"), ("chta", "did you mean 'chat'"), ("tokenise", "did you mean 'tokenize'"),
+    ])
+    func misspelledSubcommand(_ word: String, _ suggestion: String) throws {
+        let r = try GPTBinary.run([word, "--prompt", "hi"])
+        expectCleanError(r, [word], containing: suggestion)
+    }
+
     /// Every subcommand's help, for the checks below.
     static let subcommands = ["chat", "generate", "tokenize", "backends", "check", "bench", "profile", "params",
                               "inspect", "convert", "attention", "next"]
@@ -204,6 +212,15 @@ struct CLIPapercutModelTests {
         let g = try GPTBinary.run(["generate", "The capital of France is", "-n", "3", "--temperature", "0"])
         #expect(g.stdout.hasPrefix(" Paris"), "\(g.stdout)")
         #expect(g.stderr.contains("cut off at -n 3 tokens"), "\(g.stderr)")
+    }
+
+    @Test("generate reads a prompt piped on stdin; an empty one is a clear error")
+    func generateFromStdin() throws {
+        let r = try GPTBinary.run(["generate", "-n", "2", "--temperature", "0", "--quiet"],
+                                  stdin: "The capital of France is")
+        #expect(r.stdout.hasPrefix(" Paris"), "\(r.stdout) \(r.stderr)")
+        let empty = try GPTBinary.run(["generate", "-n", "2"], stdin: "")
+        expectCleanError(empty, ["generate"], containing: "no prompt on stdin")
     }
 
     @Test("chat --json writes numbers as numbers and a finish_reason")
