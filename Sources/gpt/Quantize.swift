@@ -23,7 +23,7 @@ struct Quantize: ParsableCommand {
     var typeArgument: String?
     @Option(name: [.customLong("type")], help: "The file type (instead of the third argument).")
     var typeOption: String?
-    @Option(name: [.short, .long], help: "Threads (default: all cores).")
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Threads; 0 = all cores.")
     var threads: Int = 0
     @Flag(help: "Print the format chosen for each tensor and write nothing.")
     var dryRun = false
@@ -41,7 +41,7 @@ struct Quantize: ParsableCommand {
             throw ValidationError(
                 "unknown type '\(name)'; choose one of \(QuantizationType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if threads < 0 { throw ValidationError("--threads must be 0 (all cores) or positive") }
+        try FlagCheck.threads(threads)
         guard FileManager.default.fileExists(atPath: input) else { throw ValidationError("no model at \(input)") }
         if (input as NSString).standardizingPath == (output as NSString).standardizingPath {
             throw ValidationError("the output would replace the input; give another file name")

@@ -8,6 +8,8 @@
 // - A line whose subcommand is in `longRunning` is not run; the list says why, and the test prints each skip.
 //   Add a subcommand there (with its reason) when its README example takes minutes, never ends (a server) or needs
 //   the network; everything else must run and exit 0.
+// - A line that names a file (a word with a dot) which does not exist but which a skipped line names (it would
+//   have written it, e.g. `gpt quantize ... smol.q4_k_m.gguf` then `gpt inspect smol.q4_k_m.gguf`) is skipped too.
 // - No example may write into the repository: files it writes (`--out`, `--trace`, `-o FILE`, `> FILE`) must be
 //   under /tmp, so running the README never changes a tracked file.
 import Foundation
@@ -29,6 +31,8 @@ enum ReadmeExamples {
     struct Example: CustomStringConvertible {
         var line: String
         var subcommand: String
+        /// Why the line is not run (nil: it runs).
+        var skip: String?
         var description: String { line }
     }
 
@@ -46,7 +50,20 @@ enum ReadmeExamples {
                 continue
             }
             guard inFence, let sub = subcommand(of: line) else { continue }
-            examples.append(Example(line: stripComment(line), subcommand: sub))
+            examples.append(Example(line: stripComment(line), subcommand: sub, skip: longRunning[sub]))
+        }
+        // files that only skipped lines would have made
+        var unmade = Set<String>()
+        for i in examples.indices {
+            let files = examples[i].line.split(separator: " ").map(String.init).filter {
+                !$0.hasPrefix("-") && $0.contains(".") && !$0.contains("\"")
+                    && !FileManager.default.fileExists(atPath: GPTBinary.root.appendingPathComponent($0).path)
+            }
+            if examples[i].skip != nil {
+                unmade.formUnion(files)
+            } else if let missing = files.first(where: unmade.contains) {
+                examples[i].skip = "needs \(missing), which a skipped example above makes"
+            }
         }
         return examples
     }
@@ -110,7 +127,7 @@ struct ReadmeExamplesTests {
         for path in ReadmeExamples.outputs(example.line) {
             #expect(path.hasPrefix("/tmp/"), "\(example.line) writes \(path), inside the repository; use /tmp")
         }
-        if let reason = ReadmeExamples.longRunning[example.subcommand] {
+        if let reason = example.skip {
             print("README example skipped (\(example.subcommand): \(reason)): \(example.line)")
             return
         }
