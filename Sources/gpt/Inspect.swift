@@ -21,7 +21,7 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let path = file ?? model ?? ModelLocator.defaultModelPath
+        let path = ModelOptions.path(file ?? model)
         let file = try GGUFFile(path: path)
         // Everything below the header is shown as far as it can be read; what stops the model from running here is
         // collected in `problems` and printed at the end.
