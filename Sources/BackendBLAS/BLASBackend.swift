@@ -23,7 +23,8 @@ public final class BLASBackend: OpenMPBackend {
                 ("threads", "\(threads)"),
                 ("blas", config.trimmingCharacters(in: .whitespaces)),
                 ("blas core", openblas_get_corename().map { String(cString: $0) } ?? "?"),
-                ("weights", "dequantized to F32 at load (about 6.4x the memory of Q4_1)"),
+                ("weights", "dequantized to F32 at load (about 6.4x the memory of Q4_1) from "
+                    + WeightFormat.names(WeightFormat.allCases.filter { supports(.matmul, $0) })),
             ])
     }
 
