@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_golden as mg  # noqa: E402  (the same libllama driver as the default model's golden data)
 
-TYPES = ["Q4_0", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K"]
+TYPES = ["Q4_0", "Q4_K_M", "Q8_0", "Q6_K", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q5_K_M"]
 PROMPT_NAMES = ["capital", "robot", "chat"]
 N_PREDICT = 32
 TEXT = mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "declaration.txt"
@@ -80,6 +80,20 @@ def main() -> None:
     args = mg.parse_args()
     L = mg.load_bindings(args.py_src, args.lib_dir)
     prompts = [pr for pr in mg.PROMPTS if pr[0] in PROMPT_NAMES]
+    meta = {
+        "generator": "scripts/make_quant_golden.py",
+        "reference": "llama.cpp: llama-quantize --allow-requantize, llama-perplexity, libllama (ctypes)",
+        **mg.vendored_info(args.py_src),
+        "base_model": {"file": a.model.name, "sha256": mg.sha256(a.model)},
+        "perplexity_command": "llama-perplexity -m FILE -f Tests/EndToEndTests/Golden/declaration.txt "
+                              + " ".join(PPL_ARGS) + f" -t {a.threads}",
+        "perplexity_text": "Tests/EndToEndTests/Golden/declaration.txt (the Declaration of Independence, 1776: "
+                           "public domain)",
+        "greedy_settings": "make_golden.py's defaults: F32 KV cache, "
+                           f"flash attention off, n_ctx 512, {N_PREDICT} greedy tokens (argmax of the raw logits)",
+        "rules": {"near_tie": f"margin < {mg.NEAR_TIE}: either of the top two may be chosen, and the comparison "
+                              "stops when the runner-up is"},
+    }
     entries = []
     for t, path in [("Q4_1", a.model)] + [(t, variant_path(a.variants, a.model, t)) for t in types]:
         args.model = path
@@ -96,22 +110,12 @@ def main() -> None:
               file=sys.stderr)
         entries.append({"type": t, "file": path.name, "size": path.stat().st_size, "sha256": mg.sha256(path),
                         "perplexity": ppl, "greedy": greedy})
-    meta = {
-        "generator": "scripts/make_quant_golden.py",
-        "reference": "llama.cpp: llama-quantize --allow-requantize, llama-perplexity, libllama (ctypes)",
-        **mg.vendored_info(args.py_src),
-        "base_model": {"file": a.model.name, "sha256": mg.sha256(a.model)},
-        "perplexity_command": "llama-perplexity -m FILE -f Tests/EndToEndTests/Golden/declaration.txt "
-                              + " ".join(PPL_ARGS) + f" -t {a.threads}",
-        "perplexity_text": "Tests/EndToEndTests/Golden/declaration.txt (the Declaration of Independence, 1776: "
-                           "public domain)",
-        "greedy_settings": "make_golden.py's defaults: F32 KV cache, "
-                           f"flash attention off, n_ctx 512, {N_PREDICT} greedy tokens (argmax of the raw logits)",
-        "rules": {"near_tie": f"margin < {mg.NEAR_TIE}: either of the top two may be chosen, and the comparison "
-                              "stops when the runner-up is"},
-    }
-    a.out.write_text(json.dumps({**meta, "variants": entries}, indent=1, ensure_ascii=False) + "\n")
+        write(a.out, meta, entries)  # after every file: a long run keeps what it has done
     print(f"wrote {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
+
+
+def write(out: Path, meta: dict, entries: list) -> None:
+    out.write_text(json.dumps({**meta, "variants": entries}, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

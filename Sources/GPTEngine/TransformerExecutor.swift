@@ -123,7 +123,7 @@ public final class TransformerExecutor {
         while start < tokens.count {
             let end = min(start + maxBatch, tokens.count)
             try forwardBatch(Array(tokens[start..<end]))
-            let rows = max(first, start)..<end  // wanted rows in this batch
+            let rows = min(max(first, start), end)..<end  // wanted rows in this batch (none before `first`)
             if !rows.isEmpty {
                 // final norm of the wanted rows, then the unembedding of each
                 try backend.copyRows(xn, dstRow: 0, x, srcRow: rows.lowerBound - start, rows: rows.count)
