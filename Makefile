@@ -3,13 +3,14 @@ SWIFT ?= swift
 GPT := .build/release/gpt
 QUESTION ?= What is the capital of France? Answer in one sentence.
 
-.PHONY: run test deps build model bench clean fuzz test-sanitize mutate
+.PHONY: run test test-server deps build model bench clean fuzz test-sanitize mutate
 
 run: deps build model
 	$(GPT) chat --temperature 0 -n 96 --prompt "$(QUESTION)"
 
 test: deps model
 	$(SWIFT) build -c release --product gpt
+	$(MAKE) test-server
 	$(SWIFT) test
 	scripts/mutate-models.py --gpt $(GPT)
 
@@ -41,6 +42,10 @@ test-sanitize: deps
 	$(SWIFT) build --build-tests $(SANITIZE)
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(SWIFT) test --skip-build $(SANITIZE) --filter '$(SANITIZE_FILTER)'
+
+# `gpt serve` driven by the official openai client (its venv is made once, in the cache).
+test-server:
+	@python=$$(scripts/test-venv.sh) && $$python Tests/ServerTests/test_server.py
 
 deps:
 	@scripts/install-deps.sh

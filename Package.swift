@@ -40,7 +40,11 @@ let package = Package(
         .executable(name: "gpt", targets: ["gpt"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         // MARK: - Public API
@@ -79,10 +83,22 @@ let package = Package(
         .target(name: "Profiling", dependencies: ["GPTCore", "CKernels"]),
         .target(name: "Visualization", dependencies: ["CZlib"]),
 
+        // MARK: - Server
+        /// `gpt serve`: the OpenAI-compatible HTTP layer (Hummingbird) over the continuous-batching scheduler.
+        .target(
+            name: "GPTServer",
+            dependencies: [
+                "GPTEngine", "Tokenization", "GPTCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+
         // MARK: - Command-line tool
         .executableTarget(
             name: "gpt",
-            dependencies: ["SwiftGPT", "CReadline", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["SwiftGPT", "CReadline", "GPTServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Fuzzing (`make fuzz`; a normal build gives the replay tool)
         .target(name: "FuzzTargets", dependencies: ["SwiftGPT"]),
@@ -95,6 +111,7 @@ let package = Package(
         .testTarget(name: "CKernelsTests", dependencies: ["CKernels", "GPTCore", "OpCheck"], resources: [.copy("Golden")]),
         .testTarget(name: "CLITests"),
         .testTarget(name: "GPTEngineTests", dependencies: ["GPTEngine"]),
+        .testTarget(name: "GPTServerTests", dependencies: ["GPTServer", "GPTEngine", "Tokenization"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["SwiftGPT"], resources: [.copy("Golden")]),
         .testTarget(name: "OpenCLTests", dependencies: ["BackendOpenCL", "GPTCore", "CKernels"]),

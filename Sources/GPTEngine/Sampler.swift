@@ -17,6 +17,9 @@ public struct SamplingOptions: Sendable, Equatable {
     public var repetitionPenalty: Float = 1.0
     /// Subtract this from the logits of every recently seen token (0 = off).
     public var presencePenalty: Float = 0.0
+    /// Subtract this times the number of times a token was recently seen from its logit (0 = off; OpenAI's
+    /// `frequency_penalty`).
+    public var frequencyPenalty: Float = 0.0
     /// How many recent tokens the penalties look at.
     public var penaltyWindow: Int = 64
     public var seed: UInt64 = 0
@@ -37,6 +40,7 @@ public struct SamplingOptions: Sendable, Equatable {
             throw bad("repetition penalty", repetitionPenalty, "must be > 0")
         }
         guard presencePenalty.isFinite else { throw bad("presence penalty", presencePenalty, "must be finite") }
+        guard frequencyPenalty.isFinite else { throw bad("frequency penalty", frequencyPenalty, "must be finite") }
         guard penaltyWindow >= 0 else { throw bad("penalty window", penaltyWindow, "must be >= 0") }
     }
 
@@ -138,14 +142,17 @@ public struct Sampler: Sendable {
     }
 
     private func applyPenalties(_ logits: inout [Float], history: [Int32]) {
-        guard options.repetitionPenalty != 1 || options.presencePenalty != 0 else { return }
-        let seen = Set(history.suffix(max(0, options.penaltyWindow)))
-        for id in seen where id >= 0 && Int(id) < logits.count {
+        guard options.repetitionPenalty != 1 || options.presencePenalty != 0 || options.frequencyPenalty != 0 else {
+            return
+        }
+        var counts: [Int32: Int] = [:]
+        for id in history.suffix(max(0, options.penaltyWindow)) { counts[id, default: 0] += 1 }
+        for (id, count) in counts where id >= 0 && Int(id) < logits.count {
             let i = Int(id)
             if options.repetitionPenalty != 1 {
                 logits[i] = logits[i] > 0 ? logits[i] / options.repetitionPenalty : logits[i] * options.repetitionPenalty
             }
-            logits[i] -= options.presencePenalty
+            logits[i] -= options.presencePenalty + options.frequencyPenalty * Float(count)
         }
     }
 

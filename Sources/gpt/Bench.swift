@@ -32,6 +32,8 @@ struct Bench: ParsableCommand {
     var batch: Int = 512
     @Option(name: [.short, .long], help: "Output: md, json or csv.")
     var output: OutputFormat = .md
+    @Option(help: "Sequence counts, comma-separated: decode them together (llama-batched-bench); aggregate and per-sequence t/s.")
+    var parallel: String?
 
     func validate() throws {
         try FlagCheck.int(r, "-r", 1...10_000)
@@ -41,6 +43,9 @@ struct Bench: ParsableCommand {
         for v in try ints(n, "-n") { try FlagCheck.int(v, "-n", 0...FlagCheck.maxTokens) }
         for v in try ints(d, "--depth") { try FlagCheck.int(v, "--depth", 0...FlagCheck.maxTokens) }
         for v in try ints(threads, "--threads") { try FlagCheck.threads(v) }
+        if let parallel, try ints(parallel, "--parallel").contains(where: { $0 < 1 || $0 > 256 }) {
+            throw ValidationError("--parallel takes sequence counts from 1 to 256")
+        }
         for a in list(attention) where AttentionKind(rawValue: a) == nil {
             throw ValidationError("unknown attention kernel '\(a)' (fused, naive)")
         }
@@ -50,7 +55,7 @@ struct Bench: ParsableCommand {
         s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    private func ints(_ s: String, _ flag: String) throws -> [Int] {
+    func ints(_ s: String, _ flag: String) throws -> [Int] {
         try list(s).map {
             guard let v = Int($0), v >= 0 else { throw ValidationError("\(flag) takes non-negative integers, got '\($0)'") }
             return v
@@ -63,6 +68,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let parallel { return try runBatched(sequenceCounts: try ints(parallel, "--parallel")) }
         let prompts = try ints(p, "-p").filter { $0 > 0 }
         let gens = try ints(n, "-n").filter { $0 > 0 }
         let depths = try ints(d, "--depth").isEmpty ? [0] : try ints(d, "--depth")

@@ -19,7 +19,7 @@ struct GPT: AsyncParsableCommand {
         subcommands: [
             Chat.self, Generate.self, Tokenize.self, ListBackends.self, Check.self, Bench.self, Profile.self,
             Params.self, Inspect.self, Convert.self, Attention.self, Next.self, PerplexityCommand.self, Quantize.self,
-            Pull.self, Models.self,
+            Pull.self, Models.self, Serve.self,
         ],
         defaultSubcommand: Chat.self)
 
