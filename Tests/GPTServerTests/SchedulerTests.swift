@@ -4,7 +4,7 @@
 import Foundation
 import GPTEngine
 import Testing
-import Tokenization
+@testable import Tokenization
 
 @testable import GPTServer
 
