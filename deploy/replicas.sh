@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Replicas of `gpt serve` behind nginx, on loopback only. Replicas keep no state between requests, so an ordinary
-# round-robin load balancer spreads them, and when one dies nginx retries on the others.
+# round-robin load balancer spreads them, and when one dies nginx retries on the others (a refused connection
+# means nothing ran, so POSTs are retried too).
 #
 #   deploy/replicas.sh            # 2 replicas: shows requests spread over both, then kills one and shows the
 #                                 # survivor serving every request
@@ -71,7 +72,7 @@ $upstreams    }
             proxy_set_header Connection "";
             proxy_buffering off;
             proxy_read_timeout 300s;
-            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream error timeout http_502 http_503 non_idempotent;  # POSTs too: nothing ran
             add_header X-Replica \$upstream_addr always;
         }
     }
@@ -96,6 +97,7 @@ served=$(awk '$1 == 200 {print $2}' "$work/round1" | sort -u | wc -l)
 
 # 4. kill one replica: the rest serve everything
 kill -9 "${pids[0]}"
+wait "${pids[0]}" 2>/dev/null || true
 echo "--- killed replica 1 (127.0.0.1:$((BASE_PORT + 1))); $REQUESTS more requests"
 for _ in $(seq 1 "$REQUESTS"); do ask; done | tee "$work/round2" | sort | uniq -c
 failed=$(awk '$1 != 200' "$work/round2" | wc -l)

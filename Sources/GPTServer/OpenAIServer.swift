@@ -97,8 +97,10 @@ public final class OpenAIServer: Sendable {
         }
         router.post("tokenize") { [self] request, context in
             let body: TokenizeRequest = try await decode(request)
-            var ids = tokenizer.encode(body.content, parseSpecial: body.parse_special ?? true)
-            if body.add_special != true { ids = ChatPrompt.bare(body.content, tokenizer, parseSpecial: body.parse_special ?? true) }
+            let parseSpecial = body.parse_special ?? true
+            let ids = body.add_special == true
+                ? tokenizer.encode(body.content, parseSpecial: parseSpecial)
+                : ChatPrompt.bare(body.content, tokenizer, parseSpecial: parseSpecial)
             if body.with_pieces == true {
                 return try json(["tokens": ids.map { ["id": Int($0), "piece": tokenizer.decode([$0])] as [String: Any] }])
             }
@@ -204,7 +206,7 @@ public final class OpenAIServer: Sendable {
         var idPrefix: String { self == .chat ? "chatcmpl-" : "cmpl-" }
     }
 
-    private func submit(_ prompt: [Int32], _ parameters: GenerationParameters) throws -> GenerationHandle {
+    private func submit(_ prompt: [Int32], _ parameters: GenerationParameters, kind: Kind) throws -> GenerationHandle {
         do {
             return try scheduler.submit(prompt: prompt, parameters: parameters)
         } catch {
@@ -218,7 +220,8 @@ public final class OpenAIServer: Sendable {
             case .promptTooLong(let tokens, let context):
                 throw APIError(.badRequest,
                                "the prompt is \(tokens) tokens; the context per sequence is \(context) tokens, "
-                                   + "and at least one must be left to generate", param: "messages",
+                                   + "and at least one must be left to generate",
+                               param: kind == .chat ? "messages" : "prompt",
                                code: "context_length_exceeded")
             case .emptyPrompt:
                 throw APIError.invalid("the prompt is empty", param: "prompt")
@@ -228,7 +231,7 @@ public final class OpenAIServer: Sendable {
 
     private func respond(_ request: Request, kind: Kind, prompt: [Int32], parameters: GenerationParameters,
                          common: CommonParameters) async throws -> Response {
-        let handle = try submit(prompt, parameters)
+        let handle = try submit(prompt, parameters, kind: kind)
         let id = kind.idPrefix + String(handle.id)
         let writer = ChoiceWriter(kind: kind, id: id, model: options.modelID, created: Int(Date().timeIntervalSince1970),
                                   tokenizer: tokenizer)
