@@ -98,9 +98,7 @@ public final class OpenAIServer: Sendable {
         router.post("tokenize") { [self] request, context in
             let body: TokenizeRequest = try await decode(request)
             let parseSpecial = body.parse_special ?? true
-            let ids = body.add_special == true
-                ? tokenizer.encode(body.content, parseSpecial: parseSpecial)
-                : ChatPrompt.bare(body.content, tokenizer, parseSpecial: parseSpecial)
+            let ids = tokenizer.encode(body.content, parseSpecial: parseSpecial, addSpecial: body.add_special == true)
             if body.with_pieces == true {
                 return try json(["tokens": ids.map { ["id": Int($0), "piece": tokenizer.decode([$0])] as [String: Any] }])
             }
@@ -170,7 +168,8 @@ public final class OpenAIServer: Sendable {
             }
             messages.append(ChatMessage(role: role, content: m.content?.text ?? ""))
         }
-        let prompt = ChatPrompt.encode(messages, template: template, tokenizer: tokenizer)
+        // only the template's markup may become control tokens; message text is encoded as text
+        let prompt = tokenizer.encode(template.prompt(messages, addGenerationPrompt: true))
         let parameters = try common.generation(topLogprobs: try chat.topLogprobs())
         return try await respond(request, kind: .chat, prompt: prompt, parameters: parameters, common: common)
     }
