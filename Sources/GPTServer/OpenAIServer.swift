@@ -74,8 +74,8 @@ public final class OpenAIServer: Sendable {
 
     // MARK: - Routes
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
         router.middlewares.add(ErrorAndAuthMiddleware(apiKey: options.apiKey, metrics: metrics))
         router.get("health") { [self] _, _ in
             let s = scheduler.state
@@ -112,10 +112,10 @@ public final class OpenAIServer: Sendable {
             }
             return try json(["content": tokenizer.decode(body.tokens)])
         }
-        router.post("v1/chat/completions") { [self] request, context in try await chatCompletion(request) }
-        router.post("chat/completions") { [self] request, context in try await chatCompletion(request) }
-        router.post("v1/completions") { [self] request, context in try await completion(request) }
-        router.post("completions") { [self] request, context in try await completion(request) }
+        router.post("v1/chat/completions") { [self] request, context in try await chatCompletion(request, context) }
+        router.post("chat/completions") { [self] request, context in try await chatCompletion(request, context) }
+        router.post("v1/completions") { [self] request, context in try await completion(request, context) }
+        router.post("completions") { [self] request, context in try await completion(request, context) }
         return router
     }
 
@@ -134,7 +134,7 @@ public final class OpenAIServer: Sendable {
     private func body(_ request: Request) async throws -> Data {
         do {
             return Data(buffer: try await request.body.collect(upTo: options.maxBodyBytes))
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError(.contentTooLarge, "the request body is larger than \(options.maxBodyBytes) bytes")
         }
     }
@@ -153,7 +153,7 @@ public final class OpenAIServer: Sendable {
 
     // MARK: - Completions
 
-    private func chatCompletion(_ request: Request) async throws -> Response {
+    private func chatCompletion(_ request: Request, _ context: ServerContext) async throws -> Response {
         let data = try await body(request)
         let chat: ChatCompletionRequest = try decode(data)
         let common: CommonParameters = try decode(data)
@@ -171,10 +171,10 @@ public final class OpenAIServer: Sendable {
         // only the template's markup may become control tokens; message text is encoded as text
         let prompt = tokenizer.encode(template.prompt(messages, addGenerationPrompt: true))
         let parameters = try common.generation(topLogprobs: try chat.topLogprobs())
-        return try await respond(request, kind: .chat, prompt: prompt, parameters: parameters, common: common)
+        return try await respond(context, kind: .chat, prompt: prompt, parameters: parameters, common: common)
     }
 
-    private func completion(_ request: Request) async throws -> Response {
+    private func completion(_ request: Request, _ context: ServerContext) async throws -> Response {
         let data = try await body(request)
         let body: CompletionRequest = try decode(data)
         let common: CommonParameters = try decode(data)
@@ -190,7 +190,7 @@ public final class OpenAIServer: Sendable {
             prompt = ids
         }
         let parameters = try common.generation(topLogprobs: try body.topLogprobs())
-        return try await respond(request, kind: .text, prompt: prompt, parameters: parameters, common: common)
+        return try await respond(context, kind: .text, prompt: prompt, parameters: parameters, common: common)
     }
 
     private func checkModel(_ name: String?) throws {
@@ -228,9 +228,11 @@ public final class OpenAIServer: Sendable {
         }
     }
 
-    private func respond(_ request: Request, kind: Kind, prompt: [Int32], parameters: GenerationParameters,
+    private func respond(_ context: ServerContext, kind: Kind, prompt: [Int32], parameters: GenerationParameters,
                          common: CommonParameters) async throws -> Response {
         let handle = try submit(prompt, parameters, kind: kind)
+        // a client that hangs up (mid-stream or while waiting) frees its sequence at the next step
+        context.channel.closeFuture.whenComplete { _ in handle.cancel() }
         let id = kind.idPrefix + String(handle.id)
         let writer = ChoiceWriter(kind: kind, id: id, model: options.modelID, created: Int(Date().timeIntervalSince1970),
                                   tokenizer: tokenizer)
@@ -239,7 +241,7 @@ public final class OpenAIServer: Sendable {
             let includeUsage = common.stream_options?.include_usage == true
             let body = ResponseBody { [self] out in
                 defer { handle.cancel() }
-                try await request.body.consumeWithInboundCloseHandler { _ in
+                do {
                     if let first = writer.streamStart() { try await out.write(sse(first)) }
                     for await event in handle.events {
                         switch event {
@@ -255,8 +257,6 @@ public final class OpenAIServer: Sendable {
                         }
                     }
                     try await out.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                } onInboundClosed: {
-                    handle.cancel()
                 }
                 try await out.finish(nil)
             }
@@ -264,8 +264,8 @@ public final class OpenAIServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                             body: body)
         }
-        // one JSON body; a client that hangs up cancels the generation
-        let result = try await request.body.consumeWithInboundCloseHandler { _ in
+        // one JSON body
+        let result = await { () async -> Collected in
             var text = ""
             var logprobs: [TokenLogprob] = []
             var tokens: [Int32] = []
@@ -282,9 +282,7 @@ public final class OpenAIServer: Sendable {
                 }
             }
             return Collected(text: text, tokens: tokens, logprobs: logprobs, summary: summary, failure: failure)
-        } onInboundClosed: {
-            handle.cancel()
-        }
+        }()
         if let failure = result.failure { throw APIError(.internalServerError, failure, type: "server_error") }
         log(endpoint, id, result.summary)
         metrics.request(endpoint: endpoint, status: 200)
@@ -324,8 +322,19 @@ func sse(_ object: Any) -> ByteBuffer {
 
 /// Turns OpenAI-shaped errors (and Hummingbird's own) into {"error": {...}} bodies, checks the API key, and counts
 /// failed requests.
+/// The request context: Hummingbird's basics plus the connection, whose closing cancels a generation.
+public struct ServerContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+}
+
 struct ErrorAndAuthMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+    typealias Context = ServerContext
     let apiKey: String?
     let metrics: ServerMetrics
 
