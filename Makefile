@@ -12,11 +12,11 @@ test: deps model
 	$(SWIFT) build -c release --product gpt
 	$(MAKE) test-server
 	$(SWIFT) test
-	scripts/mutate-models.py --gpt $(GPT)
+	python3 scripts/mutate-models.py --gpt $(GPT)
 
 # Corrupted GGUF files and HF folders derived from the tiny GPT-2, each run by gpt under a memory cap and timeout.
 mutate:
-	scripts/mutate-models.py --gpt $(GPT)
+	python3 scripts/mutate-models.py --gpt $(GPT)
 
 # Coverage-guided fuzzing (libFuzzer + AddressSanitizer) of one FuzzTarget: gguf, safetensors, hfconfig, tokenizer
 # or chat. Runs until stopped, or FUZZ_SECONDS. New inputs go to .build-fuzz/corpus/TARGET; a crash is written to
