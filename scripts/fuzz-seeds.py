@@ -76,8 +76,8 @@ def safetensors(tensors):
 
 def main():
     seeds = {
-        "gguf": {"tiny.gguf": tiny_gguf(), "two-layers.gguf": tiny_gguf(n_layer=2),
-                 "header-of-tiny-gpt2.gguf": open(os.path.join(RES, "tiny-gpt2-f16.gguf.data"), "rb").read()[:4096]},
+        "gguf": {"tiny.gguf.data": tiny_gguf(), "two-layers.gguf.data": tiny_gguf(n_layer=2),
+                 "header-of-tiny-gpt2.gguf.data": open(os.path.join(RES, "tiny-gpt2-f16.gguf.data"), "rb").read()[:4096]},
         "safetensors": {"two.safetensors": safetensors([("a", [2, 2], [1, 2, 3, 4]), ("b", [3], [5, 6, 7])])},
         "hfconfig": {"config.json": open(os.path.join(RES, "tiny-gpt2/config.json"), "rb").read()},
         "tokenizer": {"hello.txt": "Hello world, it's 2026!\n  indented\tand <|endoftext|> special".encode(),
