@@ -110,7 +110,11 @@ public enum Perplexity {
         compare: KLDivergenceBase? = nil, progress: (Progress) -> Void = { _ in }
     ) throws -> (stats: NLLStats, kl: KLDivergenceStats?) {
         guard nCtx >= 4, nCtx % 2 == 0 else { throw PerplexityError.badContext(nCtx) }
-        guard tokens.count >= 2 * nCtx else { throw PerplexityError.tooFewTokens(tokens.count, nCtx: nCtx) }
+        // A text needs two contexts' worth (llama-perplexity's rule); a KL-divergence base holds exactly the chunks it
+        // scored, so a base made with --chunks 1 has only nCtx tokens and must still be usable.
+        guard tokens.count >= (compare == nil ? 2 * nCtx : nCtx) else {
+            throw PerplexityError.tooFewTokens(tokens.count, nCtx: nCtx)
+        }
         guard nCtx <= model.executor.nCtx else {
             throw EngineError.contextOverflow(needed: nCtx, limit: model.executor.nCtx)
         }
