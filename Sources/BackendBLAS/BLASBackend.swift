@@ -64,26 +64,29 @@ public final class BLASBackend: OpenMPBackend {
         }
     }
 
-    /// One sgemm/sgemv per matrix (the C multi-matmul is for quantized weights).
-    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
-                                 rows: Int) throws {
-        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
-    }
-
-    public override func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor,
-                                rows: Int) throws {
-        let (o, xi, wt) = (try f32(out, .matmul), try f32(x, .matmul), try f32(w, .matmul))
-        guard rows <= o.rows, rows <= xi.rows, xi.cols == wt.cols, o.cols == wt.rows else {
-            throw BackendError.shapeMismatch(op: .matmul, "x \(xi.shape) · w \(wt.shape)ᵀ -> \(o.shape), \(rows) rows")
+    /// Products through OpenBLAS, one sgemm/sgemv per matrix (the C multi-matmul is for quantized weights); every
+    /// other op is the openmp backend's.
+    public override func run(_ op: Op) throws {
+        guard case .matmul(let outs, let x, let ws, let rows) = op else { return try super.run(op) }
+        let xi = try f32(x, .matmul)
+        guard outs.count == ws.count, !ws.isEmpty else {
+            throw BackendError.shapeMismatch(op: .matmul, "\(outs.count) outputs for \(ws.count) matrices")
         }
-        let (n, k) = (Int32(wt.rows), Int32(wt.cols))
-        if rows == 1 {
-            // y (N) = W (N, K) · x (K)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, wt.floats, k, xi.floats, 1, 0, o.floats, 1)
-        } else {
-            // Y (T, N) = X (T, K) · Wᵀ
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, xi.floats, k, wt.floats, k,
-                        0, o.floats, n)
+        for (out, w) in zip(outs, ws) {
+            let (o, wt) = (try f32(out, .matmul), try f32(w, .matmul))
+            guard rows <= o.rows, rows <= xi.rows, xi.cols == wt.cols, o.cols == wt.rows else {
+                throw BackendError.shapeMismatch(
+                    op: .matmul, "x \(xi.shape) · w \(wt.shape)ᵀ -> \(o.shape), \(rows) rows")
+            }
+            let (n, k) = (Int32(wt.rows), Int32(wt.cols))
+            if rows == 1 {
+                // y (N) = W (N, K) · x (K)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1, wt.floats, k, xi.floats, 1, 0, o.floats, 1)
+            } else {
+                // Y (T, N) = X (T, K) · Wᵀ
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), n, k, 1, xi.floats, k, wt.floats,
+                            k, 0, o.floats, n)
+            }
         }
     }
 }

@@ -36,6 +36,9 @@ public final class OpenCLBackend: Backend {
     // Device scratch, grown on demand and reused: naive attention scores, flash-decoding partials.
     private var scoreScratch: CLBuffer?
     private var partialScratch: CLBuffer?
+    // Rows of one sequence's queries and outputs when they do not start at row 0.
+    private var queryScratch: CLBuffer?
+    private var outputScratch: CLBuffer?
 
     /// Makes the backend on device `options.deviceIndex` (all platforms, enumeration order).
     /// - Parameter cacheDirectory: where program binaries are cached; nil compiles from source every time.
@@ -125,47 +128,104 @@ public final class OpenCLBackend: Backend {
 
     // MARK: - Ops
 
-    public func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws {
-        let (o, tb) = (try f32(out, .embedding), try buffer(table, .embedding))
-        try check(.embedding, tokens.count <= o.rows && o.cols == tb.cols, "\(tokens.count) tokens into \(o.shape)")
-        for id in tokens where id < 0 || Int(id) >= tb.rows {
-            throw BackendError.shapeMismatch(op: .embedding, "token \(id) outside table of \(tb.rows) rows")
+    public func run(_ op: Op) throws {
+        switch op {
+        case .embedding(let out, let table, let tokens):
+            let (o, tb) = (try f32(out, .embedding), try buffer(table, .embedding))
+            try check(.embedding, tokens.count <= o.rows && o.cols == tb.cols, "\(tokens.count) tokens into \(o.shape)")
+            for id in tokens where id < 0 || Int(id) >= tb.rows {
+                throw BackendError.shapeMismatch(op: .embedding, "token \(id) outside table of \(tb.rows) rows")
+            }
+            guard !tokens.isEmpty else { return }
+            guard let k = kernels.embedding[tb.format] else {
+                throw BackendError.unsupported(op: .embedding, format: tb.format, backend: name)
+            }
+            let ids = try tokens.withUnsafeBytes {
+                try CLBuffer(context: context, copying: $0, shape: [tokens.count], format: .f32, label: "token ids")
+            }
+            let ls = k.reductionSize(cap: 64)
+            try launch(k, [o, tb, ids, tb.cols], global: [roundUp(tb.cols, ls), tokens.count], local: [ls, 1])
+
+        case .rmsNorm(let out, let x, let weight, let rows, let eps):
+            let (o, xi, w) = (try f32(out, .rmsNorm), try f32(x, .rmsNorm), try f32(weight, .rmsNorm))
+            try checkRows(.rmsNorm, rows, o, xi)
+            try check(.rmsNorm, w.count > 0 && xi.cols % w.count == 0, "weight \(w.shape) for rows of \(xi.cols)")
+            guard rows > 0 else { return }
+            // a weight shorter than a row normalises each group of w.count elements (per-head norms)
+            let groups = rows * (xi.cols / w.count)
+            let k = kernels.rmsNorm
+            let ls = k.reductionSize(cap: 256)
+            try launch(k, [o, xi, w, w.count, eps, CLLocal(floats: ls)], global: [ls * groups], local: [ls])
+
+        case .layerNorm(let out, let x, let weight, let bias, let rows, let eps):
+            let (o, xi) = (try f32(out, .layerNorm), try f32(x, .layerNorm))
+            let (w, b) = (try f32(weight, .layerNorm), try f32(bias, .layerNorm))
+            try checkRows(.layerNorm, rows, o, xi)
+            try check(.layerNorm, w.count == xi.cols && b.count == xi.cols, "weight/bias for rows of \(xi.cols)")
+            guard rows > 0 else { return }
+            let k = kernels.layerNorm
+            let ls = k.reductionSize(cap: 256)
+            try launch(k, [o, xi, w, b, xi.cols, eps, CLLocal(floats: ls)], global: [ls * rows], local: [ls])
+
+        case .matmul(let outs, let x, let ws, let rows):
+            try check(.matmul, !ws.isEmpty && outs.count == ws.count, "\(outs.count) outputs for \(ws.count) matrices")
+            for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
+
+        case .rope(let r):
+            let xi = try f32(r.x, .rope)
+            try check(.rope, r.row >= 0 && r.row + r.rows <= xi.rows && xi.cols == r.nHeads * r.headDim
+                      && r.headDim % 2 == 0 && r.startPos >= 0,
+                      "rows \(r.row)..<\(r.row + r.rows) of \(xi.shape) as \(r.nHeads) heads of \(r.headDim)")
+            guard r.rows > 0 else { return }
+            // Host powf, as ck_ref_rope and llama.cpp compute it (glibc's powf is correctly rounded).
+            let thetaScale = powf(r.freqBase, -2 / Float(r.headDim))
+            let k = kernels.rope
+            let pairs = r.headDim / 2
+            let l0 = k.reductionSize(cap: min(64, pairs))
+            try launch(k, [xi, thetaScale, r.row, r.startPos, r.nHeads, r.headDim, r.style == .neox ? 1 : 0],
+                       global: [roundUp(pairs, l0), r.nHeads, r.rows], local: [l0, 1, 1])
+
+        case .copyRows(let dst, let dstRow, let src, let srcRow, let rows):
+            let (d, s) = (try f32(dst, .copyRows), try f32(src, .copyRows))
+            try check(.copyRows, d.cols == s.cols && dstRow >= 0 && srcRow >= 0 && dstRow + rows <= d.rows
+                      && srcRow + rows <= s.rows,
+                      "rows \(srcRow)..<\(srcRow + rows) of \(s.shape) to \(dstRow) of \(d.shape)")
+            try check(.copyRows, d !== s || dstRow + rows <= srcRow || srcRow + rows <= dstRow,
+                      "overlapping rows within \(d.label)")
+            guard rows > 0 else { return }
+            let rowBytes = s.cols * 4
+            try withEvent("copy_rows") { event in
+                try cl(clEnqueueCopyBuffer(context.queue, s.mem, d.mem, srcRow * rowBytes, dstRow * rowBytes,
+                                           rows * rowBytes, 0, nil, event), "copy_rows \(s.label) -> \(d.label)")
+            }
+
+        case .attention(let a):
+            try attention(a)
+
+        case .swiglu(let out, let gate, let up, let rows):
+            let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))
+            try checkRows(.swiglu, rows, o, g, u)
+            try elementwise(kernels.swiglu, [o, g, u], count: rows * o.cols)
+
+        case .gelu(let out, let x, let rows):
+            let (o, xi) = (try f32(out, .gelu), try f32(x, .gelu))
+            try checkRows(.gelu, rows, o, xi)
+            try elementwise(kernels.gelu, [o, xi], count: rows * o.cols)
+
+        case .add(let out, let a, let b, let rows):
+            let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
+            try checkRows(.add, rows, o, ai, bi)
+            try elementwise(kernels.add, [o, ai, bi], count: rows * o.cols)
+
+        case .addBias(let x, let bias, let rows):
+            let (xi, b) = (try f32(x, .addBias), try f32(bias, .addBias))
+            try check(.addBias, rows <= xi.rows && b.count == xi.cols, "bias \(b.shape) on \(xi.shape)")
+            try elementwise(kernels.addBias, [xi, b, xi.cols], count: rows * xi.cols)
         }
-        guard !tokens.isEmpty, let k = kernels.embedding[tb.format] else {
-            if tokens.isEmpty { return }
-            throw BackendError.unsupported(op: .embedding, format: tb.format, backend: name)
-        }
-        let ids = try tokens.withUnsafeBytes {
-            try CLBuffer(context: context, copying: $0, shape: [tokens.count], format: .f32, label: "token ids")
-        }
-        let ls = k.reductionSize(cap: 64)
-        try launch(k, [o, tb, ids, tb.cols], global: [roundUp(tb.cols, ls), tokens.count], local: [ls, 1])
     }
 
-    public func rmsNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor, rows: Int,
-                        eps: Float) throws {
-        let (o, xi, w) = (try f32(out, .rmsNorm), try f32(x, .rmsNorm), try f32(weight, .rmsNorm))
-        try checkRows(.rmsNorm, rows, o, xi)
-        try check(.rmsNorm, w.count == xi.cols, "weight \(w.shape) for rows of \(xi.cols)")
-        guard rows > 0 else { return }
-        let k = kernels.rmsNorm
-        let ls = k.reductionSize(cap: 256)
-        try launch(k, [o, xi, w, xi.cols, eps, CLLocal(floats: ls)], global: [ls * rows], local: [ls])
-    }
-
-    public func layerNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor,
-                          bias: any DeviceTensor, rows: Int, eps: Float) throws {
-        let (o, xi) = (try f32(out, .layerNorm), try f32(x, .layerNorm))
-        let (w, b) = (try f32(weight, .layerNorm), try f32(bias, .layerNorm))
-        try checkRows(.layerNorm, rows, o, xi)
-        try check(.layerNorm, w.count == xi.cols && b.count == xi.cols, "weight/bias for rows of \(xi.cols)")
-        guard rows > 0 else { return }
-        let k = kernels.layerNorm
-        let ls = k.reductionSize(cap: 256)
-        try launch(k, [o, xi, w, b, xi.cols, eps, CLLocal(floats: ls)], global: [ls * rows], local: [ls])
-    }
-
-    public func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws {
+    /// One product: tiled matrix-matrix for prefill, a work-group per output for decode.
+    private func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws {
         let (o, xi, wt) = (try f32(out, .matmul), try f32(x, .matmul), try buffer(w, .matmul))
         try check(.matmul, rows <= o.rows && rows <= xi.rows, "\(rows) rows of \(xi.shape) into \(o.shape)")
         try check(.matmul, xi.cols == wt.cols && o.cols == wt.rows, "x \(xi.shape) · w \(wt.shape)ᵀ -> \(o.shape)")
@@ -185,78 +245,44 @@ public final class OpenCLBackend: Backend {
         }
     }
 
-    public func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float,
-                     style: RopeStyle) throws {
-        let xi = try f32(x, .rope)
-        try check(.rope, rows <= xi.rows && xi.cols == nHeads * headDim && headDim % 2 == 0 && startPos >= 0,
-                  "\(xi.shape) as \(nHeads) heads of \(headDim)")
-        guard rows > 0 else { return }
-        // Host powf, as ck_ref_rope and llama.cpp compute it (glibc's powf is correctly rounded).
-        let thetaScale = powf(freqBase, -2 / Float(headDim))
-        let k = kernels.rope
-        let pairs = headDim / 2
-        let l0 = k.reductionSize(cap: min(64, pairs))
-        try launch(k, [xi, thetaScale, startPos, nHeads, headDim, style == .neox ? 1 : 0],
-                   global: [roundUp(pairs, l0), nHeads, rows], local: [l0, 1, 1])
-    }
-
-    public func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int,
-                         rows: Int) throws {
-        let (d, s) = (try f32(dst, .copyRows), try f32(src, .copyRows))
-        try check(.copyRows, d.cols == s.cols && dstRow >= 0 && srcRow >= 0 && dstRow + rows <= d.rows
-                  && srcRow + rows <= s.rows, "rows \(srcRow)..<\(srcRow + rows) of \(s.shape) to \(dstRow) of \(d.shape)")
-        try check(.copyRows, d !== s || dstRow + rows <= srcRow || srcRow + rows <= dstRow,
-                  "overlapping rows within \(d.label)")
-        guard rows > 0 else { return }
-        let rowBytes = s.cols * 4
-        try withEvent("copy_rows") { event in
-            try cl(clEnqueueCopyBuffer(context.queue, s.mem, d.mem, srcRow * rowBytes, dstRow * rowBytes,
-                                       rows * rowBytes, 0, nil, event), "copy_rows \(s.label) -> \(d.label)")
+    /// Attention of rows row..<row+rows. The kernels start at row 0: other rows go through device scratch (a
+    /// device-side copy of the few rows of one sequence in a multi-sequence batch).
+    private func attention(_ a: Op.Attention) throws {
+        let (o, qi) = (try f32(a.out, .attention), try f32(a.q, .attention))
+        let (kc, vc) = (try f32(a.kCache, .attention), try f32(a.vCache, .attention))
+        try check(.attention, a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && qi.cols == a.nHeads * a.headDim
+                  && o.cols == qi.cols && a.row >= 0 && a.row + a.rows <= qi.rows && a.row + a.rows <= o.rows
+                  && kc.cols == a.nKVHeads * a.headDim && vc.cols == kc.cols && a.startPos >= 0
+                  && a.keys <= kc.rows && a.keys <= vc.rows,
+                  "q \(qi.shape), cache \(kc.shape), rows \(a.row)..<\(a.row + a.rows) at \(a.startPos), "
+                    + "\(a.nHeads)/\(a.nKVHeads) heads")
+        guard a.rows > 0 else { return }
+        var (qRows, outRows) = (qi, o)
+        if a.row > 0 {
+            qRows = try rowScratch(&queryScratch, rows: a.rows, cols: qi.cols, "attention queries")
+            outRows = try rowScratch(&outputScratch, rows: a.rows, cols: qi.cols, "attention outputs")
+            try run(.copyRows(dst: qRows, dstRow: 0, src: qi, srcRow: a.row, rows: a.rows))
         }
-    }
-
-    public func attention(_ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor,
-                          vCache: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int,
-                          headDim: Int, scale: Float, kind: AttentionKind) throws {
-        let (o, qi) = (try f32(out, .attention), try f32(q, .attention))
-        let (kc, vc) = (try f32(kCache, .attention), try f32(vCache, .attention))
-        try check(.attention, nKVHeads > 0 && nHeads % nKVHeads == 0 && qi.cols == nHeads * headDim
-                  && o.cols == qi.cols && rows <= qi.rows && rows <= o.rows && kc.cols == nKVHeads * headDim
-                  && vc.cols == kc.cols && startPos >= 0 && startPos + rows <= kc.rows && startPos + rows <= vc.rows,
-                  "q \(qi.shape), cache \(kc.shape), \(rows) rows at \(startPos), \(nHeads)/\(nKVHeads) heads")
-        guard rows > 0 else { return }
-        switch kind {
+        switch a.kind {
         case .fused:
-            try attentionFused(o, qi, kc, vc, T: rows, startPos: startPos, nh: nHeads, nkv: nKVHeads, hd: headDim,
-                               scale: scale)
+            try attentionFused(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads, nkv: a.nKVHeads,
+                               hd: a.headDim, scale: a.scale)
         case .naive:
-            try attentionNaive(o, qi, kc, vc, T: rows, startPos: startPos, nh: nHeads, nkv: nKVHeads, hd: headDim,
-                               scale: scale)
+            try attentionNaive(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads,
+                               nkv: a.nKVHeads, hd: a.headDim, scale: a.scale)
+            if let target = a.probabilities, let scores = scoreScratch {
+                let p = try f32(target, .attention)
+                let bytes = a.nHeads * a.rows * a.keys * 4
+                try check(.attention, p.bytes >= bytes, "probabilities \(p.shape) for \(bytes / 4) values")
+                try withEvent("copy_probabilities") { event in
+                    try cl(clEnqueueCopyBuffer(context.queue, scores.mem, p.mem, 0, 0, bytes, 0, nil, event),
+                           "copy attention probabilities")
+                }
+            }
         }
-    }
-
-    public func swiglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int) throws {
-        let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))
-        try checkRows(.swiglu, rows, o, g, u)
-        try elementwise(kernels.swiglu, [o, g, u], count: rows * o.cols)
-    }
-
-    public func gelu(_ out: any DeviceTensor, _ x: any DeviceTensor, rows: Int) throws {
-        let (o, xi) = (try f32(out, .gelu), try f32(x, .gelu))
-        try checkRows(.gelu, rows, o, xi)
-        try elementwise(kernels.gelu, [o, xi], count: rows * o.cols)
-    }
-
-    public func add(_ out: any DeviceTensor, _ a: any DeviceTensor, _ b: any DeviceTensor, rows: Int) throws {
-        let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
-        try checkRows(.add, rows, o, ai, bi)
-        try elementwise(kernels.add, [o, ai, bi], count: rows * o.cols)
-    }
-
-    public func addBias(_ x: any DeviceTensor, bias: any DeviceTensor, rows: Int) throws {
-        let (xi, b) = (try f32(x, .addBias), try f32(bias, .addBias))
-        try check(.addBias, rows <= xi.rows && b.count == xi.cols, "bias \(b.shape) on \(xi.shape)")
-        try elementwise(kernels.addBias, [xi, b, xi.cols], count: rows * xi.cols)
+        if a.row > 0 {
+            try run(.copyRows(dst: o, dstRow: a.row, src: outRows, srcRow: 0, rows: a.rows))
+        }
     }
 
     // MARK: - Attention
@@ -384,6 +410,14 @@ public final class OpenCLBackend: Backend {
     private func scratch(_ slot: inout CLBuffer?, floats: Int, _ label: String) throws -> CLBuffer {
         if let s = slot, s.count >= floats { return s }
         let s = try CLBuffer(context: context, shape: [floats], format: .f32, label: label)
+        slot = s
+        return s
+    }
+
+    /// A (rows, cols) scratch buffer, replaced when too small or of another width.
+    private func rowScratch(_ slot: inout CLBuffer?, rows: Int, cols: Int, _ label: String) throws -> CLBuffer {
+        if let s = slot, s.cols == cols, s.rows >= rows { return s }
+        let s = try CLBuffer(context: context, shape: [rows, cols], format: .f32, label: label)
         slot = s
         return s
     }

@@ -6,10 +6,6 @@ import GPTCore
 open class OpenMPBackend: Backend {
     open var name: String { "openmp" }
     public let threads: Int
-    /// Called after each naive attention with its probabilities (nHeads, rows, startPos + rows), zero above the
-    /// causal diagonal: `gpt attention` draws them. The pointer is valid only during the call.
-    public var attentionObserver: ((_ probabilities: UnsafeBufferPointer<Float>, _ heads: Int, _ rows: Int,
-                                    _ keys: Int) -> Void)?
     /// Grows to the largest scratch an op has asked for; reused, so steady-state decoding allocates nothing.
     private var scratch: UnsafeMutableRawPointer?
     private var scratchBytes = 0
@@ -75,150 +71,143 @@ open class OpenMPBackend: Backend {
 
     // MARK: - Ops
 
-    open func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws {
-        let (o, tb) = (try f32(out, .embedding), try cpu(table, .embedding))
-        try check(.embedding, tokens.count <= o.rows && o.cols == tb.cols, "\(tokens.count) tokens into \(o.shape)")
-        for id in tokens where id < 0 || Int(id) >= tb.rows {
-            throw BackendError.shapeMismatch(op: .embedding, "token \(id) outside table of \(tb.rows) rows")
-        }
-        ck_embedding(Int32(tb.format.ggmlType), o.floats, tb.data, tokens, Int64(tokens.count), Int64(tb.cols),
-                     Int32(threads))
-    }
-
-    open func rmsNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor, rows: Int,
-                      eps: Float) throws {
-        let (o, xi, w) = (try f32(out, .rmsNorm), try f32(x, .rmsNorm), try f32(weight, .rmsNorm))
-        try checkRows(.rmsNorm, rows, o, xi)
-        try check(.rmsNorm, w.count == xi.cols, "weight \(w.shape) for rows of \(xi.cols)")
-        ck_rms_norm(o.floats, xi.floats, w.floats, Int64(rows), Int64(xi.cols), eps, Int32(threads))
-    }
-
-    open func layerNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor,
-                        bias: any DeviceTensor, rows: Int, eps: Float) throws {
-        let (o, xi) = (try f32(out, .layerNorm), try f32(x, .layerNorm))
-        let (w, b) = (try f32(weight, .layerNorm), try f32(bias, .layerNorm))
-        try checkRows(.layerNorm, rows, o, xi)
-        try check(.layerNorm, w.count == xi.cols && b.count == xi.cols, "weight/bias for rows of \(xi.cols)")
-        ck_layer_norm(o.floats, xi.floats, w.floats, b.floats, Int64(rows), Int64(xi.cols), eps, Int32(threads))
-    }
-
-    open func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws {
-        let (o, xi, wt) = (try f32(out, .matmul), try f32(x, .matmul), try cpu(w, .matmul))
-        try check(.matmul, rows <= o.rows && rows <= xi.rows, "\(rows) rows of \(xi.shape) into \(o.shape)")
-        try check(.matmul, xi.cols == wt.cols && o.cols == wt.rows, "x \(xi.shape) · w \(wt.shape)ᵀ -> \(o.shape)")
-        let fmt = Int32(wt.format.ggmlType)
-        let s = try ensureScratch(ck_matmul_scratch_bytes(fmt, Int64(rows), Int64(wt.cols)))
-        ck_matmul(fmt, o.floats, xi.floats, wt.data, Int64(rows), Int64(wt.cols), Int64(wt.rows), Int32(threads), s)
-    }
-
-    /// Q/K/V (or gate/up) in one C call: the input is quantized once and one parallel region covers every matrix.
-    open func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor], rows: Int) throws {
-        let xi = try f32(x, .matmul)
-        let w = try ws.map { try cpu($0, .matmul) }
-        let o = try outs.map { try f32($0, .matmul) }
-        guard let fmt = w.first?.format, o.count == w.count, w.allSatisfy({ $0.format == fmt }) else {
-            for (out, weight) in zip(outs, ws) { try matmul(out, x, weight, rows: rows) }
-            return
-        }
-        for (oi, wi) in zip(o, w) {
-            try check(.matmul, rows <= oi.rows && rows <= xi.rows && xi.cols == wi.cols && oi.cols == wi.rows,
-                      "x \(xi.shape) · w \(wi.shape)ᵀ -> \(oi.shape)")
-        }
-        let k = Int64(xi.cols)
-        let s = try ensureScratch(ck_matmul_scratch_bytes(Int32(fmt.ggmlType), Int64(rows), k))
-        var outPointers: [UnsafeMutablePointer<Float>?] = o.map { $0.floats }
-        var weightPointers: [UnsafeRawPointer?] = w.map { UnsafeRawPointer($0.data) }
-        let ns: [Int64] = w.map { Int64($0.rows) }
-        ck_matmul_multi(Int32(fmt.ggmlType), Int32(w.count), &outPointers, xi.floats, &weightPointers, ns,
-                        Int64(rows), k, Int32(threads), s)
-    }
-
-    open func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float,
-                   style: RopeStyle) throws {
-        let xi = try f32(x, .rope)
-        try check(.rope, rows <= xi.rows && xi.cols == nHeads * headDim && headDim % 2 == 0,
-                  "\(xi.shape) as \(nHeads) heads of \(headDim)")
-        ck_rope(xi.floats, Int64(rows), Int64(startPos), Int64(nHeads), Int64(headDim), freqBase,
-                style == .neox ? 1 : 0, Int32(threads))
-    }
-
-    open func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int, rows: Int) throws {
-        let (d, s) = (try cpu(dst, .copyRows), try f32(src, .copyRows))
-        try check(.copyRows, d.cols == s.cols && dstRow >= 0 && srcRow >= 0 && dstRow + rows <= d.rows
-                  && srcRow + rows <= s.rows, "rows \(srcRow)..<\(srcRow + rows) of \(s.shape) to \(dstRow) of \(d.shape)")
-        switch d.format {
-        case .f32:
-            (d.floats + dstRow * d.cols).update(from: s.floats + srcRow * s.cols, count: rows * s.cols)
-        case .f16:
-            let half = d.data.assumingMemoryBound(to: UInt16.self) + dstRow * d.cols
-            ck_convert_f32_to_f16(half, s.floats + srcRow * s.cols, Int64(rows * s.cols), Int32(threads))
-        default:
-            throw BackendError.unsupported(op: .copyRows, format: d.format, backend: name)
-        }
-    }
-
-    open func attention(_ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor,
-                        vCache: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int,
-                        headDim: Int, scale: Float, kind: AttentionKind) throws {
-        let (o, qi) = (try f32(out, .attention), try f32(q, .attention))
-        let (k, v) = (try cpu(kCache, .attention), try cpu(vCache, .attention))
-        try check(.attention, nKVHeads > 0 && nHeads % nKVHeads == 0 && qi.cols == nHeads * headDim
-                  && o.cols == qi.cols && rows <= qi.rows && rows <= o.rows && k.cols == nKVHeads * headDim
-                  && v.cols == k.cols && startPos + rows <= k.rows && startPos + rows <= v.rows
-                  && k.format == v.format,
-                  "q \(qi.shape), cache \(k.shape) \(k.format), \(rows) rows at \(startPos), \(nHeads)/\(nKVHeads) heads")
-        let (t, p, nh, nkv, hd) = (Int64(rows), Int64(startPos), Int64(nHeads), Int64(nKVHeads), Int64(headDim))
+    open func run(_ op: Op) throws {
         let nt = Int32(threads)
+        switch op {
+        case .embedding(let out, let table, let tokens):
+            let (o, tb) = (try f32(out, .embedding), try cpu(table, .embedding))
+            try check(.embedding, tokens.count <= o.rows && o.cols == tb.cols, "\(tokens.count) tokens into \(o.shape)")
+            for id in tokens where id < 0 || Int(id) >= tb.rows {
+                throw BackendError.shapeMismatch(op: .embedding, "token \(id) outside table of \(tb.rows) rows")
+            }
+            ck_embedding(Int32(tb.format.ggmlType), o.floats, tb.data, tokens, Int64(tokens.count), Int64(tb.cols), nt)
+
+        case .rmsNorm(let out, let x, let weight, let rows, let eps):
+            let (o, xi, w) = (try f32(out, .rmsNorm), try f32(x, .rmsNorm), try f32(weight, .rmsNorm))
+            try checkRows(.rmsNorm, rows, o, xi)
+            try check(.rmsNorm, w.count > 0 && xi.cols % w.count == 0, "weight \(w.shape) for rows of \(xi.cols)")
+            // a weight shorter than a row normalises each group of w.count elements (per-head norms)
+            let groups = Int64(xi.cols / w.count)
+            ck_rms_norm(o.floats, xi.floats, w.floats, Int64(rows) * groups, Int64(w.count), eps, nt)
+
+        case .layerNorm(let out, let x, let weight, let bias, let rows, let eps):
+            let (o, xi) = (try f32(out, .layerNorm), try f32(x, .layerNorm))
+            let (w, b) = (try f32(weight, .layerNorm), try f32(bias, .layerNorm))
+            try checkRows(.layerNorm, rows, o, xi)
+            try check(.layerNorm, w.count == xi.cols && b.count == xi.cols, "weight/bias for rows of \(xi.cols)")
+            ck_layer_norm(o.floats, xi.floats, w.floats, b.floats, Int64(rows), Int64(xi.cols), eps, nt)
+
+        case .matmul(let outs, let x, let ws, let rows):
+            // Q/K/V (or gate/up) in one C call: the input is quantized once and one parallel region covers every
+            // matrix. Matrices in different formats run one call each.
+            let xi = try f32(x, .matmul)
+            let w = try ws.map { try cpu($0, .matmul) }
+            let o = try outs.map { try f32($0, .matmul) }
+            try check(.matmul, !w.isEmpty && o.count == w.count, "\(o.count) outputs for \(w.count) matrices")
+            for (oi, wi) in zip(o, w) {
+                try check(.matmul, rows <= oi.rows && rows <= xi.rows && xi.cols == wi.cols && oi.cols == wi.rows,
+                          "\(rows) rows of x \(xi.shape) · w \(wi.shape)ᵀ -> \(oi.shape)")
+            }
+            let groups = w.first.map { first in w.allSatisfy { $0.format == first.format } } == true
+                ? [Array(w.indices)] : w.indices.map { [$0] }
+            let k = Int64(xi.cols)
+            for group in groups {
+                let fmt = Int32(w[group[0]].format.ggmlType)
+                let s = try ensureScratch(ck_matmul_scratch_bytes(fmt, Int64(rows), k))
+                var outPointers: [UnsafeMutablePointer<Float>?] = group.map { o[$0].floats }
+                var weightPointers: [UnsafeRawPointer?] = group.map { UnsafeRawPointer(w[$0].data) }
+                let ns: [Int64] = group.map { Int64(w[$0].rows) }
+                ck_matmul_multi(fmt, Int32(group.count), &outPointers, xi.floats, &weightPointers, ns, Int64(rows), k,
+                                nt, s)
+            }
+
+        case .rope(let r):
+            let xi = try f32(r.x, .rope)
+            try check(.rope, r.row >= 0 && r.row + r.rows <= xi.rows && xi.cols == r.nHeads * r.headDim
+                      && r.headDim % 2 == 0 && r.startPos >= 0,
+                      "rows \(r.row)..<\(r.row + r.rows) of \(xi.shape) as \(r.nHeads) heads of \(r.headDim)")
+            ck_rope(xi.floats + r.row * xi.cols, Int64(r.rows), Int64(r.startPos), Int64(r.nHeads), Int64(r.headDim),
+                    r.freqBase, r.style == .neox ? 1 : 0, nt)
+
+        case .copyRows(let dst, let dstRow, let src, let srcRow, let rows):
+            let (d, s) = (try cpu(dst, .copyRows), try cpu(src, .copyRows))
+            try check(.copyRows, d.cols == s.cols && dstRow >= 0 && srcRow >= 0 && dstRow + rows <= d.rows
+                      && srcRow + rows <= s.rows,
+                      "rows \(srcRow)..<\(srcRow + rows) of \(s.shape) to \(dstRow) of \(d.shape)")
+            switch (s.format, d.format) {
+            case (.f32, .f16):
+                let half = d.halves + dstRow * d.cols
+                ck_convert_f32_to_f16(half, s.floats + srcRow * s.cols, Int64(rows * s.cols), nt)
+            case (let a, let b) where a == b && !a.isQuantized:
+                let rowBytes = d.format.byteCount(d.cols)
+                (d.data + dstRow * rowBytes).copyMemory(from: s.data + srcRow * rowBytes, byteCount: rows * rowBytes)
+            default:
+                throw BackendError.unsupported(op: .copyRows, format: d.format, backend: name)
+            }
+
+        case .attention(let a):
+            try attention(a)
+
+        case .swiglu(let out, let gate, let up, let rows):
+            let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))
+            try checkRows(.swiglu, rows, o, g, u)
+            ck_swiglu(o.floats, g.floats, u.floats, Int64(rows * o.cols), nt)
+
+        case .gelu(let out, let x, let rows):
+            let (o, xi) = (try f32(out, .gelu), try f32(x, .gelu))
+            try checkRows(.gelu, rows, o, xi)
+            ck_gelu(o.floats, xi.floats, Int64(rows * o.cols), nt)
+
+        case .add(let out, let a, let b, let rows):
+            let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
+            try checkRows(.add, rows, o, ai, bi)
+            ck_add(o.floats, ai.floats, bi.floats, Int64(rows * o.cols), nt)
+
+        case .addBias(let x, let bias, let rows):
+            let (xi, b) = (try f32(x, .addBias), try f32(bias, .addBias))
+            try check(.addBias, rows <= xi.rows && b.count == xi.cols, "bias \(b.shape) on \(xi.shape)")
+            ck_add_bias(xi.floats, b.floats, Int64(rows), Int64(xi.cols), nt)
+        }
+    }
+
+    private func attention(_ a: Op.Attention) throws {
+        let (o, qi) = (try f32(a.out, .attention), try f32(a.q, .attention))
+        let (k, v) = (try cpu(a.kCache, .attention), try cpu(a.vCache, .attention))
+        try check(.attention, a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && qi.cols == a.nHeads * a.headDim
+                  && o.cols == qi.cols && a.row >= 0 && a.row + a.rows <= qi.rows && a.row + a.rows <= o.rows
+                  && k.cols == a.nKVHeads * a.headDim && v.cols == k.cols && a.startPos >= 0
+                  && a.keys <= k.rows && a.keys <= v.rows && k.format == v.format,
+                  "q \(qi.shape), cache \(k.shape) \(k.format), rows \(a.row)..<\(a.row + a.rows) at \(a.startPos), "
+                    + "\(a.nHeads)/\(a.nKVHeads) heads")
+        let (t, p, nh, nkv, hd) = (Int64(a.rows), Int64(a.startPos), Int64(a.nHeads), Int64(a.nKVHeads),
+                                   Int64(a.headDim))
+        let nt = Int32(threads)
+        let (out, q) = (o.floats + a.row * o.cols, qi.floats + a.row * qi.cols)
         var probabilities: UnsafeMutableRawPointer?
-        switch (kind, k.format) {
+        switch (a.kind, k.format) {
         case (.fused, .f32):
             let s = try ensureScratch(ck_attention_fused_scratch_bytes(t, p, nh, hd, nt))
-            ck_attention_fused(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, nt, s)
+            ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, nt, s)
         case (.fused, .f16):
             let s = try ensureScratch(ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, nt))
-            ck_attention_fused_f16kv(o.floats, qi.floats, k.halves, v.halves, t, p, nh, nkv, hd, scale, nt, s)
+            ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, nt, s)
         case (.naive, .f32):
             probabilities = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
-            ck_attention_naive(o.floats, qi.floats, k.floats, v.floats, t, p, nh, nkv, hd, scale, nt,
-                               probabilities)
+            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, nt, probabilities)
         case (.naive, .f16):
             probabilities = try ensureScratch(ck_attention_naive_f16kv_scratch_bytes(t, p, nh))
-            ck_attention_naive_f16kv(o.floats, qi.floats, k.halves, v.halves, t, p, nh, nkv, hd, scale, nt,
-                                     probabilities)
+            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, nt, probabilities)
         default:
             throw BackendError.unsupported(op: .attention, format: k.format, backend: name)
         }
-        if let attentionObserver, let s = probabilities {
+        if let target = a.probabilities, a.kind == .naive, let s = probabilities {
             // the kernel aligns the scratch start to 64 bytes (ensureScratch's memory already is)
+            let dst = try f32(target, .attention)
+            let count = a.nHeads * a.rows * a.keys
+            try check(.attention, dst.count >= count, "probabilities \(dst.shape) for \(count) values")
             let aligned = UnsafeMutableRawPointer(bitPattern: (Int(bitPattern: s) + 63) & ~63)!
-            let count = nHeads * rows * (startPos + rows)
-            attentionObserver(UnsafeBufferPointer(start: aligned.assumingMemoryBound(to: Float.self), count: count),
-                              nHeads, rows, startPos + rows)
+            dst.floats.update(from: aligned.assumingMemoryBound(to: Float.self), count: count)
         }
-    }
-
-    open func swiglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int) throws {
-        let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))
-        try checkRows(.swiglu, rows, o, g, u)
-        ck_swiglu(o.floats, g.floats, u.floats, Int64(rows * o.cols), Int32(threads))
-    }
-
-    open func gelu(_ out: any DeviceTensor, _ x: any DeviceTensor, rows: Int) throws {
-        let (o, xi) = (try f32(out, .gelu), try f32(x, .gelu))
-        try checkRows(.gelu, rows, o, xi)
-        ck_gelu(o.floats, xi.floats, Int64(rows * o.cols), Int32(threads))
-    }
-
-    open func add(_ out: any DeviceTensor, _ a: any DeviceTensor, _ b: any DeviceTensor, rows: Int) throws {
-        let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
-        try checkRows(.add, rows, o, ai, bi)
-        ck_add(o.floats, ai.floats, bi.floats, Int64(rows * o.cols), Int32(threads))
-    }
-
-    open func addBias(_ x: any DeviceTensor, bias: any DeviceTensor, rows: Int) throws {
-        let (xi, b) = (try f32(x, .addBias), try f32(bias, .addBias))
-        try check(.addBias, rows <= xi.rows && b.count == xi.cols, "bias \(b.shape) on \(xi.shape)")
-        ck_add_bias(xi.floats, b.floats, Int64(rows), Int64(xi.cols), Int32(threads))
     }
 
     open func synchronize() throws {}

@@ -39,11 +39,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let ids = tokenizer.encode("Hello <|endoftext|> world", parseSpecial: true)
             _ = tokenizer.decode(ids)
         }
-        guard let hp = try? ModelHyperParameters(file), let config = try? ModelConfig(hp, path: file.path) else {
-            return
-        }
-        _ = try? config.validate(against: file, tokenizer: tokenizer)
-        _ = try? config.parameterCount(tied: true)
+        guard let architecture = try? Architectures.make(file) else { return }
+        _ = try? architecture.config.validate(against: file, tokenizer: tokenizer)
+        _ = try? architecture.parameterCount(tied: true)
     }
 
     static func safetensors(_ data: [UInt8]) {

@@ -45,14 +45,17 @@ public struct BackendOptions: Sendable {
     }
 }
 
-/// A compute backend. Ops take the destination first, then inputs, then sizes (llama2.c order).
-/// `rows` is the number of token rows an op covers, so that buffers sized for a batch serve shorter ones.
+/// A compute backend: memory, and one entry point that runs an `Op` value (ggml's `graph_compute` on one node).
+/// Wrappers (the profiler, the fault injector, the attention observer) wrap `run` and `supports` only.
 public protocol Backend: AnyObject {
     /// Registry name: "openmp", "blas", "opencl".
     var name: String { get }
     var device: DeviceInfo { get }
-    /// Whether the backend runs `op` with weights (or inputs) in `format`.
-    func supports(_ op: OpKind, _ format: WeightFormat) -> Bool
+    /// Whether the backend runs ops of `kind` with weights (or inputs) in `format`: the format table.
+    func supports(_ kind: OpKind, _ format: WeightFormat) -> Bool
+    /// Whether the backend runs `op` as given: formats and shapes (ggml's supports_op). The executor asks this
+    /// for every op of a model's plan at load, so an unsupported op fails then, by name, never mid-token.
+    func supports(_ op: Op) -> Bool
 
     // MARK: Memory
 
@@ -69,55 +72,61 @@ public protocol Backend: AnyObject {
 
     // MARK: Ops
 
-    /// out (T, n) = table[tokens[t]] dequantized; table (nVocab, n) in any format.
-    func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws
-    /// out (T, n) = x / sqrt(mean(x²) + eps) * weight; weight (n).
-    func rmsNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor, rows: Int, eps: Float) throws
-    /// out (T, n) = (x - mean) / sqrt(var + eps) * weight + bias.
-    func layerNorm(
-        _ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor, bias: any DeviceTensor, rows: Int,
-        eps: Float) throws
-    /// out (T, N) = x (T, K) · w (N, K)ᵀ; w in any supported format, x and out F32.
-    func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws
-    /// outs[i] (T, N_i) = x (T, K) · ws[i] (N_i, K)ᵀ: several projections of one input (Q, K and V; gate and up),
-    /// which a backend may run as one pass (one quantization of x, one parallel region).
-    func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor], rows: Int) throws
-    /// Rotates x (T, nHeads * headDim) in place; row t is at position startPos + t.
-    func rope(
-        _ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float, style: RopeStyle
-    ) throws
-    /// dst[dstRow + i] = src[srcRow + i] for i in 0..<rows (same row width); an F16 dst (a KV cache) receives the F32
-    /// rows rounded to half precision.
-    func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int, rows: Int) throws
-    /// Causal attention. q (T, nHeads*headDim) at positions startPos..<startPos+T; kCache, vCache (nCtx,
-    /// nKVHeads*headDim) hold positions 0..<startPos+T, in F32 or, where `supports(.attention, .f16)`, F16;
-    /// out (T, nHeads*headDim). Query head h reads KV head
-    /// h / (nHeads / nKVHeads). Scores are scaled by `scale` before the softmax.
-    func attention(
-        _ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor, vCache: any DeviceTensor, rows: Int,
-        startPos: Int, nHeads: Int, nKVHeads: Int, headDim: Int, scale: Float, kind: AttentionKind) throws
-    /// out (T, n) = silu(gate) * up.
-    func swiglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int) throws
-    /// out (T, n) = gelu(x), tanh approximation.
-    func gelu(_ out: any DeviceTensor, _ x: any DeviceTensor, rows: Int) throws
-    /// out (T, n) = a + b (out may alias a).
-    func add(_ out: any DeviceTensor, _ a: any DeviceTensor, _ b: any DeviceTensor, rows: Int) throws
-    /// x (T, n) += bias (n), in place.
-    func addBias(_ x: any DeviceTensor, bias: any DeviceTensor, rows: Int) throws
+    /// Runs `op` (or enqueues it: `synchronize()` and `read` make results visible). Each backend's implementation is
+    /// one switch with one case per op.
+    func run(_ op: Op) throws
 
     /// Waits until every enqueued op has finished.
     func synchronize() throws
 }
 
 extension Backend {
-    /// One matmul after another.
-    public func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
-                        rows: Int) throws {
-        precondition(outs.count == ws.count, "one output per weight matrix")
-        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
-    }
-
     /// Device backends copy: their memory is not the host's.
     public func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
                       label: String) throws -> (any DeviceTensor)? { nil }
+
+    /// The format table for every tensor the op's support depends on, plus the shape rules every backend shares
+    /// (widths that match, heads that divide, quantized rows of whole blocks). Backends with further limits
+    /// (local memory, tile sizes) refine it.
+    public func supports(_ op: Op) -> Bool { supportsByFormat(op) && op.shapesAreConsistent }
+
+    /// `supports(kind, format)` for each tensor that decides the op's support.
+    public func supportsByFormat(_ op: Op) -> Bool {
+        op.formatTensors.allSatisfy { supports(op.kind, $0.format) }
+    }
+}
+
+extension Op {
+    /// The shape rules every backend shares; the kernels check the row ranges when they run.
+    public var shapesAreConsistent: Bool {
+        switch self {
+        case .embedding(let out, let table, _):
+            return out.cols == table.cols && table.cols % table.format.blockSize == 0
+        case .rmsNorm(let out, let x, let w, _, _):
+            return out.cols == x.cols && w.count > 0 && x.cols % w.count == 0
+        case .layerNorm(let out, let x, let w, let b, _, _):
+            return out.cols == x.cols && w.count == x.cols && b.count == x.cols
+        case .matmul(let outs, let x, let ws, _):
+            return !ws.isEmpty && outs.count == ws.count
+                && zip(outs, ws).allSatisfy { out, w in
+                    x.cols == w.cols && out.cols == w.rows && w.cols % w.format.blockSize == 0
+                }
+        case .rope(let r):
+            return r.headDim % 2 == 0 && r.x.cols == r.nHeads * r.headDim
+        case .copyRows(let dst, _, let src, _, _):
+            return dst.cols == src.cols && (src.format == .f32 || src.format == dst.format)
+        case .attention(let a):
+            return a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && a.q.cols == a.nHeads * a.headDim
+                && a.out.cols == a.q.cols && a.kCache.cols == a.nKVHeads * a.headDim && a.vCache.cols == a.kCache.cols
+                && a.kCache.format == a.vCache.format && a.q.format == .f32 && a.out.format == .f32
+        case .swiglu(let out, let g, let u, _):
+            return out.cols == g.cols && g.cols == u.cols
+        case .gelu(let out, let x, _):
+            return out.cols == x.cols
+        case .add(let out, let a, let b, _):
+            return out.cols == a.cols && a.cols == b.cols
+        case .addBias(let x, let b, _):
+            return b.count == x.cols
+        }
+    }
 }

@@ -1,5 +1,5 @@
-// ForwardingBackend: passes every call to another backend. Subclasses override the ops they change: tests
-// inject faults this way, and the profiler times each op.
+// ForwardingBackend: passes every call to another backend. Subclasses override `run` to change or watch ops: tests
+// inject faults this way, the profiler times each op, and the attention observer collects probabilities.
 
 open class ForwardingBackend: Backend {
     public let inner: any Backend
@@ -21,51 +21,7 @@ open class ForwardingBackend: Backend {
                     label: String) throws -> (any DeviceTensor)? {
         try inner.adopt(shape, format, bytes: bytes, owner: owner, label: label)
     }
-    open func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws {
-        try inner.embedding(out, table: table, tokens: tokens)
-    }
-    open func rmsNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor, rows: Int,
-                        eps: Float) throws {
-        try inner.rmsNorm(out, x, weight: weight, rows: rows, eps: eps)
-    }
-    open func layerNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor,
-                          bias: any DeviceTensor, rows: Int, eps: Float) throws {
-        try inner.layerNorm(out, x, weight: weight, bias: bias, rows: rows, eps: eps)
-    }
-
-    open func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor, rows: Int) throws {
-        try inner.matmul(out, x, w, rows: rows)
-    }
-    open func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
-                      rows: Int) throws {
-        try inner.matmuls(outs, x, ws, rows: rows)
-    }
-    open func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int, freqBase: Float,
-                     style: RopeStyle) throws {
-        try inner.rope(x, rows: rows, startPos: startPos, nHeads: nHeads, headDim: headDim, freqBase: freqBase,
-                       style: style)
-    }
-    open func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int,
-                         rows: Int) throws {
-        try inner.copyRows(dst, dstRow: dstRow, src, srcRow: srcRow, rows: rows)
-    }
-    open func attention(_ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor,
-                          vCache: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int,
-                          headDim: Int, scale: Float, kind: AttentionKind) throws {
-        try inner.attention(out, q: q, kCache: kCache, vCache: vCache, rows: rows, startPos: startPos,
-                            nHeads: nHeads, nKVHeads: nKVHeads, headDim: headDim, scale: scale, kind: kind)
-    }
-    open func swiglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int) throws {
-        try inner.swiglu(out, gate: gate, up: up, rows: rows)
-    }
-    open func gelu(_ out: any DeviceTensor, _ x: any DeviceTensor, rows: Int) throws {
-        try inner.gelu(out, x, rows: rows)
-    }
-    open func add(_ out: any DeviceTensor, _ a: any DeviceTensor, _ b: any DeviceTensor, rows: Int) throws {
-        try inner.add(out, a, b, rows: rows)
-    }
-    open func addBias(_ x: any DeviceTensor, bias: any DeviceTensor, rows: Int) throws {
-        try inner.addBias(x, bias: bias, rows: rows)
-    }
+    open func supports(_ op: Op) -> Bool { inner.supports(op) }
+    open func run(_ op: Op) throws { try inner.run(op) }
     open func synchronize() throws { try inner.synchronize() }
 }

@@ -12,12 +12,15 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case contextOverflow(needed: Int, limit: Int)
     case emptyPrompt
     case invalidToken(Int32, vocab: Int)
+    case unsupportedOp(String, backend: String)
+    case badCache(String)
+    case badBatch(String)
 
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let arch, let path):
             "\(path): architecture '\(arch)' is not supported (supported: "
-                + Architecture.allCases.map(\.rawValue).joined(separator: ", ") + ")"
+                + Architectures.names.joined(separator: ", ") + ")"
         case .missingTensor(let name, let path): "\(path): tensor '\(name)' is missing"
         case .badTensor(let name, let path, let detail): "\(path): tensor '\(name)': \(detail)"
         case .badModel(let path, let detail): "\(path): \(detail)"
@@ -28,6 +31,10 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
                 + "(raise --ctx, up to the model's training context, or shorten the prompt)"
         case .emptyPrompt: "the prompt is empty"
         case .invalidToken(let id, let vocab): "token id \(id) is outside the vocabulary (0..<\(vocab))"
+        case .unsupportedOp(let op, let backend):
+            "backend '\(backend)' cannot run this model: it does not support \(op)"
+        case .badCache(let detail): "KV cache: \(detail)"
+        case .badBatch(let detail): "batch: \(detail)"
         }
     }
 }

@@ -10,7 +10,9 @@ public final class LanguageModel {
     public let file: GGUFFile?
     /// Where the weights were read from: the GGUF file itself, or a converted checkpoint.
     public let source: any WeightSource
-    public let config: ModelConfig
+    /// The model family, with its hyper-parameters.
+    public let architecture: any ModelArchitecture
+    public var config: ModelConfig { architecture.config }
     public let tokenizer: BPETokenizer
     public let executor: TransformerExecutor
     public let backend: any Backend
@@ -30,7 +32,7 @@ public final class LanguageModel {
         let started = DispatchTime.now()
         let file = try GGUFFile(path: path)
         try self.init(
-            source: file, config: try ModelConfig(ModelHyperParameters(file), path: path),
+            source: file, architecture: try Architectures.make(file),
             tokenizer: try BPETokenizer(gguf: file),
             chatTemplate: ChatTemplate.detect(file.value("tokenizer.chat_template")?.string),
             backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, kvFormat: kvFormat,
@@ -42,30 +44,31 @@ public final class LanguageModel {
     /// wrote, so that it never leaves a file that `generate` would refuse.
     public static func checkLoadable(gguf path: String) throws {
         let file = try GGUFFile(path: path)
-        let config = try ModelConfig(ModelHyperParameters(file), path: path)
+        let config = try Architectures.make(file).config
         try config.validate(against: file, tokenizer: try BPETokenizer(gguf: file),
-                            key: ModelConfig.ggufKey(config.architecture.rawValue))
+                            key: ModelConfig.ggufKey(config.architecture))
     }
 
     /// Uploads the weights of `source` (named and laid out as GGUF's) to `backend` and builds the executor.
     /// - Parameters:
     ///   - started: when opening began, so `loadSeconds` includes reading the source's metadata.
-    public init(source: any WeightSource, config: ModelConfig, tokenizer: BPETokenizer, chatTemplate: ChatTemplate?,
+    public init(source: any WeightSource, architecture: any ModelArchitecture, tokenizer: BPETokenizer,
+                chatTemplate: ChatTemplate?,
                 backend: any Backend, nCtx: Int? = nil, maxBatch: Int = 512, attention: AttentionKind = .fused,
                 kvFormat: WeightFormat? = nil, started: DispatchTime = .now()) throws {
         self.file = source as? GGUFFile
         self.source = source
-        self.config = config
+        self.architecture = architecture
         self.tokenizer = tokenizer
         self.chatTemplate = chatTemplate
         // Fail before allocating anything if the numbers are absurd or disagree with the tensors.
-        let key = source is GGUFFile ? ModelConfig.ggufKey(config.architecture.rawValue) : { $0.rawValue }
-        try config.validate(path: source.path, key: key)
+        let config = architecture.config
+        let key = source is GGUFFile ? ModelConfig.ggufKey(config.architecture) : { $0.rawValue }
+        try config.validate(path: source.path, key: key, rotary: architecture.rotary)
         try config.validate(against: source, tokenizer: tokenizer, key: key)
-        let weights = try ModelWeights(source: source, config: config, backend: backend)
-        let ctx = nCtx ?? min(config.nCtxTrain, 4096)
-        executor = try TransformerExecutor(weights: weights, backend: backend, nCtx: ctx, maxBatch: maxBatch,
-                                           attention: attention, kvFormat: kvFormat)
+        let ctx = nCtx ?? min(architecture.config.nCtxTrain, 4096)
+        executor = try TransformerExecutor(architecture: architecture, source: source, backend: backend, nCtx: ctx,
+                                           maxBatch: maxBatch, attention: attention, kvFormat: kvFormat)
         self.backend = backend
         loadSeconds = seconds(since: started)
     }

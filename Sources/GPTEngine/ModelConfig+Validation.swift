@@ -36,8 +36,12 @@ extension ModelConfig {
     /// - Parameters:
     ///   - path: the file or folder, for messages.
     ///   - key: the source's name of a field (`llama.block_count`, `n_layer`).
+    ///   - rotary: the architecture rotates queries and keys (then the head size must be even and the RoPE base
+    ///     sane); its `ModelArchitecture.rotary`.
     /// - Throws: `EngineError.badHyperParameter` naming the key and value.
-    public func validate(path: String, key: (Field) -> String = { $0.rawValue }) throws(EngineError) {
+    public func validate(path: String, key: (Field) -> String = { $0.rawValue }, rotary: Bool = true)
+        throws(EngineError)
+    {
         func bad(_ field: Field, _ value: Any, _ detail: String) -> EngineError {
             .badHyperParameter(path: path, key: key(field), value: "\(value)", detail: detail)
         }
@@ -54,13 +58,13 @@ extension ModelConfig {
         guard nKVHeads <= nHeads, nHeads % nKVHeads == 0 else {
             throw bad(.nKVHeads, nKVHeads, "\(nHeads) query heads are not a multiple of \(nKVHeads) key/value heads")
         }
-        guard !usesRope || headDim % 2 == 0 else {
+        guard !rotary || headDim % 2 == 0 else {
             throw bad(.headDim, headDim, "rotary embeddings rotate pairs: the head size must be even")
         }
         guard normEps.isFinite, Self.normEpsLimits.contains(normEps) else {
             throw bad(.normEps, normEps, "must be a finite number in (0, 1]")
         }
-        guard !usesRope || (ropeFreqBase.isFinite && Self.ropeFreqBaseLimits.contains(ropeFreqBase)) else {
+        guard !rotary || (ropeFreqBase.isFinite && Self.ropeFreqBaseLimits.contains(ropeFreqBase)) else {
             throw bad(.ropeFreqBase, ropeFreqBase, "must be a finite number in 1...1e12")
         }
         // The largest sizes the engine computes: every weight, and the KV cache at the training context.

@@ -1,18 +1,12 @@
-// ModelConfig: an architecture described as data. The executor reads these fields; it has no per-model branches
-// beyond the ones named here (norm kind, position encoding, MLP kind, biases).
+// ModelConfig: the numbers every architecture has (layers, widths, heads, vocabulary, context), which the executor
+// sizes its buffers and the KV cache from. What differs between architectures (norms, positions, MLP, biases,
+// attention windows) is not here: it is spelled out in each architecture's file (Architectures/*.swift).
 import GGUF
 import GPTCore
 
-/// The decoder families SwiftGPT runs.
-public enum Architecture: String, Sendable, CaseIterable {
-    /// RMSNorm, rotary positions, SwiGLU MLP, no biases (llama, SmolLM2).
-    case llama
-    /// LayerNorm with bias, learned positions, GELU MLP, biases everywhere (GPT-2, GPT-3).
-    case gpt2
-}
-
 public struct ModelConfig: Sendable, Equatable {
-    public var architecture: Architecture
+    /// `general.architecture`: the registered architecture that runs the model ("llama", "gpt2", ...).
+    public var architecture: String
     public var nLayers: Int
     public var nEmbd: Int
     public var nFF: Int
@@ -23,16 +17,17 @@ public struct ModelConfig: Sendable, Equatable {
     public var nCtxTrain: Int
     public var nVocab: Int
     public var ropeFreqBase: Float
-    public var ropeStyle: RopeStyle
     public var normEps: Float
 
+    /// Width of a key or value row: nKVHeads * headDim.
     public var kvDim: Int { nKVHeads * headDim }
-    public var usesRope: Bool { architecture == .llama }
+    /// Width of the queries and of the attention output: nHeads * headDim (nEmbd, except where the head size is
+    /// set on its own, as Gemma 3's attention.key_length).
+    public var qDim: Int { nHeads * headDim }
 
     public init(
-        architecture: Architecture, nLayers: Int, nEmbd: Int, nFF: Int, nHeads: Int, nKVHeads: Int, headDim: Int,
-        nCtxTrain: Int, nVocab: Int, ropeFreqBase: Float = 10000, ropeStyle: RopeStyle = .adjacent,
-        normEps: Float = 1e-5
+        architecture: String, nLayers: Int, nEmbd: Int, nFF: Int, nHeads: Int, nKVHeads: Int, headDim: Int,
+        nCtxTrain: Int, nVocab: Int, ropeFreqBase: Float = 10000, normEps: Float = 1e-5
     ) {
         self.architecture = architecture
         self.nLayers = nLayers
@@ -44,23 +39,14 @@ public struct ModelConfig: Sendable, Equatable {
         self.nCtxTrain = nCtxTrain
         self.nVocab = nVocab
         self.ropeFreqBase = ropeFreqBase
-        self.ropeStyle = ropeStyle
         self.normEps = normEps
     }
 
-    /// Reads the typed hyper-parameters of a GGUF file.
-    public init(_ hp: ModelHyperParameters, path: String) throws {
-        guard let arch = Architecture(rawValue: hp.architecture) else {
-            throw EngineError.unsupportedArchitecture(hp.architecture, path: path)
-        }
+    /// The common numbers of a GGUF file's hyper-parameters.
+    public init(_ hp: ModelHyperParameters) {
         self.init(
-            architecture: arch, nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
+            architecture: hp.architecture, nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
             nKVHeads: hp.nKVHeads, headDim: hp.headDim, nCtxTrain: hp.nCtx, nVocab: hp.nVocab,
-            ropeFreqBase: hp.ropeFreqBase, ropeStyle: .adjacent, normEps: hp.normEps)
-        guard nHeads > 0, nKVHeads > 0, nHeads % nKVHeads == 0, nEmbd == nHeads * headDim else {
-            throw EngineError.badModel(
-                path: path, "heads (\(nHeads)) must be a multiple of KV heads (\(nKVHeads)) and divide nEmbd (\(nEmbd))")
-        }
-        try validate(path: path, key: Self.ggufKey(hp.architecture))
+            ropeFreqBase: hp.ropeFreqBase, normEps: hp.normEps)
     }
 }

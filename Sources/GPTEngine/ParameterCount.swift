@@ -113,13 +113,3 @@ public struct ParameterCount: Sendable {
 
     public static let presets = ["gpt3", "gpt2", "gpt2-xl", "smollm2-135m"]
 }
-
-extension ModelConfig {
-    /// The parameter count of this configuration.
-    /// - Throws: as `ParameterCount.init` (a validated configuration never does).
-    public func parameterCount(tied: Bool) throws(EngineError) -> ParameterCount {
-        try ParameterCount(nLayers: nLayers, nEmbd: nEmbd, nFF: nFF, nHeads: nHeads, nKVHeads: nKVHeads, nVocab: nVocab,
-                       nCtx: nCtxTrain, gated: architecture == .llama, tied: tied, biases: architecture == .gpt2,
-                       learnedPositions: architecture == .gpt2)
-    }
-}

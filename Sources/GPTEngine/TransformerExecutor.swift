@@ -1,51 +1,71 @@
-// TransformerExecutor: the forward pass, read top to bottom as the whole model (llama2.c's forward()).
-// It owns the KV cache and the activation buffers on the backend, and talks to the device only through `Backend`.
+// TransformerExecutor: runs a model's forward plan (built once at load by its architecture, validated op by op with
+// the backend) over batches of rows from several sequences. Products and elementwise ops run once over all rows;
+// the position-dependent steps (rotary embedding, KV-cache stores, attention) run per sequence over its own rows
+// and cache slot. A single sequence (generate, chat) is one chunk in a one-slot cache the executor keeps itself.
+// Not here: what the model computes (Architectures/*.swift), the cache's slots (KVCache).
 import GPTCore
 
-/// Runs a model on a backend. Not thread-safe: one executor serves one sequence at a time.
+/// Rows of one sequence in a batch: `tokens` at positions startPosition..<startPosition+tokens.count of `slot`.
+public struct SequenceChunk: Sendable {
+    /// Which rows' logits the caller wants back.
+    public enum Logits: Sendable {
+        case none
+        /// The chunk's last row (the next-token distribution).
+        case last
+        /// Every row (perplexity).
+        case all
+    }
+
+    public var slot: Int
+    public var startPosition: Int
+    public var tokens: [Int32]
+    public var logits: Logits
+
+    public init(slot: Int, startPosition: Int, tokens: [Int32], logits: Logits = .last) {
+        self.slot = slot
+        self.startPosition = startPosition
+        self.tokens = tokens
+        self.logits = logits
+    }
+
+    public init(slot: Int, startPosition: Int, tokens: [Int32], wantLogits: Bool) {
+        self.init(slot: slot, startPosition: startPosition, tokens: tokens, logits: wantLogits ? .last : .none)
+    }
+}
+
+/// Runs a model on a backend. Not thread-safe: one caller at a time.
 public final class TransformerExecutor {
-    public let config: ModelConfig
-    public let weights: ModelWeights
+    public let architecture: any ModelArchitecture
+    public var config: ModelConfig { architecture.config }
     public let backend: any Backend
-    /// Positions the KV cache holds.
+    public let plan: ForwardPlan
+    /// Positions of the executor's own (single-sequence) cache.
     public let nCtx: Int
-    /// Most tokens one forward call processes; longer prompts are split into batches of this size.
+    /// Most rows one pass of the plan covers; longer batches run in several passes.
     public let maxBatch: Int
     public var attention: AttentionKind
-    /// How the KV cache stores keys and values: F16 (half the memory and bandwidth, llama.cpp's default) where the
-    /// backend's attention reads it, else F32.
+    /// How KV caches store keys and values: F16 where the backend's attention reads it, else F32.
     public let kvFormat: WeightFormat
-    /// Positions already in the KV cache.
-    public private(set) var position = 0
+    /// Bytes of weights uploaded to (or adopted by) the backend.
+    public let weightBytes: Int
 
-    // KV cache, one pair per layer: (nCtx, nKVHeads*headDim)
-    private let kCache: [any DeviceTensor]
-    private let vCache: [any DeviceTensor]
-    // Activations for up to maxBatch tokens (B = maxBatch)
-    private let x: any DeviceTensor  // (B, nEmbd) residual stream
-    private let xn: any DeviceTensor  // (B, nEmbd) normalised
-    private let q: any DeviceTensor  // (B, nHeads*headDim)
-    private let k: any DeviceTensor  // (B, kvDim)
-    private let v: any DeviceTensor  // (B, kvDim)
-    private let att: any DeviceTensor  // (B, nHeads*headDim) attention output before the projection
-    private let proj: any DeviceTensor  // (B, nEmbd) output of a projection back to the residual width
-    private let gate: any DeviceTensor  // (B, nFF)
-    private let up: any DeviceTensor  // (B, nFF)
-    private let hidden: any DeviceTensor  // (B, nFF) MLP activation
-    private let pos: (any DeviceTensor)?  // (B, nEmbd) learned position embeddings, gpt2
-    private let last: any DeviceTensor  // (1, nEmbd) the final position
-    private let lastNorm: any DeviceTensor  // (1, nEmbd)
-    private let logitsTensor: any DeviceTensor  // (1, nVocab)
-    private var rowLogits: (any DeviceTensor)?  // (B, nVocab) logits of many rows, allocated on first use
+    /// The single-sequence API's cache (one slot of nCtx positions), made on first use.
+    private var ownCache: KVCache?
+    /// Logits of the last position fed through `forward(_ tokens:)`.
+    private var lastLogits: [Float] = []
 
-    /// - Parameter kvFormat: .f16 or .f32; nil picks F16 where the backend supports it.
-    public init(weights: ModelWeights, backend: any Backend, nCtx: Int, maxBatch: Int = 512,
-                attention: AttentionKind = .fused, kvFormat: WeightFormat? = nil) throws {
-        let c = weights.config
-        guard nCtx >= 1 else { throw EngineError.badModel(path: "", "context size must be positive") }
+    /// Loads the weights of `architecture` from `source`, builds its plan and checks every op with `backend`.
+    /// - Parameters:
+    ///   - nCtx: positions of the single-sequence cache (at most the training context).
+    ///   - maxBatch: rows per pass (prompt chunks).
+    ///   - kvFormat: .f16 or .f32; nil picks F16 where the backend supports it.
+    /// - Throws: `EngineError.unsupportedOp` naming the first op (and tensor) the backend cannot run.
+    public init(architecture: any ModelArchitecture, source: any WeightSource, backend: any Backend, nCtx: Int,
+                maxBatch: Int = 512, attention: AttentionKind = .fused, kvFormat: WeightFormat? = nil) throws {
+        let c = architecture.config
+        guard nCtx >= 1 else { throw EngineError.badModel(path: source.path, "context size must be positive") }
         guard nCtx <= c.nCtxTrain else { throw EngineError.contextOverflow(needed: nCtx, limit: c.nCtxTrain) }
-        self.config = c
-        self.weights = weights
+        self.architecture = architecture
         self.backend = backend
         self.nCtx = nCtx
         self.maxBatch = max(1, min(maxBatch, nCtx))
@@ -55,183 +75,233 @@ public final class TransformerExecutor {
             throw BackendError.unsupported(op: .attention, format: kv, backend: backend.name)
         }
         self.kvFormat = kv
-        let b = self.maxBatch
         // Refuse a cache larger than the machine rather than die in the allocator (a 16M-position --ctx).
-        do {
-            let kvBytes = try CheckedSize.product([2, c.nLayers, nCtx, c.kvDim, kv.byteCount(1)], "KV cache bytes")
-            let activations = try CheckedSize.product([b, 6 * c.nEmbd + 3 * c.nFF + 2 * c.nHeads * c.headDim, 4],
-                                                      "activation bytes")
-            if let memory = CheckedSize.physicalMemory, kvBytes > memory - min(memory, activations) {
-                throw EngineError.badModel(
-                    path: "", "a KV cache of \(nCtx) positions needs \(kvBytes >> 20) MiB, more than this machine's "
-                        + "\(memory >> 20) MiB of memory (lower --ctx)")
-            }
-        } catch let overflow as SizeOverflow {
-            throw EngineError.badModel(path: "", overflow.description)
+        try KVCache.checkFits(slots: 1, nCtx: nCtx, nLayers: c.nLayers, width: c.kvDim, format: kv,
+                              besides: self.maxBatch * (6 * c.nEmbd + 3 * c.nFF + 2 * c.qDim) * 4)
+        // The logits of up to 32 rows at a time: (32, nVocab) floats, 33 MB for a 262,144-token vocabulary.
+        let builder = PlanBuilder(config: c, source: source, backend: backend, maxBatch: self.maxBatch,
+                                  outputGroup: min(32, self.maxBatch))
+        try architecture.build(builder)
+        plan = builder.plan
+        weightBytes = builder.loader.uploadedBytes
+        guard plan.logits != nil, plan.outputSource != nil else {
+            throw EngineError.badModel(path: source.path, "the architecture's plan computes no logits")
         }
-        func alloc(_ shape: [Int], _ label: String) throws -> any DeviceTensor {
-            try backend.allocate(shape, .f32, label: label)
-        }
-        kCache = try (0..<c.nLayers).map { try backend.allocate([nCtx, c.kvDim], kv, label: "k_cache.\($0)") }
-        vCache = try (0..<c.nLayers).map { try backend.allocate([nCtx, c.kvDim], kv, label: "v_cache.\($0)") }
-        x = try alloc([b, c.nEmbd], "x")
-        xn = try alloc([b, c.nEmbd], "x_norm")
-        q = try alloc([b, c.nHeads * c.headDim], "q")
-        k = try alloc([b, c.kvDim], "k")
-        v = try alloc([b, c.kvDim], "v")
-        att = try alloc([b, c.nHeads * c.headDim], "attn")
-        proj = try alloc([b, c.nEmbd], "proj")
-        gate = try alloc([b, c.nFF], "ffn_gate")
-        up = try alloc([b, c.nFF], "ffn_up")
-        hidden = try alloc([b, c.nFF], "ffn_hidden")
-        pos = c.architecture == .gpt2 ? try alloc([b, c.nEmbd], "pos") : nil
-        last = try alloc([1, c.nEmbd], "last")
-        lastNorm = try alloc([1, c.nEmbd], "last_norm")
-        logitsTensor = try alloc([1, c.nVocab], "logits")
+        try validate()
     }
+
+    /// Asks the backend about every op of the plan, at the largest batch, with caches in kvFormat.
+    private func validate() throws {
+        let stand = try backend.allocate([1, config.kvDim], kvFormat, label: "kv_cache (validation)")
+        var ops: [Op] = []
+        for step in plan.body {
+            switch step {
+            case .op(let op): ops.append(op.with(rows: maxBatch))
+            case .embedTokens(let out, let table), .embedPositions(let out, let table):
+                ops.append(.embedding(out: out, table: table, tokens: []))
+            case .rope(let r): ops.append(.rope(r))
+            case .attention(_, let k, let v, var a):
+                ops.append(.copyRows(dst: stand, dstRow: 0, src: k, srcRow: 0, rows: 1))
+                ops.append(.copyRows(dst: stand, dstRow: 0, src: v, srcRow: 0, rows: 1))
+                (a.kCache, a.vCache) = (stand, stand)
+                ops.append(.attention(a))
+                a.kind = a.kind == .fused ? .naive : .fused
+                ops.append(.attention(a))
+            }
+        }
+        ops += plan.head
+        for op in ops where !backend.supports(op) {
+            throw EngineError.unsupportedOp(op.description, backend: backend.name)
+        }
+    }
+
+    // MARK: - Caches
+
+    /// A cache for `slots` sequences of up to `nCtx` positions each, in this executor's KV format.
+    public func makeCache(slots: Int, nCtx: Int) throws -> KVCache {
+        guard nCtx <= config.nCtxTrain else { throw EngineError.contextOverflow(needed: nCtx, limit: config.nCtxTrain) }
+        return try KVCache(backend: backend, slots: slots, nCtx: nCtx, nLayers: config.nLayers, width: config.kvDim,
+                           format: kvFormat)
+    }
+
+    private func singleCache() throws -> KVCache {
+        if let ownCache { return ownCache }
+        let cache = try makeCache(slots: 1, nCtx: nCtx)
+        cache.claim(0)
+        ownCache = cache
+        return cache
+    }
+
+    // MARK: - One sequence
+
+    /// Positions already in the single-sequence cache.
+    public var position: Int { ownCache?.lengths[0] ?? 0 }
 
     /// Forgets the sequence: the next token goes to position 0.
-    public func reset() { position = 0 }
+    public func reset() { ownCache?.truncate(0, to: 0) }
 
     /// Drops cached positions from `newPosition` on (e.g. to reuse a shared prefix).
-    public func rewind(to newPosition: Int) {
-        position = max(0, min(position, newPosition))
-    }
+    public func rewind(to newPosition: Int) { ownCache?.truncate(0, to: newPosition) }
 
     /// Feeds `tokens` at the next positions and returns the logits (nVocab) of the last one.
     public func forward(_ tokens: [Int32]) throws -> [Float] {
         guard !tokens.isEmpty else { throw EngineError.emptyPrompt }
-        try check(tokens)
-        var start = 0
-        while start < tokens.count {
-            let end = min(start + maxBatch, tokens.count)
-            try forwardBatch(Array(tokens[start..<end]))
-            start = end
+        guard position + tokens.count <= nCtx else {
+            throw EngineError.contextOverflow(needed: position + tokens.count, limit: nCtx)
         }
-        return try logits()
+        let cache = try singleCache()
+        lastLogits = try forward([SequenceChunk(slot: 0, startPosition: position, tokens: tokens)], cache: cache)[0]
+        return lastLogits
     }
 
     /// Feeds `tokens` at the next positions and returns the logits of every token from index `first` on, as
     /// (tokens.count - first, nVocab) floats, row-major (what perplexity scores).
     public func forward(_ tokens: [Int32], logitsFrom first: Int) throws -> [Float] {
         guard (0..<tokens.count).contains(first) else { throw EngineError.emptyPrompt }
-        try check(tokens)
-        if rowLogits == nil { rowLogits = try backend.allocate([maxBatch, config.nVocab], .f32, label: "row_logits") }
-        var out: [Float] = []
-        out.reserveCapacity((tokens.count - first) * config.nVocab)
-        var start = 0
-        while start < tokens.count {
-            let end = min(start + maxBatch, tokens.count)
-            try forwardBatch(Array(tokens[start..<end]))
-            let rows = min(max(first, start), end)..<end  // wanted rows in this batch (none before `first`)
-            if !rows.isEmpty {
-                // final norm of the wanted rows, then the unembedding of each
-                try backend.copyRows(xn, dstRow: 0, x, srcRow: rows.lowerBound - start, rows: rows.count)
-                try norm(proj, xn, weights.outputNorm, weights.outputNormBias, rows: rows.count)
-                try backend.matmul(rowLogits!, proj, weights.output, rows: rows.count)
-                let offset = out.count
-                out.append(contentsOf: repeatElement(0, count: rows.count * config.nVocab))
-                try out.withUnsafeMutableBufferPointer {
-                    try backend.read(rowLogits!, into: UnsafeMutableBufferPointer(rebasing: $0[offset...]))
-                }
-            }
-            start = end
-        }
-        return out
-    }
-
-    /// Throws unless `tokens` fit in the cache after what it holds and are all in the vocabulary.
-    private func check(_ tokens: [Int32]) throws {
         guard position + tokens.count <= nCtx else {
             throw EngineError.contextOverflow(needed: position + tokens.count, limit: nCtx)
         }
-        for id in tokens where id < 0 || Int(id) >= config.nVocab {
-            throw EngineError.invalidToken(id, vocab: config.nVocab)
-        }
-    }
-
-    /// One batch of at most maxBatch tokens through every layer; leaves the last position's logits on the device.
-    private func forwardBatch(_ tokens: [Int32]) throws {
-        let c = config
-        let w = weights
-        let be = backend
-        let t = tokens.count
+        let cache = try singleCache()
         let start = position
-
-        // token embedding (and, for gpt2, the learned position embedding)
-        try be.embedding(x, table: w.tokenEmbedding, tokens: tokens)
-        if let posTable = w.positionEmbedding, let pos {
-            try be.embedding(pos, table: posTable, tokens: (start..<start + t).map { Int32($0) })
-            try be.add(x, x, pos, rows: t)
+        var out: [Float] = []
+        if first > 0 {
+            _ = try forward([SequenceChunk(slot: 0, startPosition: start, tokens: Array(tokens[..<first]),
+                                           logits: .none)], cache: cache)
         }
-
-        for (l, layer) in w.layers.enumerated() {
-            // attention norm
-            try norm(xn, x, layer.attnNorm, layer.attnNormBias, rows: t)
-            // query, key, value projections
-            try be.matmuls([q, k, v], xn, [layer.wq, layer.wk, layer.wv], rows: t)
-            if let bq = layer.bq, let bk = layer.bk, let bv = layer.bv {
-                try be.addBias(q, bias: bq, rows: t)
-                try be.addBias(k, bias: bk, rows: t)
-                try be.addBias(v, bias: bv, rows: t)
-            }
-            // rotary position embedding of queries and keys
-            if c.usesRope {
-                try be.rope(q, rows: t, startPos: start, nHeads: c.nHeads, headDim: c.headDim,
-                            freqBase: c.ropeFreqBase, style: c.ropeStyle)
-                try be.rope(k, rows: t, startPos: start, nHeads: c.nKVHeads, headDim: c.headDim,
-                            freqBase: c.ropeFreqBase, style: c.ropeStyle)
-            }
-            // store keys and values in the cache at positions start..<start+t
-            try be.copyRows(kCache[l], dstRow: start, k, srcRow: 0, rows: t)
-            try be.copyRows(vCache[l], dstRow: start, v, srcRow: 0, rows: t)
-            // causal multi-head attention over the cache (grouped-query: nHeads share nKVHeads)
-            try be.attention(att, q: q, kCache: kCache[l], vCache: vCache[l], rows: t, startPos: start,
-                             nHeads: c.nHeads, nKVHeads: c.nKVHeads, headDim: c.headDim,
-                             scale: 1 / Float(c.headDim).squareRoot(), kind: attention)
-            // output projection and residual connection
-            try be.matmul(proj, att, layer.wo, rows: t)
-            if let bo = layer.bo { try be.addBias(proj, bias: bo, rows: t) }
-            try be.add(x, x, proj, rows: t)
-
-            // MLP norm
-            try norm(xn, x, layer.ffnNorm, layer.ffnNormBias, rows: t)
-            if let wGate = layer.wGate {
-                // SwiGLU: down(silu(gate(x)) * up(x))
-                try be.matmuls([gate, up], xn, [wGate, layer.wUp], rows: t)
-                try be.swiglu(hidden, gate: gate, up: up, rows: t)
-            } else {
-                // GELU MLP: down(gelu(up(x) + b))
-                try be.matmul(up, xn, layer.wUp, rows: t)
-                if let bUp = layer.bUp { try be.addBias(up, bias: bUp, rows: t) }
-                try be.gelu(hidden, up, rows: t)
-            }
-            try be.matmul(proj, hidden, layer.wDown, rows: t)
-            if let bDown = layer.bDown { try be.addBias(proj, bias: bDown, rows: t) }
-            // residual connection
-            try be.add(x, x, proj, rows: t)
-        }
-
-        // final norm of the last position, then the unembedding to logits
-        try be.copyRows(last, dstRow: 0, x, srcRow: t - 1, rows: 1)
-        try norm(lastNorm, last, w.outputNorm, w.outputNormBias, rows: 1)
-        try be.matmul(logitsTensor, lastNorm, w.output, rows: 1)
-        position += t
-    }
-
-    private func norm(_ out: any DeviceTensor, _ input: any DeviceTensor, _ weight: any DeviceTensor,
-                      _ bias: (any DeviceTensor)?, rows: Int) throws {
-        if let bias {
-            try backend.layerNorm(out, input, weight: weight, bias: bias, rows: rows, eps: config.normEps)
-        } else {
-            try backend.rmsNorm(out, input, weight: weight, rows: rows, eps: config.normEps)
-        }
-    }
-
-    /// The logits of the last position fed (nVocab).
-    public func logits() throws -> [Float] {
-        var out = [Float](repeating: 0, count: config.nVocab)
-        try out.withUnsafeMutableBufferPointer { try backend.read(logitsTensor, into: $0) }
+        out = try forward([SequenceChunk(slot: 0, startPosition: start + first, tokens: Array(tokens[first...]),
+                                         logits: .all)], cache: cache)[0]
+        lastLogits = Array(out.suffix(config.nVocab))
         return out
+    }
+
+    /// The logits of the last position fed through `forward(_ tokens:)` (nVocab).
+    public func logits() throws -> [Float] { lastLogits }
+
+    // MARK: - Many sequences
+
+    /// One forward pass over rows of several sequences: each chunk's tokens go to its slot of `cache` at its
+    /// positions (startPosition must not be past what the slot holds; positions from there on are replaced).
+    /// - Returns: per chunk, the logits asked for: nVocab floats (.last), rows * nVocab (.all), or none.
+    public func forward(_ batch: [SequenceChunk], cache: KVCache) throws -> [[Float]] {
+        try check(batch, cache)
+        // Cut the batch into passes of at most maxBatch rows (a long prompt chunk spans several passes).
+        var results = batch.map { _ in [Float]() }
+        var pass: [Segment] = []
+        var passRows = 0
+        for (i, chunk) in batch.enumerated() {
+            var done = 0
+            while done < chunk.tokens.count {
+                let n = min(chunk.tokens.count - done, maxBatch - passRows)
+                let end = done + n
+                let wanted: Range<Int> =
+                    switch chunk.logits {
+                    case .none: 0..<0
+                    case .last: end == chunk.tokens.count ? (n - 1)..<n : 0..<0
+                    case .all: 0..<n
+                    }
+                pass.append(Segment(chunk: i, slot: chunk.slot, startPos: chunk.startPosition + done,
+                                    tokens: Array(chunk.tokens[done..<end]), row: passRows, logitRows: wanted))
+                passRows += n
+                done = end
+                if passRows == maxBatch {
+                    try run(pass, cache: cache, into: &results)
+                    (pass, passRows) = ([], 0)
+                }
+            }
+        }
+        if !pass.isEmpty { try run(pass, cache: cache, into: &results) }
+        return results
+    }
+
+    /// Rows of one sequence within one pass.
+    private struct Segment {
+        var chunk: Int
+        var slot: Int
+        var startPos: Int
+        var tokens: [Int32]
+        /// First row in the pass.
+        var row: Int
+        /// Rows (relative to `row`) whose logits are wanted.
+        var logitRows: Range<Int>
+    }
+
+    private func check(_ batch: [SequenceChunk], _ cache: KVCache) throws {
+        guard cache.nLayers == config.nLayers, cache.width == config.kvDim else {
+            throw EngineError.badCache("\(cache.nLayers) layers of width \(cache.width) for a model with "
+                + "\(config.nLayers) layers of width \(config.kvDim)")
+        }
+        var seen = Set<Int>()
+        for chunk in batch {
+            guard cache.isAllocated(chunk.slot) else { throw EngineError.badBatch("slot \(chunk.slot) is not allocated") }
+            guard seen.insert(chunk.slot).inserted else {
+                throw EngineError.badBatch("slot \(chunk.slot) appears twice in one batch")
+            }
+            guard !chunk.tokens.isEmpty else { throw EngineError.emptyPrompt }
+            guard chunk.startPosition >= 0, chunk.startPosition <= cache.lengths[chunk.slot] else {
+                throw EngineError.badBatch("slot \(chunk.slot) holds \(cache.lengths[chunk.slot]) positions; a chunk "
+                    + "cannot start at \(chunk.startPosition)")
+            }
+            let end = chunk.startPosition + chunk.tokens.count
+            guard end <= cache.nCtx else { throw EngineError.contextOverflow(needed: end, limit: cache.nCtx) }
+            for id in chunk.tokens where id < 0 || Int(id) >= config.nVocab {
+                throw EngineError.invalidToken(id, vocab: config.nVocab)
+            }
+        }
+    }
+
+    /// One pass of the plan over `segments` (at most maxBatch rows in all).
+    private func run(_ segments: [Segment], cache: KVCache, into results: inout [[Float]]) throws {
+        let be = backend
+        let rows = segments.reduce(0) { $0 + $1.tokens.count }
+        for step in plan.body {
+            switch step {
+            case .op(let op):
+                try be.run(op.with(rows: rows))
+            case .embedTokens(let out, let table):
+                try be.run(.embedding(out: out, table: table, tokens: segments.flatMap(\.tokens)))
+            case .embedPositions(let out, let table):
+                let positions = segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
+                try be.run(.embedding(out: out, table: table, tokens: positions))
+            case .rope(var r):
+                for s in segments {
+                    (r.row, r.rows, r.startPos) = (s.row, s.tokens.count, s.startPos)
+                    try be.run(.rope(r))
+                }
+            case .attention(let layer, let k, let v, var a):
+                a.kind = attention
+                for s in segments {
+                    let n = s.tokens.count
+                    let (kc, vc) = (cache.keys[s.slot][layer], cache.values[s.slot][layer])
+                    try be.run(.copyRows(dst: kc, dstRow: s.startPos, src: k, srcRow: s.row, rows: n))
+                    try be.run(.copyRows(dst: vc, dstRow: s.startPos, src: v, srcRow: s.row, rows: n))
+                    (a.kCache, a.vCache, a.row, a.rows, a.startPos) = (kc, vc, s.row, n, s.startPos)
+                    try be.run(.attention(a))
+                }
+            }
+        }
+        for s in segments { cache.setLength(s.slot, s.startPos + s.tokens.count) }
+        try output(segments, into: &results)
+    }
+
+    /// The head of the plan (final norm, unembedding) on the rows whose logits are wanted, outputGroup at a time.
+    private func output(_ segments: [Segment], into results: inout [[Float]]) throws {
+        guard let source = plan.outputSource, let selected = plan.outputRows, let logits = plan.logits else { return }
+        // (chunk, row in the pass) of every wanted row, in order
+        let wanted = segments.flatMap { s in s.logitRows.map { (s.chunk, s.row + $0) } }
+        let nVocab = logits.cols
+        var start = 0
+        while start < wanted.count {
+            let group = wanted[start..<min(start + plan.outputGroup, wanted.count)]
+            for (i, (_, row)) in group.enumerated() {
+                try backend.run(.copyRows(dst: selected, dstRow: i, src: source, srcRow: row, rows: 1))
+            }
+            for op in plan.head { try backend.run(op.with(rows: group.count)) }
+            var values = [Float](repeating: 0, count: group.count * nVocab)
+            try values.withUnsafeMutableBufferPointer { try backend.read(logits, into: $0) }
+            for (i, (chunk, _)) in group.enumerated() {
+                results[chunk] += values[(i * nVocab)..<((i + 1) * nVocab)]
+            }
+            start += group.count
+        }
     }
 }

@@ -102,11 +102,11 @@ public final class HFModelFolder: WeightSource {
                 file: wte.0.path, tensor: wte.1.name, detail: "\(nVocab) rows but config.json has vocab_size \(v)")
         }
         config = ModelConfig(
-            architecture: .gpt2, nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
+            architecture: "gpt2", nLayers: hp.nLayers, nEmbd: hp.nEmbd, nFF: hp.nFF, nHeads: hp.nHeads,
             nKVHeads: hp.nHeads, headDim: hp.nEmbd / hp.nHeads, nCtxTrain: hp.nPositions, nVocab: nVocab,
             normEps: hp.eps)
         // Before the tensor table is built for nLayers blocks: 1e9 layers must fail here, not exhaust memory.
-        try config.validate(path: json.path, key: GPT2Config.key)
+        try config.validate(path: json.path, key: GPT2Config.key, rotary: false)
         name =
             try json.string("_name_or_path").flatMap { $0.isEmpty ? nil : $0 }
             ?? (path as NSString).standardizingPath.components(separatedBy: "/").last ?? "gpt2"

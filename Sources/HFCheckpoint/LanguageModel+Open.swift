@@ -23,7 +23,7 @@ extension LanguageModel {
         let started = DispatchTime.now()
         let folder = try HFModelFolder(path: path)
         return try LanguageModel(
-            source: folder, config: folder.config, tokenizer: try folder.makeTokenizer(), chatTemplate: nil,
+            source: folder, architecture: GPT2(config: folder.config), tokenizer: try folder.makeTokenizer(), chatTemplate: nil,
             backend: backend, nCtx: nCtx, maxBatch: maxBatch, attention: attention, kvFormat: kvFormat,
             started: started)
     }

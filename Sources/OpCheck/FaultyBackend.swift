@@ -27,23 +27,18 @@ public final class FaultyBackend: ForwardingBackend {
     public override func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
                                label: String) throws -> (any DeviceTensor)? { nil }
 
-    /// `.shiftedColumns`: after the real product, every output row is shifted left by one column.
-    public override func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor,
-                                rows: Int) throws {
-        try inner.matmul(out, x, w, rows: rows)
-        guard fault == .shiftedColumns else { return }
-        var values = [Float](repeating: 0, count: out.count)
-        try values.withUnsafeMutableBufferPointer { try inner.read(out, into: $0) }
-        let n = out.cols
-        for r in 0..<rows where n > 1 {
-            for j in 0..<(n - 1) { values[r * n + j] = values[r * n + j + 1] }
+    /// `.shiftedColumns`: after the real product, every output row of every matrix is shifted left by one column.
+    public override func run(_ op: Op) throws {
+        try inner.run(op)
+        guard fault == .shiftedColumns, case .matmul(let outs, _, _, let rows) = op else { return }
+        for out in outs {
+            var values = [Float](repeating: 0, count: out.count)
+            try values.withUnsafeMutableBufferPointer { try inner.read(out, into: $0) }
+            let n = out.cols
+            for r in 0..<rows where n > 1 {
+                for j in 0..<(n - 1) { values[r * n + j] = values[r * n + j + 1] }
+            }
+            try values.withUnsafeBytes { try inner.write(out, from: $0) }
         }
-        try values.withUnsafeBytes { try inner.write(out, from: $0) }
-    }
-
-    /// The same bugs for every matrix of a multi-matmul.
-    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
-                                 rows: Int) throws {
-        for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
     }
 }

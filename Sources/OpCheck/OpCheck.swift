@@ -66,7 +66,7 @@ public enum OpCheck {
                 weights.append(try io.uploadRaw(wBytes, [n, k], c.format))
                 outs.append(try io.guarded([t + 1, n]))
             }
-            try backend.matmuls(outs, xd, weights, rows: t)
+            try backend.run(.matmul(outs: outs, x: xd, weights: weights, rows: t))
             for od in outs {
                 let (values, guardValues) = try io.download(od, rows: t)
                 out += values
@@ -83,7 +83,7 @@ public enum OpCheck {
             let xd = try io.upload(x, [t, k])
             let wd = try io.uploadRaw(wBytes, [n, k], c.format)
             let od = try io.guarded([t + 1, n])
-            try backend.matmul(od, xd, wd, rows: t)
+            try backend.run(.matmul(outs: [od], x: xd, weights: [wd], rows: t))
             (out, guardRow) = try io.download(od, rows: t)
         case .embedding:
             let (t, n, vocab) = (s("T"), s("n"), s("vocab"))
@@ -95,7 +95,7 @@ public enum OpCheck {
             }
             let td = try io.uploadRaw(table, [vocab, n], c.format)
             let od = try io.guarded([t + 1, n])
-            try backend.embedding(od, table: td, tokens: tokens)
+            try backend.run(.embedding(out: od, table: td, tokens: tokens))
             (out, guardRow) = try io.download(od, rows: t)
         case .rmsNorm, .layerNorm:
             let (t, n) = (s("T"), s("n"))
@@ -112,9 +112,9 @@ public enum OpCheck {
             let (xd, wd, bd) = (try io.upload(x, [t, n]), try io.upload(w, [n]), try io.upload(b, [n]))
             let od = try io.guarded([t + 1, n])
             if c.op == .rmsNorm {
-                try backend.rmsNorm(od, xd, weight: wd, rows: t, eps: eps)
+                try backend.run(.rmsNorm(out: od, x: xd, weight: wd, rows: t, eps: eps))
             } else {
-                try backend.layerNorm(od, xd, weight: wd, bias: bd, rows: t, eps: eps)
+                try backend.run(.layerNorm(out: od, x: xd, weight: wd, bias: bd, rows: t, eps: eps))
             }
             (out, guardRow) = try io.download(od, rows: t)
         case .rope:
@@ -123,7 +123,8 @@ public enum OpCheck {
             expected = x
             ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, c.rope == .neox ? 1 : 0)
             let xd = try io.guarded([t + 1, nh * hd], fill: x)
-            try backend.rope(xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000, style: c.rope)
+            try backend.run(.rope(Op.Rope(x: xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000,
+                                           style: c.rope)))
             (out, guardRow) = try io.download(xd, rows: t)
         case .attention:
             let (t, start, nh, nkv, hd) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"))
@@ -143,8 +144,9 @@ public enum OpCheck {
             let kd = try io.uploadCache(k, [ctx, nkv * hd], c.format)
             let vd = try io.uploadCache(v, [ctx, nkv * hd], c.format)
             let od = try io.guarded([t + 1, nh * hd])
-            try backend.attention(od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start, nHeads: nh,
-                                  nKVHeads: nkv, headDim: hd, scale: scale, kind: c.attention)
+            try backend.run(.attention(Op.Attention(out: od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start,
+                                                    nHeads: nh, nKVHeads: nkv, headDim: hd, scale: scale,
+                                                    kind: c.attention)))
             (out, guardRow) = try io.download(od, rows: t)
         case .swiglu, .gelu, .add:
             let (t, n) = (s("T"), s("n"))
@@ -159,9 +161,9 @@ public enum OpCheck {
             let (ad, bd) = (try io.upload(a, [t, n]), try io.upload(b, [t, n]))
             let od = try io.guarded([t + 1, n])
             switch c.op {
-            case .swiglu: try backend.swiglu(od, gate: ad, up: bd, rows: t)
-            case .gelu: try backend.gelu(od, ad, rows: t)
-            default: try backend.add(od, ad, bd, rows: t)
+            case .swiglu: try backend.run(.swiglu(out: od, gate: ad, up: bd, rows: t))
+            case .gelu: try backend.run(.gelu(out: od, x: ad, rows: t))
+            default: try backend.run(.add(out: od, a: ad, b: bd, rows: t))
             }
             (out, guardRow) = try io.download(od, rows: t)
         case .addBias:
@@ -171,7 +173,7 @@ public enum OpCheck {
             expected = x
             for r in 0..<t { for j in 0..<n { expected[r * n + j] += b[j] } }
             let xd = try io.guarded([t + 1, n], fill: x)
-            try backend.addBias(xd, bias: try io.upload(b, [n]), rows: t)
+            try backend.run(.addBias(x: xd, bias: try io.upload(b, [n]), rows: t))
             (out, guardRow) = try io.download(xd, rows: t)
         case .copyRows:
             // copy rows 1..<t+1 of src into rows start..<start+t of dst
@@ -182,7 +184,7 @@ public enum OpCheck {
             for r in 0..<t { for j in 0..<n { expected[(start + r) * n + j] = src[(1 + r) * n + j] } }
             let sd = try io.upload(src, [t + 1, n])
             let dd = try io.guarded([start + t + 1, n], fill: dst)
-            try backend.copyRows(dd, dstRow: start, sd, srcRow: 1, rows: t)
+            try backend.run(.copyRows(dst: dd, dstRow: start, src: sd, srcRow: 1, rows: t))
             (out, guardRow) = try io.download(dd, rows: start + t)
         }
         return OpResult(

@@ -45,125 +45,68 @@ public final class ProfiledBackend: ForwardingBackend {
         return table.values.sorted { $0.nanoseconds > $1.nanoseconds }
     }
 
-    private func timed(_ op: OpKind, _ key: @autoclosure () -> String, flops: Double, bytes: Double,
-                       _ body: () throws -> Void) throws {
-        guard recording else { return try body() }
+    private static func f(_ t: any DeviceTensor) -> String { t.format.rawValue }
+
+    public override func run(_ op: Op) throws {
+        guard recording else { return try inner.run(op) }
+        let (key, flops, bytes) = Self.cost(op)
         try inner.synchronize()
         let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
+        try inner.run(op)
         try inner.synchronize()
         let t1 = DispatchTime.now().uptimeNanoseconds
-        events.append(OpEvent(op: op, key: key(), startNanoseconds: t0 - origin, durationNanoseconds: t1 - t0,
+        events.append(OpEvent(op: op.kind, key: key, startNanoseconds: t0 - origin, durationNanoseconds: t1 - t0,
                               flops: flops, bytes: bytes))
     }
 
-    private static func f(_ t: any DeviceTensor) -> String { t.format.rawValue }
-
-    public override func embedding(_ out: any DeviceTensor, table: any DeviceTensor, tokens: [Int32]) throws {
-        let bytes = Double(table.format.byteCount(table.cols) * tokens.count + 4 * out.cols * tokens.count)
-        try timed(.embedding, "embedding(\(Self.f(table)), T=\(tokens.count), n=\(out.cols))", flops: 0, bytes: bytes) {
-            try inner.embedding(out, table: table, tokens: tokens)
-        }
-    }
-
-    public override func rmsNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor,
-                                 rows: Int, eps: Float) throws {
-        let n = Double(rows * x.cols)
-        try timed(.rmsNorm, "rmsNorm(T=\(rows), n=\(x.cols))", flops: 4 * n, bytes: 8 * n) {
-            try inner.rmsNorm(out, x, weight: weight, rows: rows, eps: eps)
-        }
-    }
-
-    public override func layerNorm(_ out: any DeviceTensor, _ x: any DeviceTensor, weight: any DeviceTensor,
-                                   bias: any DeviceTensor, rows: Int, eps: Float) throws {
-        let n = Double(rows * x.cols)
-        try timed(.layerNorm, "layerNorm(T=\(rows), n=\(x.cols))", flops: 7 * n, bytes: 8 * n) {
-            try inner.layerNorm(out, x, weight: weight, bias: bias, rows: rows, eps: eps)
-        }
-    }
-
-    public override func matmul(_ out: any DeviceTensor, _ x: any DeviceTensor, _ w: any DeviceTensor,
-                                rows: Int) throws {
-        let (k, n) = (w.cols, w.rows)
-        // weights read once, activations in, results out
-        let bytes = Double(w.byteCount + 4 * rows * (k + n))
-        try timed(.matmul, "matmul(\(Self.f(w)), T=\(rows), K=\(k), N=\(n))", flops: 2 * Double(rows * k * n),
-                  bytes: bytes) {
-            try inner.matmul(out, x, w, rows: rows)
-        }
-    }
-
-    public override func matmuls(_ outs: [any DeviceTensor], _ x: any DeviceTensor, _ ws: [any DeviceTensor],
-                                 rows: Int) throws {
-        let k = x.cols
-        let n = ws.reduce(0) { $0 + $1.rows }
-        let bytes = Double(ws.reduce(0) { $0 + $1.byteCount } + 4 * rows * (k + n))
-        let parts = ws.map { String($0.rows) }.joined(separator: "+")
-        try timed(.matmul, "matmuls(\(Self.f(ws[0])), T=\(rows), K=\(k), N=\(parts))",
-                  flops: 2 * Double(rows * k * n), bytes: bytes) {
-            try inner.matmuls(outs, x, ws, rows: rows)
-        }
-    }
-
-    public override func rope(_ x: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, headDim: Int,
-                              freqBase: Float, style: RopeStyle) throws {
-        let n = Double(rows * nHeads * headDim)
-        try timed(.rope, "rope(T=\(rows), heads=\(nHeads), hd=\(headDim))", flops: 3 * n, bytes: 8 * n) {
-            try inner.rope(x, rows: rows, startPos: startPos, nHeads: nHeads, headDim: headDim, freqBase: freqBase,
-                           style: style)
-        }
-    }
-
-    public override func copyRows(_ dst: any DeviceTensor, dstRow: Int, _ src: any DeviceTensor, srcRow: Int,
-                                  rows: Int) throws {
-        try timed(.copyRows, "copyRows(T=\(rows), n=\(src.cols))", flops: 0, bytes: Double(8 * rows * src.cols)) {
-            try inner.copyRows(dst, dstRow: dstRow, src, srcRow: srcRow, rows: rows)
-        }
-    }
-
-    public override func attention(_ out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor,
-                                   vCache: any DeviceTensor, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int,
-                                   headDim: Int, scale: Float, kind: AttentionKind) throws {
-        // query t attends to startPos + t + 1 keys: QKᵀ and PV are 2 FLOPs per (key, dim) each
-        let pairs = Double(rows) * Double(startPos) + Double(rows * (rows + 1) / 2)
-        let flops = 4 * pairs * Double(nHeads * headDim)
-        let ctx = Double(startPos + rows)
-        let bytes = 2 * ctx * Double(kCache.format.byteCount(nKVHeads * headDim)) + Double(8 * rows * nHeads * headDim)
-        let bucket = startPos + rows <= 512 ? "≤512" : "≤\(1 << Int(ceil(log2(Double(startPos + rows)))))"
-        try timed(.attention, "attention(\(kind), \(kCache.format) cache, T=\(rows), ctx\(bucket), heads=\(nHeads)/\(nKVHeads))",
-                  flops: flops, bytes: bytes) {
-            try inner.attention(out, q: q, kCache: kCache, vCache: vCache, rows: rows, startPos: startPos,
-                                nHeads: nHeads, nKVHeads: nKVHeads, headDim: headDim, scale: scale, kind: kind)
-        }
-    }
-
-    public override func swiglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor,
-                                rows: Int) throws {
-        let n = Double(rows * out.cols)
-        try timed(.swiglu, "swiglu(T=\(rows), n=\(out.cols))", flops: 6 * n, bytes: 12 * n) {
-            try inner.swiglu(out, gate: gate, up: up, rows: rows)
-        }
-    }
-
-    public override func gelu(_ out: any DeviceTensor, _ x: any DeviceTensor, rows: Int) throws {
-        let n = Double(rows * out.cols)
-        try timed(.gelu, "gelu(T=\(rows), n=\(out.cols))", flops: 10 * n, bytes: 8 * n) {
-            try inner.gelu(out, x, rows: rows)
-        }
-    }
-
-    public override func add(_ out: any DeviceTensor, _ a: any DeviceTensor, _ b: any DeviceTensor,
-                             rows: Int) throws {
-        let n = Double(rows * out.cols)
-        try timed(.add, "add(T=\(rows), n=\(out.cols))", flops: n, bytes: 12 * n) {
-            try inner.add(out, a, b, rows: rows)
-        }
-    }
-
-    public override func addBias(_ x: any DeviceTensor, bias: any DeviceTensor, rows: Int) throws {
-        let n = Double(rows * x.cols)
-        try timed(.addBias, "addBias(T=\(rows), n=\(x.cols))", flops: n, bytes: 8 * n) {
-            try inner.addBias(x, bias: bias, rows: rows)
+    /// The row key (op, format, shape), FLOPs and bytes moved of one op.
+    static func cost(_ op: Op) -> (key: String, flops: Double, bytes: Double) {
+        switch op {
+        case .embedding(let out, let table, let tokens):
+            let bytes = Double(table.format.byteCount(table.cols) * tokens.count + 4 * out.cols * tokens.count)
+            return ("embedding(\(f(table)), T=\(tokens.count), n=\(out.cols))", 0, bytes)
+        case .rmsNorm(_, let x, _, let rows, _):
+            let n = Double(rows * x.cols)
+            return ("rmsNorm(T=\(rows), n=\(x.cols))", 4 * n, 8 * n)
+        case .layerNorm(_, let x, _, _, let rows, _):
+            let n = Double(rows * x.cols)
+            return ("layerNorm(T=\(rows), n=\(x.cols))", 7 * n, 8 * n)
+        case .matmul(_, let x, let ws, let rows):
+            let k = x.cols
+            let n = ws.reduce(0) { $0 + $1.rows }
+            // weights read once, activations in, results out
+            let bytes = Double(ws.reduce(0) { $0 + $1.byteCount } + 4 * rows * (k + n))
+            let key = ws.count == 1
+                ? "matmul(\(f(ws[0])), T=\(rows), K=\(k), N=\(n))"
+                : "matmuls(\(f(ws[0])), T=\(rows), K=\(k), N=\(ws.map { String($0.rows) }.joined(separator: "+")))"
+            return (key, 2 * Double(rows * k * n), bytes)
+        case .rope(let r):
+            let n = Double(r.rows * r.nHeads * r.headDim)
+            return ("rope(T=\(r.rows), heads=\(r.nHeads), hd=\(r.headDim))", 3 * n, 8 * n)
+        case .copyRows(_, _, let src, _, let rows):
+            return ("copyRows(T=\(rows), n=\(src.cols))", 0, Double(8 * rows * src.cols))
+        case .attention(let a):
+            // query t attends to startPos + t + 1 keys: QKᵀ and PV are 2 FLOPs per (key, dim) each
+            let pairs = Double(a.rows) * Double(a.startPos) + Double(a.rows * (a.rows + 1) / 2)
+            let flops = 4 * pairs * Double(a.nHeads * a.headDim)
+            let ctx = Double(a.keys)
+            let bytes = 2 * ctx * Double(a.kCache.format.byteCount(a.nKVHeads * a.headDim))
+                + Double(8 * a.rows * a.nHeads * a.headDim)
+            let bucket = a.keys <= 512 ? "≤512" : "≤\(1 << Int(ceil(log2(ctx))))"
+            return ("attention(\(a.kind), \(a.kCache.format) cache, T=\(a.rows), ctx\(bucket), "
+                        + "heads=\(a.nHeads)/\(a.nKVHeads))", flops, bytes)
+        case .swiglu(let out, _, _, let rows):
+            let n = Double(rows * out.cols)
+            return ("swiglu(T=\(rows), n=\(out.cols))", 6 * n, 12 * n)
+        case .gelu(let out, _, let rows):
+            let n = Double(rows * out.cols)
+            return ("gelu(T=\(rows), n=\(out.cols))", 10 * n, 8 * n)
+        case .add(let out, _, _, let rows):
+            let n = Double(rows * out.cols)
+            return ("add(T=\(rows), n=\(out.cols))", n, 12 * n)
+        case .addBias(let x, _, let rows):
+            let n = Double(rows * x.cols)
+            return ("addBias(T=\(rows), n=\(x.cols))", n, 8 * n)
         }
     }
 }

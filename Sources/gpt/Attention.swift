@@ -34,7 +34,7 @@ struct Attention: ParsableCommand {
     }
 
     func run() throws {
-        let backend = OpenMPBackend(options: BackendOptions(threads: threads))
+        let backend = AttentionObserver(OpenMPBackend(options: BackendOptions(threads: threads)))
         let model = try LanguageModel(path: modelOptions.path, backend: backend, nCtx: 512, maxBatch: 512,
                                       attention: .naive)
         let c = model.config
@@ -51,11 +51,9 @@ struct Attention: ParsableCommand {
         guard heads.allSatisfy({ (0..<c.nHeads).contains($0) }) else {
             throw ValidationError("the model has heads 0...\(c.nHeads - 1)")
         }
-        // The executor calls attention once per layer, in order: the n-th call is layer n.
-        var captured: [[Float]] = []
-        backend.attentionObserver = { probabilities, _, _, _ in captured.append(Array(probabilities)) }
+        // The executor runs attention once per layer for one sequence, in order: the n-th call is layer n.
         _ = try model.executor.forward(tokens)
-        backend.attentionObserver = nil
+        let captured = backend.captured
         let n = tokens.count
         let labels = tokens.map { model.tokenizer.decode([$0]) }
         var patterns: [AttentionPattern] = []

@@ -29,14 +29,15 @@ struct Inspect: ParsableCommand {
         var out = "\(path)\n  GGUF v\(file.version), \(file.fileSize) bytes, \(file.tensors.count) tensors, "
             + "\(file.metadata.count) metadata keys, alignment \(file.alignment)\n"
         if let name = file.value("general.name")?.string { out += "  name: \(name)\n" }
-        var config: ModelConfig?
+        var architecture: (any ModelArchitecture)?
         do {
-            let c = try ModelConfig(ModelHyperParameters(file), path: path)
-            config = c
-            out += "  architecture: \(c.architecture.rawValue): \(c.nLayers) layers, nEmbd \(c.nEmbd), "
+            let arch = try Architectures.make(file)
+            let c = arch.config
+            architecture = arch
+            out += "  architecture: \(c.architecture): \(c.nLayers) layers, nEmbd \(c.nEmbd), "
                 + "nFF \(c.nFF), heads \(c.nHeads) (KV \(c.nKVHeads)), headDim \(c.headDim), "
                 + "context \(c.nCtxTrain), vocab \(c.nVocab)\n"
-            if c.usesRope { out += "  rope: freq base \(c.ropeFreqBase), \(c.ropeStyle) pairs\n" }
+            if file.value("\(c.architecture).rope.freq_base") != nil { out += "  rope: freq base \(c.ropeFreqBase)\n" }
             out += "  norm eps: \(c.normEps)\n"
         } catch {
             out += "  architecture: \(file.value("general.architecture")?.string ?? "not given")\n"
@@ -85,8 +86,8 @@ struct Inspect: ParsableCommand {
         let shown = all ? file.tensors : Array(file.tensors.prefix(12))
         for t in shown { out += "| \(t.name) | \(t.shape) | \(t.format) | \(t.byteCount) |\n" }
         if shown.count < file.tensors.count { out += "| … \(file.tensors.count - shown.count) more (--all) | | | |\n" }
-        if let config {
-            out += "\n" + Params.render(try config.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
+        if let architecture {
+            out += "\n" + Params.render(try architecture.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
         }
         Console.out(out)
     }

@@ -58,8 +58,7 @@ struct Params: ParsableCommand {
         } else if let model {
             try ModelOptions.check(model)
             let file = try GGUFFile(path: model)
-            let config = try ModelConfig(ModelHyperParameters(file), path: model)
-            count = try config.parameterCount(tied: file.tensor("output.weight") == nil)
+            count = try Architectures.make(file).parameterCount(tied: file.tensor("output.weight") == nil)
             title = model
         } else {
             let d = dim!

@@ -93,17 +93,14 @@ struct EngineTests {
 
     @Test("attention patterns from the naive kernel: rows sum to 1, zero above the diagonal")
     func attentionPatterns() throws {
-        let backend = OpenMPBackend(options: BackendOptions(threads: 2))
+        let backend = AttentionObserver(OpenMPBackend(options: BackendOptions(threads: 2)))
         let model = try LanguageModel(path: TestModel.path!, backend: backend, nCtx: 64, attention: .naive)
         let tokens = model.tokenizer.encode("a fluffy blue creature roamed the verdant forest")
-        var layers: [[Float]] = []
-        backend.attentionObserver = { p, heads, rows, keys in
-            #expect(heads == 9 && rows == tokens.count && keys == tokens.count)
-            layers.append(Array(p))
-        }
         _ = try model.executor.forward(tokens)
+        let layers = backend.captured
         #expect(layers.count == model.config.nLayers)
         let n = tokens.count
+        #expect(layers.allSatisfy { $0.count == 9 * n * n })
         for pattern in layers {
             for h in 0..<9 {
                 for i in 0..<n {

@@ -15,7 +15,7 @@ struct HFCheckpointTests {
         #expect(
             c
                 == ModelConfig(
-                    architecture: .gpt2, nLayers: 2, nEmbd: 64, nFF: 256, nHeads: 4, nKVHeads: 4,
+                    architecture: "gpt2", nLayers: 2, nEmbd: 64, nFF: 256, nHeads: 4, nKVHeads: 4,
                     headDim: 16, nCtxTrain: 64, nVocab: 277, normEps: 1e-5))
         #expect(folder.tensorLayout("blk.0.attn_qkv.weight")! == ([64, 192], .f32))  // (3C, C) in ggml order
         #expect(folder.tensorLayout("output.weight") == nil)  // tied: no lm_head.weight
@@ -167,7 +167,7 @@ struct HFCheckpointTests {
     @Test("the tiny model's own count matches its safetensors")
     func tinyParameterCount() throws {
         let folder = try HFModelFolder(path: Resources.folder)
-        let count = try folder.config.parameterCount(tied: true)
+        let count = try GPT2(config: folder.config).parameterCount(tied: true)
         let file = try SafeTensorsFile(path: Resources.folder + "/model.safetensors")
         // the causal masks h.N.attn.bias are buffers, not weights (the suffix has a dot: c_attn.bias stays)
         let stored = file.tensors.filter { !$0.name.hasSuffix(".attn.bias") }.reduce(0) { $0 + $1.elementCount }

@@ -83,7 +83,7 @@ struct RobustnessTests {
         let file = try GGUFFile(path: path)
         guard bad.outOfLimits else { return }
         #expect(throws: (any Error).self) {
-            _ = try ModelConfig(ModelHyperParameters(file), path: path).parameterCount(tied: true)
+            _ = try Architectures.make(file).parameterCount(tied: true)
         }
     }
 

@@ -49,7 +49,7 @@ struct OpenCLOps {
         let xt = try upload(b, [c.T, c.K], x)
         let wt = try uploadBytes(b, [c.N, c.K], c.format, bytes)
         let out = try guardedOutput(b, rows: c.T, cols: c.N)
-        try b.matmul(out, xt, wt, rows: c.T)
+        try b.run(.matmul(outs: [out], x: xt, weights: [wt], rows: c.T))
         let r = compare(try download(b, out), Reference.matmul(x, bytes, c.format, T: c.T, K: c.K, N: c.N))
         expectClose(r, matmulNMSE, c.description)
     }
@@ -64,7 +64,7 @@ struct OpenCLOps {
         let xt = try upload(b, [8, K], x)
         let wt = try uploadBytes(b, [N, K], .q4_1, bytes)
         let out = try upload(b, [8, N], [Float](repeating: sentinel, count: 8 * N))
-        try b.matmul(out, xt, wt, rows: T)
+        try b.run(.matmul(outs: [out], x: xt, weights: [wt], rows: T))
         let ref = Reference.matmul(Array(x[0..<T * K]), bytes, .q4_1, T: T, K: K, N: N)
         expectClose(compare(try download(b, out), ref), matmulNMSE, "matmul rows=3 of 8")
     }
@@ -82,11 +82,11 @@ struct OpenCLOps {
         let tokens: [Int32] = [0, 36, 5, 5, 17]
         let tt = try uploadBytes(b, [vocab, n], format, bytes)
         let out = try guardedOutput(b, rows: tokens.count, cols: n)
-        try b.embedding(out, table: tt, tokens: tokens)
+        try b.run(.embedding(out: out, table: tt, tokens: tokens))
         let ref = Reference.embedding(bytes, format, tokens: tokens, n: n)
         // Dequantization is exact in both: any difference is a bug.
         expectClose(compare(try download(b, out), ref), 0, "EMBEDDING(format=\(format),n=\(n))")
-        #expect(throws: BackendError.self) { try b.embedding(out, table: tt, tokens: [Int32(vocab)]) }
+        #expect(throws: BackendError.self) { try b.run(.embedding(out: out, table: tt, tokens: [Int32(vocab)])) }
     }
 
     // MARK: Norms
@@ -97,7 +97,7 @@ struct OpenCLOps {
         var rng = SeededRNG(seed: UInt64(T * 7919 + n))
         let (x, w) = (rng.floats(T * n, 3), rng.floats(n))
         let out = try guardedOutput(b, rows: T, cols: n)
-        try b.rmsNorm(out, try upload(b, [T, n], x), weight: try upload(b, [n], w), rows: T, eps: 1e-5)
+        try b.run(.rmsNorm(out: out, x: try upload(b, [T, n], x), weight: try upload(b, [n], w), rows: T, eps: 1e-5))
         let r = compare(try download(b, out), Reference.rmsNorm(x, w, T: T, n: n, eps: 1e-5))
         expectClose(r, floatOpNMSE, "RMS_NORM(T=\(T),n=\(n))")
     }
@@ -110,8 +110,8 @@ struct OpenCLOps {
         let x = rng.floats(T * n, 3).map { $0 + 10 }
         let (w, bias) = (rng.floats(n), rng.floats(n))
         let out = try guardedOutput(b, rows: T, cols: n)
-        try b.layerNorm(out, try upload(b, [T, n], x), weight: try upload(b, [n], w), bias: try upload(b, [n], bias),
-                        rows: T, eps: 1e-5)
+        try b.run(.layerNorm(out: out, x: try upload(b, [T, n], x), weight: try upload(b, [n], w),
+                                bias: try upload(b, [n], bias), rows: T, eps: 1e-5))
         let r = compare(try download(b, out), Reference.layerNorm(x, w, bias, T: T, n: n, eps: 1e-5))
         expectClose(r, n == 1 ? 1e-6 : floatOpNMSE, "LAYER_NORM(T=\(T),n=\(n))")
     }
@@ -121,7 +121,7 @@ struct OpenCLOps {
         var rng = SeededRNG(seed: 3)
         let (x, w) = (rng.floats(5 * 96), rng.floats(96))
         let xt = try upload(b, [5, 96], x)
-        try b.rmsNorm(xt, xt, weight: try upload(b, [96], w), rows: 5, eps: 1e-6)
+        try b.run(.rmsNorm(out: xt, x: xt, weight: try upload(b, [96], w), rows: 5, eps: 1e-6))
         let r = compare(try download(b, xt), Reference.rmsNorm(x, w, T: 5, n: 96, eps: 1e-6))
         expectClose(r, floatOpNMSE, "RMS_NORM in place")
     }
@@ -153,7 +153,8 @@ struct OpenCLOps {
         let n = c.nh * c.hd
         let x = rng.floats(c.T * n)
         let xt = try upload(b, [c.T + 1, n], x + [Float](repeating: sentinel, count: n))
-        try b.rope(xt, rows: c.T, startPos: c.startPos, nHeads: c.nh, headDim: c.hd, freqBase: c.base, style: c.style)
+        try b.run(.rope(Op.Rope(x: xt, rows: c.T, startPos: c.startPos, nHeads: c.nh, headDim: c.hd,
+                                   freqBase: c.base, style: c.style)))
         let ref = Reference.rope(x, T: c.T, startPos: c.startPos, nh: c.nh, hd: c.hd, base: c.base,
                                  neox: c.style == .neox)
         expectClose(compare(try download(b, xt), ref), ropeNMSE, c.description)
@@ -169,24 +170,24 @@ struct OpenCLOps {
         let (xt, yt) = (try upload(b, [T, n], x), try upload(b, [T, n], y))
 
         let s = try guardedOutput(b, rows: T, cols: n)
-        try b.swiglu(s, gate: xt, up: yt, rows: T)
+        try b.run(.swiglu(out: s, gate: xt, up: yt, rows: T))
         expectClose(compare(try download(b, s), Reference.swiglu(x, y)), floatOpNMSE, "SWIGLU(T=\(T),n=\(n))")
 
         let g = try guardedOutput(b, rows: T, cols: n)
-        try b.gelu(g, xt, rows: T)
+        try b.run(.gelu(out: g, x: xt, rows: T))
         expectClose(compare(try download(b, g), Reference.gelu(x)), floatOpNMSE, "GELU(T=\(T),n=\(n))")
 
         let a = try guardedOutput(b, rows: T, cols: n)
-        try b.add(a, xt, yt, rows: T)
+        try b.run(.add(out: a, a: xt, b: yt, rows: T))
         expectClose(compare(try download(b, a), zip(x, y).map { Double($0) + Double($1) }), floatOpNMSE,
                     "ADD(T=\(T),n=\(n))")
 
         let xb = try upload(b, [T + 1, n], x + [Float](repeating: sentinel, count: n))
-        try b.addBias(xb, bias: try upload(b, [n], bias), rows: T)
+        try b.run(.addBias(x: xb, bias: try upload(b, [n], bias), rows: T))
         let ref = x.enumerated().map { Double($0.element) + Double(bias[$0.offset % n]) }
         expectClose(compare(try download(b, xb), ref), floatOpNMSE, "ADD_BIAS(T=\(T),n=\(n))")
 
-        try b.add(xt, xt, yt, rows: T)  // out aliases a
+        try b.run(.add(out: xt, a: xt, b: yt, rows: T))  // out aliases a
         expectClose(compare(try download(b, xt), zip(x, y).map { Double($0) + Double($1) }), floatOpNMSE,
                     "ADD in place")
     }
@@ -197,11 +198,11 @@ struct OpenCLOps {
         let src = rng.floats(5 * 24)
         let dst = [Float](repeating: sentinel, count: 10 * 24)
         let (s, d) = (try upload(b, [5, 24], src), try upload(b, [10, 24], dst))
-        try b.copyRows(d, dstRow: 6, s, srcRow: 1, rows: 3)
+        try b.run(.copyRows(dst: d, dstRow: 6, src: s, srcRow: 1, rows: 3))
         var expected = dst
         expected.replaceSubrange(6 * 24..<9 * 24, with: src[24..<4 * 24])
         #expect(try download(b, d) == expected)
-        #expect(throws: BackendError.self) { try b.copyRows(d, dstRow: 8, s, srcRow: 0, rows: 3) }
+        #expect(throws: BackendError.self) { try b.run(.copyRows(dst: d, dstRow: 8, src: s, srcRow: 0, rows: 3)) }
     }
 
     // MARK: Attention
@@ -243,8 +244,8 @@ struct OpenCLOps {
                                       scale: scale)
         for kind in AttentionKind.allCases {
             let out = try guardedOutput(b, rows: c.T, cols: qn)
-            try b.attention(out, q: qt, kCache: kc, vCache: vc, rows: c.T, startPos: c.startPos, nHeads: c.nh,
-                            nKVHeads: c.nkv, headDim: c.hd, scale: scale, kind: kind)
+            try b.run(.attention(Op.Attention(out: out, q: qt, kCache: kc, vCache: vc, rows: c.T, startPos: c.startPos,
+                                              nHeads: c.nh, nKVHeads: c.nkv, headDim: c.hd, scale: scale, kind: kind)))
             expectClose(compare(try download(b, out), ref), floatOpNMSE, "\(c) \(kind)")
         }
     }

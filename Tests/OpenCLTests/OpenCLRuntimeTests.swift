@@ -32,7 +32,7 @@ struct OpenCLRuntime {
         let x = try upload(b, [1, 32], [Float](repeating: 1, count: 32))
         let w = try upload(b, [2, 32], (0..<64).map { Float($0) })
         let out = try b.allocate([1, 2], .f32, label: "out")
-        try b.matmul(out, x, w, rows: 1)
+        try b.run(.matmul(outs: [out], x: x, weights: [w], rows: 1))
         #expect(try download(b, out) == [496, 1520])
     }
 
@@ -85,7 +85,7 @@ struct OpenCLRuntime {
         let other = try OpenCLBackend(cacheDirectory: CLProgramCache.defaultDirectory())
         let t = try other.allocate([2, 4], .f32, label: "theirs")
         let mine = try b.allocate([2, 4], .f32, label: "mine")
-        #expect(throws: BackendError.self) { try b.add(mine, mine, t, rows: 2) }
+        #expect(throws: BackendError.self) { try b.run(.add(out: mine, a: mine, b: t, rows: 2)) }
     }
 
     @Test func profilingRecordsKernelTimes() throws {
@@ -97,8 +97,8 @@ struct OpenCLRuntime {
         }
         let x = try upload(b, [4, 64], [Float](repeating: 0.5, count: 256))
         let w = try upload(b, [64], [Float](repeating: 1, count: 64))
-        try b.rmsNorm(x, x, weight: w, rows: 4, eps: 1e-6)
-        try b.gelu(x, x, rows: 4)
+        try b.run(.rmsNorm(out: x, x: x, weight: w, rows: 4, eps: 1e-6))
+        try b.run(.gelu(out: x, x: x, rows: 4))
         try b.synchronize()
         let timings = b.drainKernelTimings()
         #expect(timings.map(\.name) == ["kernel_rms_norm_f32", "kernel_gelu_f32"])
