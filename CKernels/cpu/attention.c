@@ -196,6 +196,7 @@ typedef struct {
     const float *q, *k, *v;
     int64_t T, start_pos, nh, nkv, hd, G, bq, ldq, ldk;
     float scale;
+    int64_t window;  // > 0: row at position p sees keys p-window+1..p only (sliding-window attention)
     // F16 caches (ck_attention_fused_f16kv; k and v are NULL then): each KV block is converted by cvt into the
     // float buffer after the F32 workspace, K first, then V over it once the scores are done.
     const uint16_t *k16, *v16;
@@ -290,7 +291,7 @@ CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
         for (int64_t d = 0; d < hd; d++) Qt[d * RP + i] = i < rows ? qi[d] * c->scale : 0.0f;
     }
     memset(accT, 0, (size_t)(hd * RP) * sizeof(float));
-    const int64_t pmin = pos[0];
+    const int64_t pmin = pos[0], pmax = pos[RP - 1];
     float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
     for (int64_t j0 = ks; j0 < ke; j0 += KB) {
         const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
@@ -309,6 +310,11 @@ CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
         if (j0 + nj - 1 > pmin) {
             for (int64_t i = 0; i < RP; i++)
                 for (int64_t j = pos[i] + 1 - j0 > 0 ? pos[i] + 1 - j0 : 0; j < nj; j++) S[j * RP + i] = -INFINITY;
+        }
+        // window mask, only where some row's window starts after the block's first key
+        if (c->window > 0 && j0 <= pmax - c->window) {
+            for (int64_t i = 0; i < RP; i++)
+                for (int64_t j = 0; j < nj && j0 + j <= pos[i] - c->window; j++) S[j * RP + i] = -INFINITY;
         }
         // online softmax: P = e^(S - m_new) in place, l = l * alpha + sum P, alpha = e^(m_old - m_new)
         for (int64_t iv = 0; iv < NV; iv++) {
@@ -455,6 +461,8 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
         for (int64_t i = 0; i < rows; i++) {
             float *si = S + i * KB;
             for (int64_t j = pos[i] + 1 - j0 > 0 ? pos[i] + 1 - j0 : 0; j < nj; j++) si[j] = -INFINITY;
+            if (c->window > 0)
+                for (int64_t j = 0; j < nj && j0 + j <= pos[i] - c->window; j++) si[j] = -INFINITY;
             float mx = m[i];
             for (int64_t j = 0; j < nj; j++) mx = si[j] > mx ? si[j] : mx;
             const float mu = mx == -INFINITY ? 0.0f : mx;
@@ -541,13 +549,15 @@ static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1,
 // The fused kernel for F32 (k, v) or F16 (k16, v16) caches; scratch as sized by fused_scratch_bytes.
 static void fused_run(float *out, const float *q, const float *k, const float *v, const uint16_t *k16,
                       const uint16_t *v16, int64_t T, int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd,
-                      float scale, int nthreads, void *scratch) {
+                      float scale, int64_t window, int nthreads, void *scratch) {
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int f16kv = k16 != NULL;
     const attn_ctx c = {out, q, k, v, T, start_pos, nh, nkv, hd, nh / nkv, block_positions(nh / nkv, T), nh * hd,
-                        nkv * hd, scale, k16, v16, f16kv ? cvt_rows_pick() : NULL};
-    const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb, nkeys = start_pos + T;
-    const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
+                        nkv * hd, scale, window > 0 ? window : 0, k16, v16, f16kv ? cvt_rows_pick() : NULL};
+    const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb;
+    const int64_t seen = c.window > 0 && start_pos + (T + 1) / 2 > c.window ? c.window : start_pos + (T + 1) / 2;
+    const int64_t nkeys = c.window > 0 && start_pos + T > c.window + T ? c.window + T : start_pos + T;
+    const double work = (double)T * (double)nh * (double)seen * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, ATTN_GRAIN);
     const int64_t nsplit = key_splits(items, nkeys, nt);
     const int64_t ws_floats = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd),
@@ -567,12 +577,13 @@ static void fused_run(float *out, const float *q, const float *k, const float *v
             const int64_t item = it / nsplit, split = it % nsplit;
             const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
             const int64_t t0 = qb * c.bq, t1 = t0 + c.bq < T ? t0 + c.bq : T;
-            const int64_t kvis = start_pos + t1;  // keys any row of the item can see
+            const int64_t kvis = start_pos + t1;  // keys any row of the item can see: first..kvis-1
+            const int64_t first = c.window > 0 && start_pos + t0 + 1 > c.window ? start_pos + t0 + 1 - c.window : 0;
             if (nsplit == 1) {
-                item_fn(&c, g, t0, t1, 0, kvis, ws, NULL);
+                item_fn(&c, g, t0, t1, first, kvis, ws, NULL);
             } else {
-                const int64_t chunk = ((kvis + nsplit - 1) / nsplit + KB - 1) / KB * KB;
-                const int64_t ks = split * chunk < kvis ? split * chunk : kvis;
+                const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + KB - 1) / KB * KB;
+                const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
                 const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
                 item_fn(&c, g, t0, t1, ks, ke, ws, parts + it * part_floats);
             }
@@ -591,20 +602,24 @@ static void fused_run(float *out, const float *q, const float *k, const float *v
 }
 
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                        void *scratch) {
     // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
-    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, nthreads, scratch);
+    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, window, nthreads, scratch);
 }
 
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
-                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
-                              void *scratch) {
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
+                              int nthreads, void *scratch) {
     // k, v (start_pos+T, nkv*hd) halves; scratch >= ck_attention_fused_f16kv_scratch_bytes(.., nthreads)
     if (!k || !v) return;
-    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, nthreads, scratch);
+    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, window, nthreads, scratch);
 }
 
 // MARK: - Naive
+
+/// The first key a query at position p sees.
+CK_INLINE int64_t naive_first_key(int64_t p, int64_t window) { return window > 0 && p + 1 > window ? p + 1 - window : 0; }
 
 CK_INLINE void naive_row_body(float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys,
                               int64_t ldk, int64_t hd, float scale) {
@@ -639,7 +654,8 @@ CK_LEVELS(naive_row,
           (o, qh, kh, vh, sc, nkeys, ldk, hd, scale))
 
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch) {
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                        void *scratch) {
     // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch: scores (nh, T, start_pos+T)
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
@@ -653,9 +669,11 @@ void ck_attention_naive(float *out, const float *q, const float *k, const float 
         const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
         if (ht >= nh * T) break;
         const int64_t h = ht / T, t = ht % T;
-        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
-           start_pos + t + 1, ldk, hd, scale);
+        const int64_t j0 = naive_first_key(start_pos + t, window);
+        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + j0 * ldk + (h / G) * hd, v + j0 * ldk + (h / G) * hd,
+           scores + ht * nk + j0, start_pos + t + 1 - j0, ldk, hd, scale);
         // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
+        for (int64_t j = 0; j < j0; j++) scores[ht * nk + j] = 0.0f;
         for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
     }
 }
@@ -702,8 +720,8 @@ CK_LEVELS(naive_row_f16,
           (o, qh, kh, vh, sc, nkeys, ldk, hd, scale, cvt))
 
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
-                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
-                              void *scratch) {
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
+                              int nthreads, void *scratch) {
     // as ck_attention_naive, with k, v (start_pos+T, nkv*hd) halves
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
@@ -718,8 +736,10 @@ void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, con
         const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
         if (ht >= nh * T) break;
         const int64_t h = ht / T, t = ht % T;
-        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + (h / G) * hd, v + (h / G) * hd, scores + ht * nk,
-           start_pos + t + 1, ldk, hd, scale, cvt);
+        const int64_t j0 = naive_first_key(start_pos + t, window);
+        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + j0 * ldk + (h / G) * hd, v + j0 * ldk + (h / G) * hd,
+           scores + ht * nk + j0, start_pos + t + 1 - j0, ldk, hd, scale, cvt);
+        for (int64_t j = 0; j < j0; j++) scores[ht * nk + j] = 0.0f;
         for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
     }
 }

@@ -104,16 +104,47 @@ CK_INLINE void gelu_body(float *out, const float *x, int64_t n) {
 }
 CK_LEVELS(gelu, (float *out, const float *x, int64_t n), (out, x, n))
 
-void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads) {
-    // out, gate, up (n)
+CK_INLINE void geglu_body(float *out, const float *gate, const float *up, int64_t n) {
+    // out (n) = gelu(gate) * up (Gemma's MLP)
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) ck_v8_store(out + i, gelu_v8(ck_v8_load(gate + i)) * ck_v8_load(up + i));
+    for (; i < n; i++) {
+        float tail[8] = {gate[i]};
+        out[i] = gelu_v8(ck_v8_load(tail))[0] * up[i];
+    }
+}
+CK_LEVELS(geglu, (float *out, const float *gate, const float *up, int64_t n), (out, gate, up, n))
+
+/// out (n) = fn(a, b) elementwise, threads splitting n.
+static void gated(void (*fn)(float *, const float *, const float *, int64_t), float *out, const float *a,
+                  const float *b, int64_t n, int nthreads) {
     if (n <= 0) return;
-    const swiglu_fn fn = swiglu_pick();
     const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        int64_t b, e;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &b, &e);
-        if (e > b) fn(out + b, gate + b, up + b, e - b);
+        int64_t lo, hi;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
+        if (hi > lo) fn(out + lo, a + lo, b + lo, hi - lo);
+    }
+}
+
+void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads) {
+    gated(swiglu_pick(), out, gate, up, n, nthreads);  // out, gate, up (n)
+}
+
+void ck_geglu(float *out, const float *gate, const float *up, int64_t n, int nthreads) {
+    gated(geglu_pick(), out, gate, up, n, nthreads);  // out, gate, up (n)
+}
+
+void ck_scale(float *x, float factor, int64_t n, int nthreads) {
+    // x (n) *= factor
+    if (n <= 0) return;
+    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int64_t lo, hi;
+        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
+        for (int64_t i = lo; i < hi; i++) x[i] *= factor;
     }
 }
 

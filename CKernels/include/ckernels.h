@@ -134,9 +134,10 @@ void ck_ref_layer_norm(float *out, const float *x, const float *w, const float *
 /// only cos and sin are taken in double.
 void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox);
 /// Causal attention. q (T, nh*hd) at positions start_pos..start_pos+T-1; k, v (start_pos+T, nkv*hd);
-/// out (T, nh*hd). Head h uses kv head h / (nh / nkv); query t sees keys 0..start_pos+t.
+/// out (T, nh*hd). Head h uses kv head h / (nh / nkv); query t (position p = start_pos + t) sees keys 0..p, or,
+/// with window > 0 (sliding-window attention), only keys p-window+1..p. window = 0: every earlier key.
 void ck_ref_attention(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                      int64_t nh, int64_t nkv, int64_t hd, float scale);
+                      int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window);
 /// out (n) = gate / (1 + exp(-gate)) * up.
 void ck_ref_swiglu(float *out, const float *gate, const float *up, int64_t n);
 /// out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))).
@@ -175,6 +176,10 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
              int nthreads);
 void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads);
 void ck_gelu(float *out, const float *x, int64_t n, int nthreads);
+/// out (n) = gelu(gate) * up, GELU's tanh approximation (GeGLU: Gemma's MLP).
+void ck_geglu(float *out, const float *gate, const float *up, int64_t n, int nthreads);
+/// x (n) *= factor (Gemma's embedding scale √nEmbd).
+void ck_scale(float *x, float factor, int64_t n, int nthreads);
 /// out (n) = a + b; out may alias a or b.
 void ck_add(float *out, const float *a, const float *b, int64_t n, int nthreads);
 /// x (T, n) += bias (n).
@@ -182,21 +187,24 @@ void ck_add_bias(float *x, const float *bias, int64_t T, int64_t n, int nthreads
 
 /// Scratch bytes for ck_attention_naive: the full score matrix, nh * T * (start_pos + T) floats.
 size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
-/// Same contract as ck_ref_attention; writes every score to scratch, then softmax, then the weighted sum.
-/// On return scratch holds the attention probabilities as (nh, T, start_pos + T) floats, row-major, with zeros
-/// above the causal diagonal, from scratch's first 64-byte boundary on: `gpt attention` reads them to draw
+/// Same contract as ck_ref_attention (window included); writes every score to scratch, then softmax, then the
+/// weighted sum. On return scratch holds the attention probabilities as (nh, T, start_pos + T) floats, row-major,
+/// with zeros above the causal diagonal (and before each row's window), from scratch's first 64-byte boundary on: `gpt attention` reads them to draw
 /// attention patterns.
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                        void *scratch);
 /// Scratch bytes for ck_attention_fused: per-thread tiles plus the decode split partials, independent of the context
 /// length. Pass the same nthreads to ck_attention_fused.
 size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
 /// Same contract as ck_ref_attention, flash style: blocks of queries stream over blocks of keys/values with an
 /// online softmax (running max and sum); fully masked blocks are skipped; a KV block is loaded once for all the
 /// query heads that share it. One query (decode) over a long cache splits the keys across threads and merges the
-/// partial softmax results (flash-decoding). Memory is linear in the context length.
+/// partial softmax results (flash-decoding). Memory is linear in the context length. With a window, key blocks
+/// before every row's window are never read: a query block reads at most window + its own length keys.
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads, void *scratch);
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                        void *scratch);
 
 // MARK: - F16 KV cache (llama.cpp's default KV type: half the cache's memory and bandwidth)
 
@@ -209,13 +217,13 @@ void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthre
 /// a per-thread buffer in scratch, so its scratch stays independent of the context length.
 size_t ck_attention_fused_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
-                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
-                              void *scratch);
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
+                              int nthreads, void *scratch);
 size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
 /// On return scratch holds the (nh, T, start_pos+T) probabilities, zeros above the diagonal, like ck_attention_naive.
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
-                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int nthreads,
-                              void *scratch);
+                              int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
+                              int nthreads, void *scratch);
 
 // MARK: - Roofline calibration (CKernels/calibrate)
 

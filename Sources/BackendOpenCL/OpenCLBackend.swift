@@ -212,6 +212,16 @@ public final class OpenCLBackend: Backend {
             try checkRows(.gelu, rows, o, xi)
             try elementwise(kernels.gelu, [o, xi], count: rows * o.cols)
 
+        case .geglu(let out, let gate, let up, let rows):
+            let (o, g, u) = (try f32(out, .geglu), try f32(gate, .geglu), try f32(up, .geglu))
+            try checkRows(.geglu, rows, o, g, u)
+            try elementwise(kernels.geglu, [o, g, u], count: rows * o.cols)
+
+        case .scale(let x, let factor, let rows):
+            let xi = try f32(x, .scale)
+            try check(.scale, rows <= xi.rows, "\(rows) rows of \(xi.shape)")
+            try elementwise(kernels.scale, [xi, factor], count: rows * xi.cols)
+
         case .add(let out, let a, let b, let rows):
             let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
             try checkRows(.add, rows, o, ai, bi)
@@ -266,10 +276,10 @@ public final class OpenCLBackend: Backend {
         switch a.kind {
         case .fused:
             try attentionFused(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads, nkv: a.nKVHeads,
-                               hd: a.headDim, scale: a.scale)
+                               hd: a.headDim, scale: a.scale, window: a.window)
         case .naive:
             try attentionNaive(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads,
-                               nkv: a.nKVHeads, hd: a.headDim, scale: a.scale)
+                               nkv: a.nKVHeads, hd: a.headDim, scale: a.scale, window: a.window)
             if let target = a.probabilities, let scores = scoreScratch {
                 let p = try f32(target, .attention)
                 let bytes = a.nHeads * a.rows * a.keys * 4
@@ -289,7 +299,7 @@ public final class OpenCLBackend: Backend {
 
     /// Flash attention; see Kernels/attention.cl for the work decomposition.
     private func attentionFused(_ o: CLBuffer, _ q: CLBuffer, _ kc: CLBuffer, _ vc: CLBuffer, T: Int, startPos: Int,
-                                nh: Int, nkv: Int, hd: Int, scale: Float) throws {
+                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int) throws {
         let k = kernels.attentionFused
         let wg = k.reductionSize(cap: max(128, 4 * k.preferredMultiple))
         let G = nh / nkv
@@ -299,7 +309,8 @@ public final class OpenCLBackend: Backend {
         let groups = nkv * queryBlocks
         // Flash-decoding: too few work-groups to fill the device → split the keys into chunks (whole key blocks,
         // at least 64 keys each) and merge the partial softmaxes.
-        let nk = startPos + T
+        // keys a work-group reads at most: all before its queries, or with a window the window plus the queries
+        let nk = window > 0 ? min(startPos + T, window + T) : startPos + T
         let target = max(16, 4 * context.device.computeUnits)
         var nsplit = groups >= target ? 1 : min((target + groups - 1) / groups, (nk + 63) / 64)
         var chunk = nk
@@ -310,7 +321,7 @@ public final class OpenCLBackend: Backend {
         let part = nsplit > 1 ? try scratch(&partialScratch, floats: nsplit * T * nh * (hd + 2), "attention partials")
                               : o  // unused by the kernel when nsplit == 1, but an argument must be a buffer
         let args: [any CLArg] = [
-            o, q, kc, vc, part, T, startPos, nh, nkv, hd, scale, bq, bk, chunk, nsplit,
+            o, q, kc, vc, part, T, startPos, nh, nkv, hd, scale, max(0, window), bq, bk, chunk, nsplit,
             CLLocal(floats: R * hd), CLLocal(floats: R * hd), CLLocal(floats: bk * (hd + 1)),
             CLLocal(floats: R * bk), CLLocal(floats: 3 * R),
         ]
@@ -345,12 +356,12 @@ public final class OpenCLBackend: Backend {
 
     /// Scores (nh, T, nk) into device scratch, row softmax, weighted sum of values.
     private func attentionNaive(_ o: CLBuffer, _ q: CLBuffer, _ kc: CLBuffer, _ vc: CLBuffer, T: Int, startPos: Int,
-                                nh: Int, nkv: Int, hd: Int, scale: Float) throws {
+                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int) throws {
         let nk = startPos + T
         let scores = try scratch(&scoreScratch, floats: nh * T * nk, "attention scores")
         let s = kernels.attentionScores
         let l0 = s.reductionSize(cap: 64)
-        try launch(s, [scores, q, kc, T, startPos, nh, nkv, hd, scale], global: [roundUp(nk, l0), T, nh],
+        try launch(s, [scores, q, kc, T, startPos, nh, nkv, hd, scale, max(0, window)], global: [roundUp(nk, l0), T, nh],
                    local: [l0, 1, 1])
         let sm = kernels.attentionSoftmax
         let ls = sm.reductionSize(cap: 256)
@@ -485,7 +496,7 @@ private struct Kernels {
     let matmulMV: [WeightFormat: CLKernel]
     let matmulMM: [WeightFormat: CLKernel]
     let rmsNorm, layerNorm, rope: CLKernel
-    let add, addBias, swiglu, gelu: CLKernel
+    let add, addBias, swiglu, gelu, geglu, scale: CLKernel
     let attentionFused, attentionMerge, attentionScores, attentionSoftmax, attentionValues: CLKernel
 
     init(context: CLContext, cache: CLProgramCache, ts: Int, wpt: Int) throws {
@@ -510,6 +521,8 @@ private struct Kernels {
         addBias = try ew.kernel("kernel_add_bias_f32")
         swiglu = try ew.kernel("kernel_swiglu_f32")
         gelu = try ew.kernel("kernel_gelu_f32")
+        geglu = try ew.kernel("kernel_geglu_f32")
+        scale = try ew.kernel("kernel_scale_f32")
         let att = try build("attention", PackageResources.attention_cl)
         attentionFused = try att.kernel("kernel_attention_fused_f32")
         attentionMerge = try att.kernel("kernel_attention_merge_f32")

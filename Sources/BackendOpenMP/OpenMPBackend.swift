@@ -158,6 +158,16 @@ open class OpenMPBackend: Backend {
             try checkRows(.gelu, rows, o, xi)
             ck_gelu(o.floats, xi.floats, Int64(rows * o.cols), nt)
 
+        case .geglu(let out, let gate, let up, let rows):
+            let (o, g, u) = (try f32(out, .geglu), try f32(gate, .geglu), try f32(up, .geglu))
+            try checkRows(.geglu, rows, o, g, u)
+            ck_geglu(o.floats, g.floats, u.floats, Int64(rows * o.cols), nt)
+
+        case .scale(let x, let factor, let rows):
+            let xi = try f32(x, .scale)
+            try check(.scale, rows <= xi.rows, "\(rows) rows of \(xi.shape)")
+            ck_scale(xi.floats, factor, Int64(rows * xi.cols), nt)
+
         case .add(let out, let a, let b, let rows):
             let (o, ai, bi) = (try f32(out, .add), try f32(a, .add), try f32(b, .add))
             try checkRows(.add, rows, o, ai, bi)
@@ -182,21 +192,22 @@ open class OpenMPBackend: Backend {
         let (t, p, nh, nkv, hd) = (Int64(a.rows), Int64(a.startPos), Int64(a.nHeads), Int64(a.nKVHeads),
                                    Int64(a.headDim))
         let nt = Int32(threads)
+        let w = Int64(max(0, a.window))
         let (out, q) = (o.floats + a.row * o.cols, qi.floats + a.row * qi.cols)
         var probabilities: UnsafeMutableRawPointer?
         switch (a.kind, k.format) {
         case (.fused, .f32):
             let s = try ensureScratch(ck_attention_fused_scratch_bytes(t, p, nh, hd, nt))
-            ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, nt, s)
+            ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, s)
         case (.fused, .f16):
             let s = try ensureScratch(ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, nt))
-            ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, nt, s)
+            ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, s)
         case (.naive, .f32):
             probabilities = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
-            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, nt, probabilities)
+            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, probabilities)
         case (.naive, .f16):
             probabilities = try ensureScratch(ck_attention_naive_f16kv_scratch_bytes(t, p, nh))
-            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, nt, probabilities)
+            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, probabilities)
         default:
             throw BackendError.unsupported(op: .attention, format: k.format, backend: name)
         }

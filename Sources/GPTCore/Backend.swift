@@ -119,8 +119,10 @@ extension Op {
             return a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && a.q.cols == a.nHeads * a.headDim
                 && a.out.cols == a.q.cols && a.kCache.cols == a.nKVHeads * a.headDim && a.vCache.cols == a.kCache.cols
                 && a.kCache.format == a.vCache.format && a.q.format == .f32 && a.out.format == .f32
-        case .swiglu(let out, let g, let u, _):
+        case .swiglu(let out, let g, let u, _), .geglu(let out, let g, let u, _):
             return out.cols == g.cols && g.cols == u.cols
+        case .scale:
+            return true
         case .gelu(let out, let x, _):
             return out.cols == x.cols
         case .add(let out, let a, let b, _):

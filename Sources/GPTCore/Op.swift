@@ -28,6 +28,10 @@ public enum Op {
     case swiglu(out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int)
     /// out (T, n) = gelu(x), tanh approximation.
     case gelu(out: any DeviceTensor, x: any DeviceTensor, rows: Int)
+    /// out (T, n) = gelu(gate) * up (GeGLU), tanh approximation.
+    case geglu(out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int)
+    /// x (T, n) *= factor, in place.
+    case scale(x: any DeviceTensor, factor: Float, rows: Int)
     /// out (T, n) = a + b (out may alias a).
     case add(out: any DeviceTensor, a: any DeviceTensor, b: any DeviceTensor, rows: Int)
     /// x (T, n) += bias (n), in place.
@@ -45,6 +49,8 @@ public enum Op {
         case .attention: .attention
         case .swiglu: .swiglu
         case .gelu: .gelu
+        case .geglu: .geglu
+        case .scale: .scale
         case .add: .add
         case .addBias: .addBias
         }
@@ -63,6 +69,8 @@ public enum Op {
         case .attention(let a): [a.kCache]
         case .swiglu(let out, let g, let u, _): [out, g, u]
         case .gelu(let out, let x, _): [out, x]
+        case .geglu(let out, let g, let u, _): [out, g, u]
+        case .scale(let x, _, _): [x]
         case .add(let out, let a, let b, _): [out, a, b]
         case .addBias(let x, let b, _): [x, b]
         }
@@ -86,6 +94,8 @@ public enum Op {
             return .attention(a)
         case .swiglu(let out, let g, let u, _): return .swiglu(out: out, gate: g, up: u, rows: n)
         case .gelu(let out, let x, _): return .gelu(out: out, x: x, rows: n)
+        case .geglu(let out, let g, let u, _): return .geglu(out: out, gate: g, up: u, rows: n)
+        case .scale(let x, let factor, _): return .scale(x: x, factor: factor, rows: n)
         case .add(let out, let a, let b, _): return .add(out: out, a: a, b: b, rows: n)
         case .addBias(let x, let b, _): return .addBias(x: x, bias: b, rows: n)
         }
@@ -97,7 +107,7 @@ public enum Op {
         case .embedding(_, _, let tokens): tokens.count
         case .rmsNorm(_, _, _, let n, _), .layerNorm(_, _, _, _, let n, _), .matmul(_, _, _, let n),
             .copyRows(_, _, _, _, let n), .swiglu(_, _, _, let n), .gelu(_, _, let n), .add(_, _, _, let n),
-            .addBias(_, _, let n):
+            .addBias(_, _, let n), .geglu(_, _, _, let n), .scale(_, _, let n):
             n
         case .rope(let r): r.rows
         case .attention(let a): a.rows
@@ -150,13 +160,16 @@ public enum Op {
         public var headDim: Int
         public var scale: Float
         public var kind: AttentionKind
+        /// > 0: sliding-window attention, the query at position p sees keys p-window+1...p only (a local layer reads
+        /// at most `window` keys); 0: every earlier key.
+        public var window: Int
         /// When set, the naive kernel leaves its probabilities here: (nHeads, rows, startPos + rows) F32, zero
         /// above the causal diagonal (attention pictures). Ignored by fused attention.
         public var probabilities: (any DeviceTensor)?
 
         public init(out: any DeviceTensor, q: any DeviceTensor, kCache: any DeviceTensor, vCache: any DeviceTensor,
                     row: Int = 0, rows: Int, startPos: Int, nHeads: Int, nKVHeads: Int, headDim: Int, scale: Float,
-                    kind: AttentionKind, probabilities: (any DeviceTensor)? = nil) {
+                    kind: AttentionKind, window: Int = 0, probabilities: (any DeviceTensor)? = nil) {
             self.out = out
             self.q = q
             self.kCache = kCache
@@ -169,11 +182,14 @@ public enum Op {
             self.headDim = headDim
             self.scale = scale
             self.kind = kind
+            self.window = window
             self.probabilities = probabilities
         }
 
-        /// Keys each query sees at most (for costs): positions 0...startPos+rows-1.
+        /// Keys of the cache the op covers: positions 0...startPos+rows-1.
         public var keys: Int { startPos + rows }
+        /// Keys the op reads at most (for costs): the window plus the rows, or all of them.
+        public var keysRead: Int { window > 0 ? min(keys, window + rows) : keys }
     }
 }
 

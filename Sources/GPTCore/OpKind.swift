@@ -10,6 +10,8 @@ public enum OpKind: String, Sendable, CaseIterable, Hashable, CustomStringConver
     case attention  // causal multi-head attention over the KV cache
     case swiglu  // silu(gate) * up
     case gelu  // tanh approximation
+    case geglu  // gelu(gate) * up
+    case scale  // multiply by a constant
     case add  // elementwise
     case addBias  // broadcast a row over many
     case copyRows  // KV-cache stores and row selection

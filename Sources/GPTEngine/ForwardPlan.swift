@@ -135,6 +135,14 @@ public final class PlanBuilder {
         append(.gelu(out: out, x: x, rows: rows))
     }
 
+    public func geglu(_ out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor) {
+        append(.geglu(out: out, gate: gate, up: up, rows: rows))
+    }
+
+    public func scale(_ x: any DeviceTensor, by factor: Float) {
+        append(.scale(x: x, factor: factor, rows: rows))
+    }
+
     // MARK: - Per-sequence steps
 
     /// Rotary embedding of x (·, heads * headDim) at each row's position.
@@ -143,14 +151,15 @@ public final class PlanBuilder {
                                        freqBase: freqBase, style: style)))
     }
 
-    /// Stores k and v in the cache of `layer`, then causal attention of q over it into out.
+    /// Stores k and v in the cache of `layer`, then causal attention of q over it into out; `window` > 0: each
+    /// query sees only the last `window` positions (sliding-window attention).
     public func attention(layer: Int, out: any DeviceTensor, q: any DeviceTensor, k: any DeviceTensor,
-                          v: any DeviceTensor, heads: Int, kvHeads: Int, headDim: Int, scale: Float) {
+                          v: any DeviceTensor, heads: Int, kvHeads: Int, headDim: Int, scale: Float, window: Int = 0) {
         // the cache tensors are the sequence's, bound per call; k and v stand in for their shapes until then
         plan.body.append(.attention(
             layer: layer, k: k, v: v,
             Op.Attention(out: out, q: q, kCache: k, vCache: v, rows: rows, startPos: 0, nHeads: heads,
-                         nKVHeads: kvHeads, headDim: headDim, scale: scale, kind: .fused)))
+                         nKVHeads: kvHeads, headDim: headDim, scale: scale, kind: .fused, window: window)))
     }
 
     // MARK: - Output

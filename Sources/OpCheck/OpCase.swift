@@ -5,7 +5,7 @@ import GPTCore
 public struct OpCase: Sendable, CustomStringConvertible, Hashable {
     public var op: OpKind
     public var format: WeightFormat
-    /// Sizes by name: T (tokens), K, N, n, start, nh, nkv, hd, vocab.
+    /// Sizes by name: T (tokens), K, N, n, heads, start, nh, nkv, hd, window, vocab.
     public var sizes: [String: Int]
     public var attention: AttentionKind = .fused
     public var rope: RopeStyle = .adjacent
@@ -41,7 +41,7 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
 
     /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
     public var description: String {
-        let keys = ["T", "K", "N", "parts", "n", "start", "nh", "nkv", "hd", "vocab"].filter { sizes[$0] != nil }
+        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "vocab"].filter { sizes[$0] != nil }
         var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
         if op == .attention { parts.append("kind=\(attention)") }
         if op == .rope { parts.append("style=\(rope)") }
@@ -73,9 +73,13 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
         }
         for (t, n) in [(1, 576), (5, 33), (7, 1536), (33, 7)] {
             cases.append(OpCase(.rmsNorm, .f32, ["T": t, "n": n]))
+            // per-head norms (Gemma 3's queries and keys): 4 heads of n
+            cases.append(OpCase(.rmsNorm, .f32, ["T": t, "n": n, "heads": 4]))
             cases.append(OpCase(.layerNorm, .f32, ["T": t, "n": n]))
             cases.append(OpCase(.swiglu, .f32, ["T": t, "n": n]))
             cases.append(OpCase(.gelu, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.geglu, .f32, ["T": t, "n": n]))
+            cases.append(OpCase(.scale, .f32, ["T": t, "n": n]))
             cases.append(OpCase(.add, .f32, ["T": t, "n": n]))
             cases.append(OpCase(.addBias, .f32, ["T": t, "n": n]))
             cases.append(OpCase(.copyRows, .f32, ["T": t, "n": n, "start": 3]))
@@ -92,12 +96,21 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
             (17, 3, 6, 2, 64), (64, 0, 9, 3, 64), (130, 1000, 9, 3, 64), (1, 4095, 9, 3, 64), (1, 8191, 9, 3, 64),
             (64, 8128, 9, 3, 64), (257, 0, 3, 3, 40),
         ]
+        // sliding windows (Gemma 3: 512 keys, 4 query heads over 1 KV head of 256; Mistral-style on SmolLM2's heads):
+        // decode far past the window, prefill across it
+        let windowShapes: [(Int, Int, Int, Int, Int, Int)] = [
+            (1, 4095, 4, 1, 256, 512), (33, 1000, 4, 1, 256, 512), (7, 100, 9, 3, 64, 16), (130, 0, 9, 3, 64, 40),
+        ]
         // format = the KV cache's: F32, or F16 (compared with the reference on the same half-rounded keys/values)
         for kvFormat in [WeightFormat.f32, .f16] {
             for kind in AttentionKind.allCases {
                 for (t, start, nh, nkv, hd) in attentionShapes {
                     cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd],
                                         attention: kind))
+                }
+                for (t, start, nh, nkv, hd, window) in windowShapes {
+                    cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd,
+                                                               "window": window], attention: kind))
                 }
             }
         }

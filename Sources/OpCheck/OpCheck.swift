@@ -98,19 +98,20 @@ public enum OpCheck {
             try backend.run(.embedding(out: od, table: td, tokens: tokens))
             (out, guardRow) = try io.download(od, rows: t)
         case .rmsNorm, .layerNorm:
-            let (t, n) = (s("T"), s("n"))
-            let x = rng.floats(t * n, scale: 3)
+            // heads > 1: rows of heads * n normalised per head of n (a weight shorter than the row)
+            let (t, n, heads) = (s("T"), s("n"), max(1, s("heads")))
+            let x = rng.floats(t * heads * n, scale: 3)
             let w = rng.floats(n)
             let b = rng.floats(n)
-            expected = [Float](repeating: 0, count: t * n)
+            expected = [Float](repeating: 0, count: t * heads * n)
             let eps: Float = 1e-5
             if c.op == .rmsNorm {
-                ck_ref_rms_norm(&expected, x, w, Int64(t), Int64(n), eps)
+                ck_ref_rms_norm(&expected, x, w, Int64(t * heads), Int64(n), eps)
             } else {
                 ck_ref_layer_norm(&expected, x, w, b, Int64(t), Int64(n), eps)
             }
-            let (xd, wd, bd) = (try io.upload(x, [t, n]), try io.upload(w, [n]), try io.upload(b, [n]))
-            let od = try io.guarded([t + 1, n])
+            let (xd, wd, bd) = (try io.upload(x, [t, heads * n]), try io.upload(w, [n]), try io.upload(b, [n]))
+            let od = try io.guarded([t + 1, heads * n])
             if c.op == .rmsNorm {
                 try backend.run(.rmsNorm(out: od, x: xd, weight: wd, rows: t, eps: eps))
             } else {
@@ -139,16 +140,17 @@ public enum OpCheck {
             }
             let scale = 1 / Float(hd).squareRoot()
             expected = [Float](repeating: 0, count: t * nh * hd)
-            ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale)
+            ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale,
+                             Int64(s("window")))
             let qd = try io.upload(q, [t, nh * hd])
             let kd = try io.uploadCache(k, [ctx, nkv * hd], c.format)
             let vd = try io.uploadCache(v, [ctx, nkv * hd], c.format)
             let od = try io.guarded([t + 1, nh * hd])
             try backend.run(.attention(Op.Attention(out: od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start,
                                                     nHeads: nh, nKVHeads: nkv, headDim: hd, scale: scale,
-                                                    kind: c.attention)))
+                                                    kind: c.attention, window: s("window"))))
             (out, guardRow) = try io.download(od, rows: t)
-        case .swiglu, .gelu, .add:
+        case .swiglu, .gelu, .geglu, .add:
             let (t, n) = (s("T"), s("n"))
             let a = rng.floats(t * n, scale: 4)
             let b = rng.floats(t * n, scale: 4)
@@ -156,6 +158,9 @@ public enum OpCheck {
             switch c.op {
             case .swiglu: ck_ref_swiglu(&expected, a, b, Int64(t * n))
             case .gelu: ck_ref_gelu(&expected, a, Int64(t * n))
+            case .geglu:
+                ck_ref_gelu(&expected, a, Int64(t * n))
+                for i in expected.indices { expected[i] *= b[i] }
             default: for i in a.indices { expected[i] = a[i] + b[i] }
             }
             let (ad, bd) = (try io.upload(a, [t, n]), try io.upload(b, [t, n]))
@@ -163,9 +168,18 @@ public enum OpCheck {
             switch c.op {
             case .swiglu: try backend.run(.swiglu(out: od, gate: ad, up: bd, rows: t))
             case .gelu: try backend.run(.gelu(out: od, x: ad, rows: t))
+            case .geglu: try backend.run(.geglu(out: od, gate: ad, up: bd, rows: t))
             default: try backend.run(.add(out: od, a: ad, b: bd, rows: t))
             }
             (out, guardRow) = try io.download(od, rows: t)
+        case .scale:
+            let (t, n) = (s("T"), s("n"))
+            let x = rng.floats(t * n)
+            let factor: Float = 25.3  // √640, Gemma 3 270M's embedding scale
+            expected = x.map { $0 * factor }
+            let xd = try io.guarded([t + 1, n], fill: x)
+            try backend.run(.scale(x: xd, factor: factor, rows: t))
+            (out, guardRow) = try io.download(xd, rows: t)
         case .addBias:
             let (t, n) = (s("T"), s("n"))
             let x = rng.floats(t * n)

@@ -89,7 +89,7 @@ public final class ProfiledBackend: ForwardingBackend {
             // query t attends to startPos + t + 1 keys: QKᵀ and PV are 2 FLOPs per (key, dim) each
             let pairs = Double(a.rows) * Double(a.startPos) + Double(a.rows * (a.rows + 1) / 2)
             let flops = 4 * pairs * Double(a.nHeads * a.headDim)
-            let ctx = Double(a.keys)
+            let ctx = Double(a.keysRead)
             let bytes = 2 * ctx * Double(a.kCache.format.byteCount(a.nKVHeads * a.headDim))
                 + Double(8 * a.rows * a.nHeads * a.headDim)
             let bucket = a.keys <= 512 ? "≤512" : "≤\(1 << Int(ceil(log2(ctx))))"
@@ -101,6 +101,12 @@ public final class ProfiledBackend: ForwardingBackend {
         case .gelu(let out, _, let rows):
             let n = Double(rows * out.cols)
             return ("gelu(T=\(rows), n=\(out.cols))", 10 * n, 8 * n)
+        case .geglu(let out, _, _, let rows):
+            let n = Double(rows * out.cols)
+            return ("geglu(T=\(rows), n=\(out.cols))", 11 * n, 12 * n)
+        case .scale(let x, _, let rows):
+            let n = Double(rows * x.cols)
+            return ("scale(T=\(rows), n=\(x.cols))", n, 8 * n)
         case .add(let out, _, _, let rows):
             let n = Double(rows * out.cols)
             return ("add(T=\(rows), n=\(out.cols))", n, 12 * n)

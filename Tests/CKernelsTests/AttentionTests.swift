@@ -9,7 +9,11 @@ import Testing
 
 struct AttentionShape: CustomStringConvertible, Sendable {
     let T: Int, startPos: Int, nh: Int, nkv: Int, hd: Int
-    var description: String { "ATTN(T=\(T),start=\(startPos),nh=\(nh),nkv=\(nkv),hd=\(hd))" }
+    /// Sliding window (0: every earlier key).
+    var window = 0
+    var description: String {
+        "ATTN(T=\(T),start=\(startPos),nh=\(nh),nkv=\(nkv),hd=\(hd)" + (window > 0 ? ",window=\(window))" : ")")
+    }
 
     /// T in {1, 3, 17, 64, 130} x start_pos in {0, 1, 100, 1000} x (nh, nkv) in {(9,3), (4,4), (6,1)} x hd in
     /// {8, 64, 72}: grouped (SmolLM2), plain multi-head, multi-query; head sizes below, at and off 16.
@@ -19,6 +23,13 @@ struct AttentionShape: CustomStringConvertible, Sendable {
                 [8, 64, 72].map { AttentionShape(T: t, startPos: p, nh: heads.0, nkv: heads.1, hd: $0) }
             }
         }
+    } + windowed
+
+    /// Sliding windows (Gemma 3, Mistral): smaller than, equal to and larger than the rows, inside one key block
+    /// (64) and across several, for prefill and decode, so window masks, skipped blocks and key splits all run.
+    static let windowed: [AttentionShape] = [(1, 1000, 5), (1, 1000, 512), (3, 100, 1), (17, 100, 16), (64, 1000, 64),
+                                             (130, 0, 40), (130, 1000, 300), (64, 7, 1000)].flatMap { t, p, w in
+        [(9, 3), (4, 1)].map { AttentionShape(T: t, startPos: p, nh: $0.0, nkv: $0.1, hd: 64, window: w) }
     }
 }
 
@@ -40,7 +51,7 @@ extension CKernelsSuite {
             let scale = 3 / Float(s.hd).squareRoot()
             let (t, p, nh, nkv, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.nkv), Int64(s.hd))
             var expected = [Float](repeating: 0, count: s.T * s.nh * s.hd)
-            ck_ref_attention(&expected, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale)
+            ck_ref_attention(&expected, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window))
 
             atEachLevel { level in
                 for threads: Int32 in [1, 2, 3] {
@@ -48,13 +59,13 @@ extension CKernelsSuite {
                     let fused = GuardedFloats(count: s.T * s.nh * s.hd)
                     let fusedScratch = GuardedScratch(bytes: ck_attention_fused_scratch_bytes(t, p, nh, hd, threads))
                     ck_attention_fused(
-                        fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
-                        fusedScratch.pointer)
+                        fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window),
+                        threads, fusedScratch.pointer)
                     let naive = GuardedFloats(count: s.T * s.nh * s.hd)
                     let naiveScratch = GuardedScratch(bytes: ck_attention_naive_scratch_bytes(t, p, nh))
                     ck_attention_naive(
-                        naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, threads,
-                        naiveScratch.pointer)
+                        naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window),
+                        threads, naiveScratch.pointer)
                     for (name, out, scratch) in [("fused", fused, fusedScratch), ("naive", naive, naiveScratch)] {
                         #expect(out.guardsIntact && scratch.guardsIntact, "\(context) \(name): wrote out of bounds")
                         #expect(out.allFinite, "\(context) \(name): NaN or inf")
@@ -95,7 +106,7 @@ extension CKernelsSuite {
             let scratch = GuardedScratch(bytes: bytes)
             var out = [Float](repeating: 0, count: T * nh * hd)
             atEachLevel { level in
-                ck_attention_naive(&out, q, k, v, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), scale, 2,
+                ck_attention_naive(&out, q, k, v, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), scale, 0, 2,
                                    scratch.pointer)
                 let start = (Int(bitPattern: scratch.pointer) + 63) & ~63
                 let probs = Array(UnsafeBufferPointer(

@@ -152,7 +152,7 @@ enum Reference {
     static func attention(_ q: [Float], _ k: [Float], _ v: [Float], T: Int, startPos: Int, nh: Int, nkv: Int,
                           hd: Int, scale: Float) -> [Double] {
         var out = [Float](repeating: 0, count: T * nh * hd)
-        ck_ref_attention(&out, q, k, v, Int64(T), Int64(startPos), Int64(nh), Int64(nkv), Int64(hd), scale)
+        ck_ref_attention(&out, q, k, v, Int64(T), Int64(startPos), Int64(nh), Int64(nkv), Int64(hd), scale, 0)
         return out.map(Double.init)
     }
 

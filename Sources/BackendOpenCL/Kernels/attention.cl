@@ -1,6 +1,8 @@
 // attention.cl: causal multi-head attention over the KV cache, grouped-query aware.
 //   q (T, nh*hd) at positions start_pos .. start_pos+T-1; k, v (nCtx, nkv*hd) hold positions 0 .. start_pos+T-1;
-//   out (T, nh*hd). Query head h reads KV head h / G, G = nh / nkv; query t sees keys 0 .. start_pos+t.
+//   out (T, nh*hd). Query head h reads KV head h / G, G = nh / nkv; query t (position p = start_pos + t) sees
+//   keys 0 .. p, or with window > 0 (sliding-window attention) keys p-window+1 .. p only: the fused kernel then
+//   starts each work-group at its first query's window, so a local layer reads at most window + bq keys.
 //
 // kernel_attention_fused_f32 (flash style): a work-group takes one KV head g and a block of bq queries, that is
 //   R = bq*G query rows sharing the same keys, and streams the keys in blocks of bk through local memory: each
@@ -20,7 +22,7 @@ kernel void kernel_attention_fused_f32(
     global const float *k,      // (nCtx, nkv*hd)
     global const float *v,      // (nCtx, nkv*hd)
     global float *part,         // (nsplit, T, nh, hd + 2): acc[hd], m, l; written when nsplit > 1
-    int T, int start_pos, int nh, int nkv, int hd, float scale,
+    int T, int start_pos, int nh, int nkv, int hd, float scale, int window,
     int bq, int bk, int chunk, int nsplit,
     local float *qs,            // (R, hd) query rows
     local float *acc,           // (R, hd) unnormalised outputs
@@ -46,7 +48,8 @@ kernel void kernel_attention_fused_f32(
     }
     // Keys of this split that the last query of the block can see.
     int tLast = min(t0 + bq, T) - 1;
-    int kBegin = split * chunk;
+    int first = window > 0 ? max(0, start_pos + t0 + 1 - window) : 0;
+    int kBegin = first + split * chunk;
     int kEnd = min(start_pos + tLast + 1, kBegin + chunk);
 
     for (int j0 = kBegin; j0 < kEnd; j0 += bk) {
@@ -61,7 +64,7 @@ kernel void kernel_attention_fused_f32(
         for (int i = lid; i < R * bk; i += wg) {
             int r = i / bk, j = i % bk, t = t0 + r / G;
             float s = -INFINITY;
-            if (j < nb && t < T && j0 + j <= start_pos + t) {
+            if (j < nb && t < T && j0 + j <= start_pos + t && (window <= 0 || j0 + j > start_pos + t - window)) {
                 float dotp = 0.0f;
                 for (int d = 0; d < hd; d++) dotp = fma(qs[r * hd + d], kv[j * hdp + d], dotp);
                 s = dotp * scale;
@@ -136,14 +139,15 @@ kernel void kernel_attention_merge_f32(global float *out, global const float *pa
 
 // MARK: - Naive
 
-/// S (nh, T, nk), nk = start_pos + T: S[h][t][j] = q_t,h · k_j,g * scale, or -inf for j > start_pos + t.
+/// S (nh, T, nk), nk = start_pos + T: S[h][t][j] = q_t,h · k_j,g * scale, or -inf for j > start_pos + t (and for
+/// j <= start_pos + t - window with a window).
 /// Global (nk rounded up, T, nh).
 kernel void kernel_attention_scores_f32(global float *S, global const float *q, global const float *k, int T,
-                                        int start_pos, int nh, int nkv, int hd, float scale) {
+                                        int start_pos, int nh, int nkv, int hd, float scale, int window) {
     int j = get_global_id(0), t = get_global_id(1), h = get_global_id(2), nk = start_pos + T;
     if (j >= nk) return;
     float s = -INFINITY;
-    if (j <= start_pos + t) {
+    if (j <= start_pos + t && (window <= 0 || j > start_pos + t - window)) {
         global const float *qr = q + (size_t)t * nh * hd + h * hd;
         global const float *kr = k + (size_t)j * nkv * hd + (h / (nh / nkv)) * hd;
         float dotp = 0.0f;

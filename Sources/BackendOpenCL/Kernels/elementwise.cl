@@ -1,4 +1,4 @@
-// elementwise.cl: add, add_bias, swiglu, gelu on F32. One work-item per element; global sizes are rounded up
+// elementwise.cl: add, add_bias, swiglu, gelu, geglu, scale on F32. One work-item per element; global sizes are rounded up
 // to the work-group size, hence the bounds checks.
 
 /// out (n) = a + b; out may alias a or b.
@@ -21,11 +21,25 @@ kernel void kernel_swiglu_f32(global float *out, global const float *gate, globa
     out[i] = g / (1.0f + exp(-g)) * up[i];
 }
 
-/// out (n) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), the tanh approximation GPT-2 uses.
+/// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x³))), the tanh approximation GPT-2 uses.
+float gelu(float v) {
+    const float sqrt_2_over_pi = 0.7978845608028654f;
+    return 0.5f * v * (1.0f + tanh(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+}
+
 kernel void kernel_gelu_f32(global float *out, global const float *x, int n) {
     int i = get_global_id(0);
-    if (i >= n) return;
-    float v = x[i];
-    const float sqrt_2_over_pi = 0.7978845608028654f;
-    out[i] = 0.5f * v * (1.0f + tanh(sqrt_2_over_pi * (v + 0.044715f * v * v * v)));
+    if (i < n) out[i] = gelu(x[i]);
+}
+
+/// out (n) = gelu(gate) * up (GeGLU).
+kernel void kernel_geglu_f32(global float *out, global const float *gate, global const float *up, int n) {
+    int i = get_global_id(0);
+    if (i < n) out[i] = gelu(gate[i]) * up[i];
+}
+
+/// x (n) *= factor, in place.
+kernel void kernel_scale_f32(global float *x, float factor, int n) {
+    int i = get_global_id(0);
+    if (i < n) x[i] *= factor;
 }
