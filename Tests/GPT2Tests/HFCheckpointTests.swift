@@ -194,10 +194,9 @@ struct LoadFormatCheckTests {
     func unsupportedFormatFailsAtLoad() throws {
         let image = try HFModelFolder(path: Resources.folder).ggufWriter(type: .q8_0).serialized()
         let file = try GGUFFile(bytes: image, name: "tiny-q8_0")
-        let config = try ModelConfig(ModelHyperParameters(file), path: file.path)
         let backend = WithoutFormat(OpenMPBackend(options: BackendOptions(threads: 1)), missing: .q8_0)
         let error = try #require(throws: EngineError.self) {
-            try ModelWeights(source: file, config: config, backend: backend)
+            try TransformerExecutor(architecture: try Architectures.make(file), source: file, backend: backend, nCtx: 16)
         }
         let message = "\(error)"
         #expect(message.contains("tensor 'token_embd.weight'"), "\(message)")  // tied: the first matrix loaded
@@ -205,6 +204,6 @@ struct LoadFormatCheckTests {
         // the same backend loads the F16 conversion
         let f16 = try GGUFFile(bytes: try HFModelFolder(path: Resources.folder).ggufWriter(type: .f16).serialized(),
                                name: "tiny-f16")
-        _ = try ModelWeights(source: f16, config: config, backend: backend)
+        _ = try TransformerExecutor(architecture: try Architectures.make(f16), source: f16, backend: backend, nCtx: 16)
     }
 }
