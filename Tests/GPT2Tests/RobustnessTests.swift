@@ -103,7 +103,7 @@ struct RobustnessTests {
 
     @Test("RoPE base and rope.dimension_count are checked (llama keys)")
     func ropeChecks() throws {
-        let llama = ModelConfig(architecture: .llama, nLayers: 2, nEmbd: 64, nFF: 128, nHeads: 4, nKVHeads: 2,
+        let llama = ModelConfig(architecture: "llama", nLayers: 2, nEmbd: 64, nFF: 128, nHeads: 4, nKVHeads: 2,
                                 headDim: 16, nCtxTrain: 128, nVocab: 100)
         try llama.validate(path: "x")
         for base: Float in [0, -10000, .nan, .infinity, 1e-30] {
