@@ -16,6 +16,9 @@ like llama_sampler_init_greedy).
 
 Usage:
   scripts/make_golden.py [--model PATH] [--llama-dir DIR] [--out DIR] [--threads 2] [--n-predict 64]
+  Gemma 3 270M (Tests/EndToEndTests/Golden/gemma3):
+  scripts/make_golden.py --model ~/.cache/swiftgpt/models/gemma-3-270m-q4_k_m.gguf --prompt-set gemma3 \
+      --out Tests/EndToEndTests/Golden/gemma3 --n-ctx 1024 --n-predict 32 --logit-count 16384
 Defaults: model from $GPT_MODEL (as the gpt CLI) or ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/SmolLM2-135M-Instruct.Q4_1.gguf;
 bindings from $LLAMA_PY_SRC or <llama-dir>/llama_cpp_python-0.3.36; libllama from $LLAMA_CPP_LIB_PATH
 or <llama-dir>/bin; llama-dir from $LLAMA_DIR or ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/llama.cpp.
@@ -54,8 +57,18 @@ PROMPTS = [
     ("list", "Here is a list of the planets of the solar system:\n1.", False),
     ("count", "1, 2, 3, 4, 5, 6, 7, 8,", False),
 ]
+# Gemma 3 270M (a base model: plain text). "count" runs past its 512-key sliding window (about 900 prompt
+# tokens: Gemma's tokenizer splits digits), so local and global layers both show.
+GEMMA3_PROMPTS = [
+    ("capital", "The capital of France is", False),
+    ("robot", "Once upon a time, there was a little robot who", False),
+    ("code", "def fibonacci(n):", False),
+    ("list", "Here is a list of the planets of the solar system:\n1.", False),
+    ("count", ", ".join(str(i) for i in range(1, 200)) + ",", False),
+]
+PROMPT_SETS = {"smollm2": (PROMPTS, ["capital", "chat", "code"]), "gemma3": (GEMMA3_PROMPTS, ["capital", "count"])}
 NEAR_TIE = 0.5  # logits: a step whose top1-top2 margin is below this is a near-tie
-LOGIT_PROMPTS = ["capital", "chat", "code"]  # full logit vectors for these (~260 KB each)
+LOGIT_PROMPTS = ["capital", "chat", "code"]  # full logit vectors for these (~260 KB each) in the smollm2 set
 
 
 def parse_args() -> argparse.Namespace:
@@ -73,6 +86,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--n-batch", type=int, default=512)
     p.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
     p.add_argument("--flash-attn", choices=["off", "on", "auto"], default="off")
+    p.add_argument("--prompt-set", choices=sorted(PROMPT_SETS), default="smollm2")
+    p.add_argument("--logit-count", type=int, default=0,
+                   help="store only the logits of token ids 0..<N (0: all; Gemma's 262,144 would be 1.4 MB each)")
     a = p.parse_args()
     a.py_src = a.py_src or Path(os.environ.get("LLAMA_PY_SRC") or a.llama_dir / f"llama_cpp_python-{PY_VERSION}")
     a.lib_dir = a.lib_dir or Path(os.environ.get("LLAMA_CPP_LIB_PATH") or a.llama_dir / "bin")
@@ -269,8 +285,11 @@ def run_prompt(llm: Llama, name: str, text: str, parse_special: bool, n_predict:
         entry["steps"] = steps
         logit_entry = None
         if full_logits is not None:
-            raw = struct.pack(f"<{len(full_logits)}f", *full_logits)
             i1, v1, i2, v2 = top2(full_logits)
+            n_vocab = len(full_logits)
+            if llm.args.logit_count > 0:
+                full_logits = full_logits[: llm.args.logit_count]
+            raw = struct.pack(f"<{len(full_logits)}f", *full_logits)
             logit_entry = {
                 "name": name,
                 "prompt": text,
@@ -278,8 +297,9 @@ def run_prompt(llm: Llama, name: str, text: str, parse_special: bool, n_predict:
                 "parse_special": parse_special,
                 "prompt_tokens": tokens,
                 "position": len(tokens) - 1,
-                "n_vocab": len(full_logits),
-                "encoding": "base64 of float32 little-endian, n_vocab values",
+                "n_vocab": n_vocab,
+                "n_stored": len(full_logits),
+                "encoding": "base64 of float32 little-endian, the logits of token ids 0..<n_stored",
                 "argmax": i1,
                 "max": f32(v1),
                 "second": i2,
@@ -311,8 +331,9 @@ def main() -> None:
         "settings": llm.settings(),
     }
     greedy, logit_entries = [], []
-    for name, text, parse_special in PROMPTS:
-        entry, lg = run_prompt(llm, name, text, parse_special, args.n_predict, name in LOGIT_PROMPTS)
+    prompts, logit_prompts = PROMPT_SETS[args.prompt_set]
+    for name, text, parse_special in prompts:
+        entry, lg = run_prompt(llm, name, text, parse_special, args.n_predict, name in logit_prompts)
         greedy.append(entry)
         if lg:
             logit_entries.append(lg)

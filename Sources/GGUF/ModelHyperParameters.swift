@@ -5,7 +5,7 @@
 /// The hyper-parameters of a llama- or gpt2-family model.
 public struct ModelHyperParameters: Sendable, Equatable {
     /// Architectures whose keys this type knows.
-    public static let supportedArchitectures = ["llama", "gpt2"]
+    public static let supportedArchitectures = ["llama", "gpt2", "gemma3", "qwen2", "phi3"]
 
     public var architecture: String  // "llama" | "gpt2"
     public var nLayers: Int  // <arch>.block_count
@@ -15,7 +15,7 @@ public struct ModelHyperParameters: Sendable, Equatable {
     public var nKVHeads: Int  // <arch>.attention.head_count_kv, default nHeads
     public var nCtx: Int  // <arch>.context_length (training context)
     public var nVocab: Int  // <arch>.vocab_size, else the length of tokenizer.ggml.tokens
-    public var headDim: Int  // nEmbd / nHeads
+    public var headDim: Int  // <arch>.attention.key_length, default nEmbd / nHeads
     public var ropeDim: Int  // <arch>.rope.dimension_count, default headDim
     public var ropeFreqBase: Float  // <arch>.rope.freq_base, default 10000
     public var normEps: Float  // llama: attention.layer_norm_rms_epsilon; gpt2: attention.layer_norm_epsilon
@@ -69,7 +69,10 @@ public struct ModelHyperParameters: Sendable, Equatable {
         } else {
             throw GGUFError.missingKey(path: file.path, key: "\(key("vocab_size")) (or tokenizer.ggml.tokens)")
         }
-        guard nEmbd % nHeads == 0 else {
+        // The head size: attention.key_length where the file sets it (Gemma 3: 256 with nEmbd 640 over 4 heads),
+        // else nEmbd / nHeads.
+        let keyLength = try file.int(ifPresent: key("attention.key_length"))
+        guard keyLength != nil || nEmbd % nHeads == 0 else {
             throw GGUFError.invalidValue(
                 path: file.path, key: key("attention.head_count"),
                 detail: "embedding length \(nEmbd) is not divisible by \(nHeads) heads")
@@ -79,7 +82,7 @@ public struct ModelHyperParameters: Sendable, Equatable {
                 path: file.path, key: key("attention.head_count_kv"),
                 detail: "\(nHeads) query heads are not a multiple of \(nKVHeads) key/value heads")
         }
-        headDim = nEmbd / nHeads
+        headDim = try keyLength.map { try positive("attention.key_length", $0) } ?? nEmbd / nHeads
         ropeDim = try positive("rope.dimension_count", try file.int(ifPresent: key("rope.dimension_count")) ?? headDim)
         // Every supported architecture rotates whole heads; a partial rotary model would run with wrong positions.
         guard ropeDim == headDim else {

@@ -57,10 +57,25 @@ struct GoldenGreedy: Decodable {
     }
     var prompts: [Prompt]
 
-    static let file: GoldenGreedy = {
-        let url = Bundle.module.url(forResource: "Golden/greedy", withExtension: "json")!
+    static let file = load("Golden/greedy")
+
+    static func load(_ resource: String) -> GoldenGreedy {
+        let url = Bundle.module.url(forResource: resource, withExtension: "json")!
         return try! JSONDecoder().decode(GoldenGreedy.self, from: Data(contentsOf: url))
-    }()
+    }
+
+    /// The greedy rule (greedy.json "rules"): equal tokens everywhere except at a near-tie (llama.cpp's top-1
+    /// leads its top-2 by < 0.5 logits), where picking llama.cpp's top-2 is allowed and ends the comparison.
+    /// Returns the first disagreement that breaks the rule, or nil.
+    static func firstMismatch(_ produced: [Int32], _ golden: Prompt) -> String? {
+        for (i, step) in golden.steps.enumerated() {
+            guard i < produced.count else { return "stopped after \(produced.count) tokens" }
+            if produced[i] == step.token { continue }
+            if golden.near_tie_steps.contains(i) && produced[i] == step.top2_token { return nil }
+            return "step \(i) produced \(produced[i]), llama.cpp \(step.token) (margin \(step.margin))"
+        }
+        return nil
+    }
 }
 
 struct GoldenLogits: Decodable {
@@ -82,10 +97,12 @@ struct GoldenLogits: Decodable {
     }
     var prompts: [Prompt]
 
-    static let file: GoldenLogits = {
-        let url = Bundle.module.url(forResource: "Golden/logits", withExtension: "json")!
+    static let file = load("Golden/logits")
+
+    static func load(_ resource: String) -> GoldenLogits {
+        let url = Bundle.module.url(forResource: resource, withExtension: "json")!
         return try! JSONDecoder().decode(GoldenLogits.self, from: Data(contentsOf: url))
-    }()
+    }
 }
 
 /// Σ(a-b)² / Σb², the suite's normalised error.
