@@ -1,43 +1,39 @@
-// ExecutorEngine: the BatchEngine over GPTEngine's executor.
-// INTERIM: one single-sequence executor per slot, run one chunk after another, until the multi-sequence executor
-// lands on main; then this file becomes a thin adapter over it.
+// ExecutorEngine: the BatchEngine over GPTEngine's multi-sequence executor. One KV cache with a slot per sequence;
+// each forward call is one executor.forward(_:cache:), so the products read every weight once for the rows of all
+// running sequences and attention runs per sequence over its own slot.
 import GPTCore
 import GPTEngine
 
 public final class ExecutorEngine: BatchEngine {
-    private let executors: [TransformerExecutor]
+    private let executor: TransformerExecutor
+    private let cache: KVCache
     public let contextPerSlot: Int
-    public let maxBatchRows: Int
+    public var maxBatchRows: Int { executor.maxBatch }
     public let vocabularySize: Int
-    public var slotCount: Int { executors.count }
+    public var slotCount: Int { cache.slots }
 
-    public init(model: LanguageModel, slots: Int, contextPerSlot: Int, maxBatchRows: Int = 512) throws {
-        executors = try (0..<slots).map { _ in
-            try TransformerExecutor(weights: model.executor.weights, backend: model.backend, nCtx: contextPerSlot,
-                                    maxBatch: maxBatchRows, attention: model.executor.attention,
-                                    kvFormat: model.executor.kvFormat)
-        }
+    /// A cache of `slots` sequences of `contextPerSlot` positions each, on the model's own executor (its weights,
+    /// backend, attention kind and KV format; the model's single-sequence cache is not touched).
+    public init(model: LanguageModel, slots: Int, contextPerSlot: Int) throws {
+        executor = model.executor
+        cache = try executor.makeCache(slots: slots, nCtx: contextPerSlot)
+        // The scheduler owns slot assignment: every slot is taken for it up front.
+        for _ in 0..<slots { _ = cache.allocate() }
         self.contextPerSlot = contextPerSlot
-        self.maxBatchRows = maxBatchRows
         self.vocabularySize = model.config.nVocab
     }
 
     public func forward(_ chunks: [BatchChunk]) throws -> [[Float]] {
-        var out: [[Float]] = []
-        for chunk in chunks {
-            let e = executors[chunk.slot]
-            e.rewind(to: chunk.startPosition)
-            precondition(e.position == chunk.startPosition, "slot \(chunk.slot) holds \(e.position) positions")
-            let logits = try e.forward(chunk.tokens)
-            if chunk.wantLogits { out.append(logits) }
+        let batch = chunks.map {
+            SequenceChunk(slot: $0.slot, startPosition: $0.startPosition, tokens: $0.tokens, wantLogits: $0.wantLogits)
         }
-        return out
+        let logits = try executor.forward(batch, cache: cache)
+        return zip(chunks, logits).compactMap { $0.wantLogits ? $1 : nil }
     }
 }
 
-/// The batch engine for `model` (what `gpt serve` and `gpt bench --parallel` run on).
-public func makeBatchEngine(model: LanguageModel, slots: Int, contextPerSlot: Int, maxBatchRows: Int) throws
-    -> any BatchEngine
-{
-    try ExecutorEngine(model: model, slots: slots, contextPerSlot: contextPerSlot, maxBatchRows: maxBatchRows)
+/// The batch engine for `model` (what `gpt serve` and `gpt bench --parallel` run on). Rows per pass are the
+/// model executor's (its --batch).
+public func makeBatchEngine(model: LanguageModel, slots: Int, contextPerSlot: Int) throws -> any BatchEngine {
+    try ExecutorEngine(model: model, slots: slots, contextPerSlot: contextPerSlot)
 }

@@ -10,13 +10,13 @@ extension Bench {
         let gen = max(1, try ints(n, "-n").first ?? 128)
         let threadCount = try ints(threads, "--threads").first ?? 0
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: threadCount))
-        let model = try LanguageModel.open(path: modelOptions.path, backend: be, nCtx: 1, maxBatch: batch,
-                                           kvFormat: kvType.flatMap(WeightFormat.init(rawValue:)))
+        // nCtx: each sequence's context (the executor's own cache is made only on first use, never here).
+        let model = try LanguageModel.open(path: modelOptions.path, backend: be, nCtx: prompt + gen + 1,
+                                           maxBatch: batch, kvFormat: kvType.flatMap(WeightFormat.init(rawValue:)))
         var results: [BatchedBenchmarkResult] = []
         for count in sequenceCounts {
             Console.err("bench: \(be.name) B=\(count) pp\(prompt) tg\(gen) ...\n")
-            let engine = try makeBatchEngine(model: model, slots: count, contextPerSlot: prompt + gen + 1,
-                                             maxBatchRows: batch)
+            let engine = try makeBatchEngine(model: model, slots: count, contextPerSlot: prompt + gen + 1)
             // best of -r runs (the warm-up is inside the benchmark)
             var best: BatchedBenchmarkResult?
             for _ in 0..<r {

@@ -414,7 +414,7 @@ struct GenerationReport {
 
 func loadLine(_ model: LanguageModel) -> String {
     String(format: "load: %.2f ms (%@, %@, %d layers, context %d)\n", model.loadSeconds * 1000, model.backend.name,
-           model.config.architecture.rawValue, model.config.nLayers, model.executor.nCtx)
+           model.config.architecture, model.config.nLayers, model.executor.nCtx)
 }
 
 /// One JSON object per line, for scripts (`--json`): numbers stay numbers.

@@ -49,13 +49,12 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "gpt.serve")
         logger.logLevel = .info
         let backend = try compute.makeBackend()
-        let model = try LanguageModel.open(path: modelOptions.path, backend: backend, nCtx: 1, maxBatch: compute.batch,
-                                           attention: compute.attention, kvFormat: compute.kvFormat)
-        guard ctxPerSeq <= model.config.nCtxTrain else {
-            throw ValidationError("--ctx-per-seq \(ctxPerSeq) exceeds the model's context of \(model.config.nCtxTrain)")
-        }
-        let engine = try makeBatchEngine(model: model, slots: parallel, contextPerSlot: ctxPerSeq,
-                                        maxBatchRows: compute.batch)
+        // The executor's own single-sequence cache is made only on first use (never, here); its nCtx bounds the
+        // rows per pass, so it is the per-sequence context.
+        let model = try LanguageModel.open(path: modelOptions.path, backend: backend, nCtx: ctxPerSeq,
+                                           maxBatch: compute.batch, attention: compute.attention,
+                                           kvFormat: compute.kvFormat)
+        let engine = try makeBatchEngine(model: model, slots: parallel, contextPerSlot: ctxPerSeq)
         let scheduler = Scheduler(engine: engine, tokenizer: model.tokenizer,
                                   configuration: .init(maxQueue: queue))
         let modelID = URL(fileURLWithPath: modelOptions.path).deletingPathExtension().lastPathComponent

@@ -42,7 +42,7 @@ struct Gemma3Tests {
             var logits = try ex.forward(golden.prompt_tokens)
             var produced: [Int32] = []
             for _ in 0..<golden.n_predict {
-                produced.append(Sampler.argmax(logits))
+                produced.append(Int32(Sampler.argmax(logits)))
                 if produced.count < golden.n_predict { logits = try ex.forward([produced.last!]) }
             }
             if let mismatch = GoldenGreedy.firstMismatch(produced, golden) {
