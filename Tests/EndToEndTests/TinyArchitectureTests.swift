@@ -1,0 +1,85 @@
+// Tiny seeded models of each architecture against llama.cpp, on every backend. Golden/tiny/<arch>.gguf.data is a
+// GGUF with random F32 weights (fixed numpy seed, 2 layers, width 64, a 265-token byte-level vocabulary) written by
+// scripts/make_tiny_models.py with llama.cpp's gguf-py; Golden/tiny/<arch>.json holds what llama.cpp (libllama via
+// ctypes, CPU, F32 KV cache) computed on that file for three prompts given as token ids (3, 11 and 30 tokens): the
+// last prompt position's logits and a 16-token greedy continuation with each step's top-1/top-2 margin.
+// Regenerate both with `scripts/make_tiny_models.py ARCH` (needs llama.cpp; the tests do not).
+import Foundation
+import SwiftGPT
+import Testing
+
+/// Golden/tiny/<arch>.json.
+struct TinyGolden: Decodable {
+    struct Step: Decodable {
+        var token: Int32
+        var top2_token: Int32
+        var margin: Float
+    }
+    struct Prompt: Decodable {
+        var name: String
+        var prompt_tokens: [Int32]
+        var argmax: Int
+        var max: Float
+        var second: Int
+        var second_value: Float
+        var logits: [Float]
+        var greedy: [Step]
+        var near_tie_steps: [Int]
+    }
+    var architecture: String
+    var n_ctx: Int
+    var prompts: [Prompt]
+
+    static func load(_ arch: String) throws -> TinyGolden {
+        let url = try #require(Bundle.module.url(forResource: "Golden/tiny/\(arch)", withExtension: "json"))
+        return try JSONDecoder().decode(TinyGolden.self, from: Data(contentsOf: url))
+    }
+
+    /// The model file next to it.
+    static func modelPath(_ arch: String) throws -> String {
+        try #require(Bundle.module.url(forResource: "Golden/tiny/\(arch).gguf", withExtension: "data")).path
+    }
+}
+
+@Suite("Tiny seeded models (llama.cpp)")
+struct TinyArchitectureTests {
+    /// Architectures with a tiny model; × every backend.
+    static let cases = ["qwen2"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
+
+    static func executor(_ arch: String, _ backend: String, nCtx: Int) throws -> TransformerExecutor {
+        let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
+        let file = try GGUFFile(path: try TinyGolden.modelPath(arch))
+        let architecture = try Architectures.make(file)
+        #expect(architecture.config.architecture == arch)
+        return try TransformerExecutor(architecture: architecture, source: file, backend: be, nCtx: nCtx,
+                                       kvFormat: .f32)
+    }
+
+    @Test("last-position logits and greedy tokens equal llama.cpp's", arguments: cases)
+    func matchesLlamaCpp(arch: String, backend: String) throws {
+        let golden = try TinyGolden.load(arch)
+        let ex = try Self.executor(arch, backend, nCtx: golden.n_ctx)
+        for prompt in golden.prompts {
+            ex.reset()
+            var logits = try ex.forward(prompt.prompt_tokens)
+            // F32 weights and caches on both sides: what differs is summation order (NMSE ~1e-12 on the CPU
+            // backends). A missing bias, the wrong RoPE pairing or frequency factors give NMSE > 1e-2.
+            let e = nmse(logits, prompt.logits)
+            #expect(e < 1e-8, "\(arch) \(prompt.name) on \(backend): NMSE \(e)")
+            let top = Sampler.argmax(logits)
+            #expect(top == prompt.argmax || (prompt.max - prompt.second_value < 0.5 && top == prompt.second),
+                    "\(arch) \(prompt.name) on \(backend): argmax \(top), llama.cpp \(prompt.argmax)")
+            // greedy: equal tokens, except that at a near-tie (margin < 0.5) llama.cpp's runner-up may be picked,
+            // which ends the comparison
+            for (i, step) in prompt.greedy.enumerated() {
+                let token = Int32(Sampler.argmax(logits))
+                if token != step.token {
+                    #expect(prompt.near_tie_steps.contains(i) && token == step.top2_token,
+                            "\(arch) \(prompt.name) on \(backend): step \(i) produced \(token), llama.cpp \(step.token) (margin \(step.margin))")
+                    break
+                }
+                if i + 1 < prompt.greedy.count { logits = try ex.forward([token]) }
+            }
+        }
+    }
+}

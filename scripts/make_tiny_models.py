@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Tiny seeded GGUF models of each architecture, and llama.cpp's outputs on them (golden data for SwiftGPT).
+
+For each architecture named on the command line (default: all), writes into Tests/EndToEndTests/Golden/tiny/:
+  <arch>.gguf.data  a GGUF written with llama.cpp's own gguf-py: random F32 weights from a fixed numpy seed, a few
+                    layers, small widths, and the tensor names and metadata keys llama.cpp's loader reads for that
+                    architecture. (".data": the repository ignores *.gguf.)
+  <arch>.json       what llama.cpp (libllama, through the ctypes bindings scripts/make_golden.py loads) computes on
+                    that file for a few prompts given as token ids: the last prompt position's full logits, and a
+                    greedy continuation with the top-1/top-2 margin of every step (near-ties: margin < 0.5).
+
+The vocabulary is small (the 256 byte-level BPE symbols of GPT-2, a few merges, one special token): real
+vocabularies (llama.cpp's models/ggml-vocab-*.gguf, 32k-152k tokens) would make each embedding table megabytes.
+Prompts are token ids, so no tokenizer takes part in the comparison.
+
+llama.cpp settings (as make_golden.py): CPU only, F32 KV cache, flash attention off, the prompt as one batch, then
+one token per llama_decode; greedy = argmax of the raw logits.
+
+Usage: scripts/make_tiny_models.py [ARCH ...] [--gguf-py DIR] [--py-src DIR --lib-dir DIR]
+Needs numpy (and PyYAML, which gguf-py imports); gguf-py comes from the llama.cpp source tree by default.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "Tests/EndToEndTests/Golden/tiny"
+LLAMA_SRC = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+    "swiftgpt/llama.cpp/llama_cpp_python-0.3.36/vendor/llama.cpp"
+NEAR_TIE = 0.5
+N_PREDICT = 16
+N_CTX = 64  # llama.cpp's context for the golden runs (SwiftGPT's tests use the same)
+
+
+# MARK: - Vocabulary
+
+def byte_symbols() -> list[str]:
+    """GPT-2's reversible byte -> printable character map, in byte order."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    table = dict(zip(bs, map(chr, cs)))
+    return [table[b] for b in range(256)]
+
+
+MERGES = [("t", "h"), ("Ġ", "t"), ("Ġt", "h"), ("e", "r"), ("i", "n"), ("o", "n"), ("a", "n"), ("r", "e")]
+SPECIAL = "<|endoftext|>"
+
+
+def add_vocabulary(w, pre: str) -> int:
+    """A byte-level BPE vocabulary: 256 byte symbols, one token per merge, the special token last."""
+    import gguf
+    tokens = byte_symbols() + [a + b for a, b in MERGES] + [SPECIAL]
+    types = [gguf.TokenType.NORMAL] * (len(tokens) - 1) + [gguf.TokenType.CONTROL]
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges([f"{a} {b}" for a, b in MERGES])
+    w.add_bos_token_id(len(tokens) - 1)
+    w.add_eos_token_id(len(tokens) - 1)
+    w.add_add_bos_token(False)
+    return len(tokens)
+
+
+# MARK: - Weights
+
+class Weights:
+    """Seeded random tensors: matrices ~ N(0, 1/fan_in) (so activations stay O(1)), norm gains ~ 1 + N(0, 0.1²),
+    biases ~ N(0, 0.2²), the embedding ~ N(0, 1) (so logits spread over several units)."""
+
+    def __init__(self, writer, seed: int):
+        self.w = writer
+        self.rng = np.random.default_rng(seed)
+
+    def matrix(self, name: str, rows: int, cols: int, gain: float = 1.0) -> None:
+        """A (rows, cols) weight: GGUF stores ne = [cols, rows], so y = W x takes x of length cols."""
+        a = self.rng.standard_normal((rows, cols)) * (gain / np.sqrt(cols))
+        self.w.add_tensor(name, a.astype(np.float32))
+
+    def embedding(self, name: str, rows: int, cols: int) -> None:
+        self.w.add_tensor(name, self.rng.standard_normal((rows, cols)).astype(np.float32))
+
+    def gain(self, name: str, n: int) -> None:
+        self.w.add_tensor(name, (1 + 0.1 * self.rng.standard_normal(n)).astype(np.float32))
+
+    def bias(self, name: str, n: int) -> None:
+        self.w.add_tensor(name, (0.2 * self.rng.standard_normal(n)).astype(np.float32))
+
+    def vector(self, name: str, values: np.ndarray) -> None:
+        self.w.add_tensor(name, values.astype(np.float32))
+
+
+def common_keys(w, n_layer: int, n_embd: int, n_ff: int, n_head: int, n_head_kv: int, ctx: int,
+                rope_base: float, eps: float = 1e-5) -> None:
+    w.add_block_count(n_layer)
+    w.add_context_length(ctx)
+    w.add_embedding_length(n_embd)
+    w.add_feed_forward_length(n_ff)
+    w.add_head_count(n_head)
+    w.add_head_count_kv(n_head_kv)
+    w.add_rope_freq_base(rope_base)
+    w.add_layer_norm_rms_eps(eps)
+    w.add_file_type(0)  # ALL_F32
+
+
+# MARK: - Architectures
+
+def write_qwen2(path: Path, seed: int) -> dict:
+    """Qwen2: llama's block with biases on the query, key and value projections, NeoX RoPE, an untied output."""
+    import gguf
+    L, D, F, H, HKV = 2, 64, 96, 4, 2
+    hd = D // H
+    w = gguf.GGUFWriter(str(path), "qwen2")
+    common_keys(w, L, D, F, H, HKV, ctx=256, rope_base=1_000_000.0, eps=1e-6)
+    n_vocab = add_vocabulary(w, "qwen2")
+    t = Weights(w, seed)
+    t.embedding("token_embd.weight", n_vocab, D)
+    for i in range(L):
+        b = f"blk.{i}."
+        t.gain(b + "attn_norm.weight", D)
+        t.matrix(b + "attn_q.weight", H * hd, D)
+        t.bias(b + "attn_q.bias", H * hd)
+        t.matrix(b + "attn_k.weight", HKV * hd, D)
+        t.bias(b + "attn_k.bias", HKV * hd)
+        t.matrix(b + "attn_v.weight", HKV * hd, D)
+        t.bias(b + "attn_v.bias", HKV * hd)
+        t.matrix(b + "attn_output.weight", D, H * hd)
+        t.gain(b + "ffn_norm.weight", D)
+        t.matrix(b + "ffn_gate.weight", F, D)
+        t.matrix(b + "ffn_up.weight", F, D)
+        t.matrix(b + "ffn_down.weight", D, F)
+    t.gain("output_norm.weight", D)
+    t.matrix("output.weight", n_vocab, D, gain=16.0)
+    finish(w)
+    return {"layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV, "vocab": n_vocab}
+
+
+ARCHS = {"qwen2": (write_qwen2, 14)}  # name -> (writer, seed)
+
+
+def finish(w) -> None:
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+# MARK: - llama.cpp on the file
+
+def prompts(n_vocab: int, seed: int) -> list[dict]:
+    """Token-id prompts: a short one, a middle one, and one past any 16-position window (the special token, the
+    last id, is left out)."""
+    rng = np.random.default_rng(seed + 1000)
+    return [{"name": f"p{n}", "prompt_tokens": [int(x) for x in rng.integers(0, n_vocab - 1, n)]}
+            for n in (3, 11, 30)]
+
+
+def top2(logits) -> tuple[int, float, int, float]:
+    order = np.argsort(-np.asarray(logits, dtype=np.float64), kind="stable")
+    return int(order[0]), float(logits[order[0]]), int(order[1]), float(logits[order[1]])
+
+
+def run_llama(path: Path, seed: int, args) -> list[dict]:
+    spec = importlib.util.spec_from_file_location("make_golden", REPO / "scripts/make_golden.py")
+    mg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mg)
+    argv = [sys.argv[0], "--model", str(path), "--n-ctx", str(N_CTX), "--n-batch", str(N_CTX)]
+    if args.py_src:
+        argv += ["--py-src", str(args.py_src)]
+    if args.lib_dir:
+        argv += ["--lib-dir", str(args.lib_dir)]
+    saved, sys.argv = sys.argv, argv
+    try:
+        margs = mg.parse_args()
+    finally:
+        sys.argv = saved
+    llm = mg.Llama(mg.load_bindings(margs.py_src, margs.lib_dir), margs)
+    out = []
+    for p in prompts(llm.n_vocab, seed):
+        ctx = llm.new_context()
+        llm.decode(ctx, p["prompt_tokens"])
+        logits = llm.last_logits(ctx)
+        i1, v1, i2, v2 = top2(logits)
+        entry = dict(p, argmax=i1, max=v1, second=i2, second_value=v2, logits=[float(f"{x:.9g}") for x in logits])
+        steps = []
+        for k in range(N_PREDICT):
+            cur = logits if k == 0 else llm.last_logits(ctx)
+            i1, v1, i2, v2 = top2(cur)
+            steps.append({"token": i1, "top2_token": i2, "margin": round(v1 - v2, 6)})
+            if k + 1 < N_PREDICT:
+                llm.decode(ctx, [i1])
+        llm.L.llama_free(ctx)
+        entry["greedy"] = steps
+        entry["near_tie_steps"] = [k for k, s in enumerate(steps) if s["margin"] < NEAR_TIE]
+        out.append(entry)
+    llm.L.llama_model_free(llm.model)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("archs", nargs="*", default=sorted(ARCHS))
+    ap.add_argument("--gguf-py", type=Path, default=Path(os.environ.get("GGUF_PY") or LLAMA_SRC / "gguf-py"))
+    ap.add_argument("--py-src", type=Path, default=None)
+    ap.add_argument("--lib-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args()
+    sys.path.insert(0, str(args.gguf_py))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for arch in args.archs:
+        write, seed = ARCHS[arch]
+        path = args.out / f"{arch}.gguf.data"
+        shape = write(path, seed)
+        results = run_llama(path, seed, args)
+        golden = {
+            "generator": "scripts/make_tiny_models.py",
+            "reference": "llama.cpp via libllama (ctypes bindings of llama-cpp-python 0.3.36), CPU, F32 KV cache, "
+                         "flash attention off; prompt as one batch, then one token per llama_decode",
+            "architecture": arch, "seed": seed, "shape": shape, "n_ctx": N_CTX, "near_tie": NEAR_TIE,
+            "prompts": results,
+        }
+        (args.out / f"{arch}.json").write_text(json.dumps(golden, indent=1) + "\n")
+        ties = sum(len(r["near_tie_steps"]) for r in results)
+        print(f"{arch}: {path.stat().st_size} bytes; greedy "
+              + " | ".join(" ".join(str(s["token"]) for s in r["greedy"]) for r in results)
+              + f"; near-ties {ties}; min margin {min(s['margin'] for r in results for s in r['greedy']):.3f}",
+              file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
