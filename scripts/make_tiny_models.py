@@ -145,10 +145,46 @@ def write_qwen2(path: Path, seed: int) -> dict:
     t.gain("output_norm.weight", D)
     t.matrix("output.weight", n_vocab, D, gain=16.0)
     finish(w)
-    return {"layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV, "vocab": n_vocab}
+    return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
+            "vocab": n_vocab}
 
 
-ARCHS = {"qwen2": (write_qwen2, 14)}  # name -> (writer, seed)
+def write_llama3(path: Path, seed: int) -> dict:
+    """Llama 3: llama with RoPE frequency factors (rope_freqs.weight, one divisor per pair of a head: Llama 3.1
+    stretches the low frequencies), base 500000, grouped-query attention. The file also carries
+    llama.attention.sliding_window = 8 (Mistral's key), which llama.cpp's llama graph does not read: every layer
+    attends over all positions (the 30-token prompt shows it)."""
+    import gguf
+    L, D, F, H, HKV = 2, 64, 96, 4, 2
+    hd = D // H
+    w = gguf.GGUFWriter(str(path), "llama")
+    common_keys(w, L, D, F, H, HKV, ctx=256, rope_base=500_000.0)
+    w.add_rope_dimension_count(hd)
+    w.add_sliding_window(8)
+    n_vocab = add_vocabulary(w, "llama-bpe")
+    t = Weights(w, seed)
+    t.embedding("token_embd.weight", n_vocab, D)
+    # factors from 1 (the highest frequency pair) up to 8 (the lowest), as Llama 3.1's scaling leaves them
+    t.vector("rope_freqs.weight", np.sort(1 + 7 * t.rng.random(hd // 2)))
+    for i in range(L):
+        b = f"blk.{i}."
+        t.gain(b + "attn_norm.weight", D)
+        t.matrix(b + "attn_q.weight", H * hd, D)
+        t.matrix(b + "attn_k.weight", HKV * hd, D)
+        t.matrix(b + "attn_v.weight", HKV * hd, D)
+        t.matrix(b + "attn_output.weight", D, H * hd)
+        t.gain(b + "ffn_norm.weight", D)
+        t.matrix(b + "ffn_gate.weight", F, D)
+        t.matrix(b + "ffn_up.weight", F, D)
+        t.matrix(b + "ffn_down.weight", D, F)
+    t.gain("output_norm.weight", D)
+    t.matrix("output.weight", n_vocab, D, gain=16.0)
+    finish(w)
+    return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
+            "vocab": n_vocab}
+
+
+ARCHS = {"qwen2": (write_qwen2, 14), "llama3": (write_llama3, 15)}  # name -> (writer, seed)
 
 
 def finish(w) -> None:
@@ -229,7 +265,7 @@ def main() -> None:
             "generator": "scripts/make_tiny_models.py",
             "reference": "llama.cpp via libllama (ctypes bindings of llama-cpp-python 0.3.36), CPU, F32 KV cache, "
                          "flash attention off; prompt as one batch, then one token per llama_decode",
-            "architecture": arch, "seed": seed, "shape": shape, "n_ctx": N_CTX, "near_tie": NEAR_TIE,
+            "architecture": arch, "gguf_architecture": shape.pop("gguf_architecture"), "seed": seed, "shape": shape, "n_ctx": N_CTX, "near_tie": NEAR_TIE,
             "prompts": results,
         }
         (args.out / f"{arch}.json").write_text(json.dumps(golden, indent=1) + "\n")

@@ -33,11 +33,12 @@ CK_INLINE void rope_row(float *xr, int64_t nh, int64_t hd, const float *cs, cons
     }
 }
 
-void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox,
-             int nthreads) {
+void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
+             const float *freq_factors, int neox, int nthreads) {
     // x (T, nh*hd) in place. Angles exactly as llama.cpp computes them (ggml_rope_cache_init + rope_yarn with no
     // scaling): theta = (float)p, multiplied in float by theta_scale = powf(base, -2/hd) per pair, then cosf / sinf,
-    // so the rotated q and k (and the logits) match llama.cpp's to the last bit or two.
+    // so the rotated q and k (and the logits) match llama.cpp's to the last bit or two. With freq_factors, pair i's
+    // angle is divided by freq_factors[i] before cosf / sinf, as ggml divides theta_extrap by its factor.
     if (T <= 0 || hd < 2) return;
     const float theta_scale = powf(freq_base, -2.0f / (float)hd);
     const int64_t half = hd / 2;
@@ -50,8 +51,9 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
         for (int64_t i0 = 0; i0 < half; i0 += CHUNK) {
             const int64_t i1 = half - i0 < CHUNK ? half : i0 + CHUNK;
             for (int64_t i = i0; i < i1; i++, theta *= theta_scale) {
-                cs[i - i0] = cosf(theta);
-                sn[i - i0] = sinf(theta);
+                const float angle = freq_factors ? theta / freq_factors[i] : theta;
+                cs[i - i0] = cosf(angle);
+                sn[i - i0] = sinf(angle);
             }
             rope_row(x + t * nh * hd, nh, hd, cs, sn, i0, i1, neox);
         }

@@ -131,8 +131,10 @@ void ck_ref_layer_norm(float *out, const float *x, const float *w, const float *
 /// In place on x (T, nh*hd): row t is at position p = start_pos + t; pair i of a head rotates by
 /// p * freq_base^(-2i/hd). neox = 0 pairs (2i, 2i+1); neox = 1 pairs (i, i + hd/2). The angle is llama.cpp's float
 /// one (theta = (float)p multiplied by powf(freq_base, -2/hd) once per pair), so ck_rope can match it bit for bit;
-/// only cos and sin are taken in double.
-void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox);
+/// only cos and sin are taken in double. freq_factors: NULL, or hd/2 divisors of the pairs' angles (Llama 3's
+/// rope_freqs, Phi-3's LongRoPE factors): pair i rotates by theta_i / freq_factors[i] (a float division).
+void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
+                 const float *freq_factors, int neox);
 /// Causal attention. q (T, nh*hd) at positions start_pos..start_pos+T-1; k, v (start_pos+T, nkv*hd);
 /// out (T, nh*hd). Head h uses kv head h / (nh / nkv); query t (position p = start_pos + t) sees keys 0..p, or,
 /// with window > 0 (sliding-window attention), only keys p-window+1..p. window = 0: every earlier key.
@@ -172,8 +174,8 @@ void ck_embedding(int fmt, float *out, const void *table, const int32_t *tokens,
 void ck_rms_norm(float *out, const float *x, const float *w, int64_t T, int64_t n, float eps, int nthreads);
 void ck_layer_norm(float *out, const float *x, const float *w, const float *b, int64_t T, int64_t n, float eps,
                    int nthreads);
-void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox,
-             int nthreads);
+void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
+             const float *freq_factors, int neox, int nthreads);
 void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads);
 void ck_gelu(float *out, const float *x, int64_t n, int nthreads);
 /// out (n) = gelu(gate) * up, GELU's tanh approximation (GeGLU: Gemma's MLP).

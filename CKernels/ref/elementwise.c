@@ -3,7 +3,8 @@
 
 #include "../ck_internal.h"
 
-void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base, int neox) {
+void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
+                 const float *freq_factors, int neox) {
     // x (T, nh*hd) in place. The angle follows llama.cpp (ggml_rope_cache_init) bit for bit: theta starts at the
     // position as a float and is multiplied in float by theta_scale = powf(base, -2/hd) once per pair, so pair i
     // gets p * theta_scale^i with llama.cpp's rounding; cos and sin of that float angle are taken in double.
@@ -12,7 +13,8 @@ void ck_ref_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd,
     for (int64_t t = 0; t < T; t++) {
         float theta = (float)(start_pos + t);
         for (int64_t i = 0; i < half; i++, theta *= theta_scale) {
-            const double c = cos((double)theta), s = sin((double)theta);
+            const float angle = freq_factors ? theta / freq_factors[i] : theta;
+            const double c = cos((double)angle), s = sin((double)angle);
             for (int64_t h = 0; h < nh; h++) {
                 float *xh = x + (t * nh + h) * hd;
                 const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;

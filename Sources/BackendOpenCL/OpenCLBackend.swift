@@ -182,7 +182,11 @@ public final class OpenCLBackend: Backend {
             let k = kernels.rope
             let pairs = r.headDim / 2
             let l0 = k.reductionSize(cap: min(64, pairs))
-            try launch(k, [xi, thetaScale, r.row, r.startPos, r.nHeads, r.headDim, r.style == .neox ? 1 : 0],
+            // without factors x stands in for the unread buffer argument
+            let factors = try r.freqFactors.map { try f32($0, .rope) }
+            try check(.rope, factors.map { $0.count == pairs } ?? true, "\(factors?.count ?? 0) frequency factors for \(pairs) pairs")
+            try launch(k, [xi, thetaScale, r.row, r.startPos, r.nHeads, r.headDim, r.style == .neox ? 1 : 0,
+                           factors ?? xi, factors == nil ? 0 : 1],
                        global: [roundUp(pairs, l0), r.nHeads, r.rows], local: [l0, 1, 1])
 
         case .copyRows(let dst, let dstRow, let src, let srcRow, let rows):

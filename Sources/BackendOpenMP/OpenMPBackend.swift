@@ -126,8 +126,11 @@ open class OpenMPBackend: Backend {
             try check(.rope, r.row >= 0 && r.row + r.rows <= xi.rows && xi.cols == r.nHeads * r.headDim
                       && r.headDim % 2 == 0 && r.startPos >= 0,
                       "rows \(r.row)..<\(r.row + r.rows) of \(xi.shape) as \(r.nHeads) heads of \(r.headDim)")
+            let factors = try r.freqFactors.map { try f32($0, .rope) }
+            try check(.rope, factors.map { $0.count == r.headDim / 2 } ?? true,
+                      "\(factors?.count ?? 0) frequency factors for \(r.headDim / 2) pairs")
             ck_rope(xi.floats + r.row * xi.cols, Int64(r.rows), Int64(r.startPos), Int64(r.nHeads), Int64(r.headDim),
-                    r.freqBase, r.style == .neox ? 1 : 0, nt)
+                    r.freqBase, factors.map { UnsafePointer($0.floats) }, r.style == .neox ? 1 : 0, nt)
 
         case .copyRows(let dst, let dstRow, let src, let srcRow, let rows):
             let (d, s) = (try cpu(dst, .copyRows), try cpu(src, .copyRows))

@@ -113,6 +113,7 @@ extension Op {
                 }
         case .rope(let r):
             return r.headDim % 2 == 0 && r.x.cols == r.nHeads * r.headDim
+                && r.freqFactors.map { $0.format == .f32 && $0.count == r.headDim / 2 } ?? true
         case .copyRows(let dst, _, let src, _, _):
             return dst.cols == src.cols && (src.format == .f32 || src.format == dst.format)
         case .attention(let a):

@@ -128,9 +128,12 @@ public enum Op {
         public var headDim: Int
         public var freqBase: Float
         public var style: RopeStyle
+        /// nil, or F32 (headDim / 2): pair i's angle is divided by freqFactors[i] (Llama 3's rope_freqs, Phi-3's
+        /// LongRoPE factors).
+        public var freqFactors: (any DeviceTensor)?
 
         public init(x: any DeviceTensor, row: Int = 0, rows: Int, startPos: Int, nHeads: Int, headDim: Int,
-                    freqBase: Float, style: RopeStyle) {
+                    freqBase: Float, style: RopeStyle, freqFactors: (any DeviceTensor)? = nil) {
             self.x = x
             self.row = row
             self.rows = rows
@@ -139,6 +142,7 @@ public enum Op {
             self.headDim = headDim
             self.freqBase = freqBase
             self.style = style
+            self.freqFactors = freqFactors
         }
     }
 

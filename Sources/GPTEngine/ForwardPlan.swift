@@ -145,10 +145,12 @@ public final class PlanBuilder {
 
     // MARK: - Per-sequence steps
 
-    /// Rotary embedding of x (·, heads * headDim) at each row's position.
-    public func rope(_ x: any DeviceTensor, heads: Int, headDim: Int, freqBase: Float, style: RopeStyle) {
+    /// Rotary embedding of x (·, heads * headDim) at each row's position; `factors` (headDim / 2): divisors of the
+    /// pairs' angles (Llama 3's rope_freqs, Phi-3's LongRoPE factors).
+    public func rope(_ x: any DeviceTensor, heads: Int, headDim: Int, freqBase: Float, style: RopeStyle,
+                     factors: (any DeviceTensor)? = nil) {
         plan.body.append(.rope(Op.Rope(x: x, rows: rows, startPos: 0, nHeads: heads, headDim: headDim,
-                                       freqBase: freqBase, style: style)))
+                                       freqBase: freqBase, style: style, freqFactors: factors)))
     }
 
     /// Stores k and v in the cache of `layer`, then causal attention of q over it into out; `window` > 0: each

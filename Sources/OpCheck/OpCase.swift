@@ -41,7 +41,7 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
 
     /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
     public var description: String {
-        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "vocab"].filter { sizes[$0] != nil }
+        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "vocab", "factors"].filter { sizes[$0] != nil }
         var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
         if op == .attention { parts.append("kind=\(attention)") }
         if op == .rope { parts.append("style=\(rope)") }
@@ -87,6 +87,10 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
         for style in RopeStyle.allCases {
             for (t, start, nh, hd) in [(1, 0, 9, 64), (5, 17, 3, 64), (7, 1000, 2, 72), (33, 4000, 9, 8)] {
                 cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd], rope: style))
+            }
+            // with per-pair frequency factors (Llama 3's rope_freqs, Phi-3's LongRoPE)
+            for (t, start, nh, hd) in [(5, 17, 3, 64), (7, 1000, 2, 72)] {
+                cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd, "factors": 1], rope: style))
             }
         }
         // attention: one query over short and long caches (decode), many queries (prefill), odd heads and dims,

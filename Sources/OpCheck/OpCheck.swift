@@ -122,10 +122,13 @@ public enum OpCheck {
             let (t, start, nh, hd) = (s("T"), s("start"), s("nh"), s("hd"))
             let x = rng.floats(t * nh * hd)
             expected = x
-            ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, c.rope == .neox ? 1 : 0)
+            // divisors in [1, 5) when the case has factors
+            let factors: [Float]? = s("factors") == 1 ? rng.floats(hd / 2).map { 1 + 4 * abs($0) } : nil
+            ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, factors, c.rope == .neox ? 1 : 0)
             let xd = try io.guarded([t + 1, nh * hd], fill: x)
+            let fd = try factors.map { try io.upload($0, [hd / 2]) }
             try backend.run(.rope(Op.Rope(x: xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000,
-                                           style: c.rope)))
+                                           style: c.rope, freqFactors: fd)))
             (out, guardRow) = try io.download(xd, rows: t)
         case .attention:
             let (t, start, nh, nkv, hd) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"))

@@ -73,18 +73,26 @@ extension CKernelsSuite {
             let x = rng.floats(s.T * s.nh * s.hd, scale: 2)
             var expected = x
             let (t, p, nh, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.hd))
-            ck_ref_rope(&expected, t, p, nh, hd, 10000, s.neox ? 1 : 0)
+            ck_ref_rope(&expected, t, p, nh, hd, 10000, nil, s.neox ? 1 : 0)
+            // Llama 3 / Phi-3 frequency factors: divisors of each pair's angle
+            let factors = rng.floats(s.hd / 2).map { 1 + 4 * abs($0) }
+            var expectedFactors = x
+            ck_ref_rope(&expectedFactors, t, p, nh, hd, 10000, factors, s.neox ? 1 : 0)
+            if s.startPos + s.T > 1 { #expect(expectedFactors != expected, "the factors change the rotation") }
             atEachLevel { level in
                 for threads: Int32 in [1, 2] {
                     let out = GuardedFloats(x)
-                    ck_rope(out.pointer, t, p, nh, hd, 10000, s.neox ? 1 : 0, threads)
+                    ck_rope(out.pointer, t, p, nh, hd, 10000, nil, s.neox ? 1 : 0, threads)
                     expectClose(out, expected, "\(s) \(levelName(level)) \(threads) threads")
+                    let outFactors = GuardedFloats(x)
+                    ck_rope(outFactors.pointer, t, p, nh, hd, 10000, factors, s.neox ? 1 : 0, threads)
+                    expectClose(outFactors, expectedFactors, "\(s) factors \(levelName(level)) \(threads) threads")
                 }
             }
             // position 0 is the identity
             if s.startPos == 0 {
                 let out = GuardedFloats(x)
-                ck_rope(out.pointer, 1, 0, nh, hd, 10000, s.neox ? 1 : 0, 1)
+                ck_rope(out.pointer, 1, 0, nh, hd, 10000, nil, s.neox ? 1 : 0, 1)
                 #expect(Array(out.values[0..<(s.nh * s.hd)]) == Array(x[0..<(s.nh * s.hd)]))
             }
         }

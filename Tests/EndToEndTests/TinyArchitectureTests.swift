@@ -26,7 +26,9 @@ struct TinyGolden: Decodable {
         var greedy: [Step]
         var near_tie_steps: [Int]
     }
+    /// The file's name under Golden/tiny, and its general.architecture.
     var architecture: String
+    var gguf_architecture: String
     var n_ctx: Int
     var prompts: [Prompt]
 
@@ -44,27 +46,28 @@ struct TinyGolden: Decodable {
 @Suite("Tiny seeded models (llama.cpp)")
 struct TinyArchitectureTests {
     /// Architectures with a tiny model; × every backend.
-    static let cases = ["qwen2"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
+    static let cases = ["qwen2", "llama3"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
 
-    static func executor(_ arch: String, _ backend: String, nCtx: Int) throws -> TransformerExecutor {
+    static func executor(_ arch: String, _ backend: String, _ golden: TinyGolden) throws -> TransformerExecutor {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
         let file = try GGUFFile(path: try TinyGolden.modelPath(arch))
         let architecture = try Architectures.make(file)
-        #expect(architecture.config.architecture == arch)
-        return try TransformerExecutor(architecture: architecture, source: file, backend: be, nCtx: nCtx,
+        #expect(architecture.config.architecture == golden.gguf_architecture)
+        return try TransformerExecutor(architecture: architecture, source: file, backend: be, nCtx: golden.n_ctx,
                                        kvFormat: .f32)
     }
 
     @Test("last-position logits and greedy tokens equal llama.cpp's", arguments: cases)
     func matchesLlamaCpp(arch: String, backend: String) throws {
         let golden = try TinyGolden.load(arch)
-        let ex = try Self.executor(arch, backend, nCtx: golden.n_ctx)
+        let ex = try Self.executor(arch, backend, golden)
         for prompt in golden.prompts {
             ex.reset()
             var logits = try ex.forward(prompt.prompt_tokens)
             // F32 weights and caches on both sides: what differs is summation order (NMSE ~1e-12 on the CPU
             // backends). A missing bias, the wrong RoPE pairing or frequency factors give NMSE > 1e-2.
             let e = nmse(logits, prompt.logits)
+            print("\(arch) \(prompt.name) on \(backend): NMSE \(e)")
             #expect(e < 1e-8, "\(arch) \(prompt.name) on \(backend): NMSE \(e)")
             let top = Sampler.argmax(logits)
             #expect(top == prompt.argmax || (prompt.max - prompt.second_value < 0.5 && top == prompt.second),

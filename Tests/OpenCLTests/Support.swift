@@ -144,7 +144,7 @@ enum Reference {
 
     static func rope(_ x: [Float], T: Int, startPos: Int, nh: Int, hd: Int, base: Float, neox: Bool) -> [Double] {
         var out = x
-        ck_ref_rope(&out, Int64(T), Int64(startPos), Int64(nh), Int64(hd), base, neox ? 1 : 0)
+        ck_ref_rope(&out, Int64(T), Int64(startPos), Int64(nh), Int64(hd), base, nil, neox ? 1 : 0)
         return out.map(Double.init)
     }
 

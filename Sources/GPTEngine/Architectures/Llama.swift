@@ -1,5 +1,8 @@
 // Llama: RMSNorm, rotary positions (llama.cpp's adjacent pairs), grouped-query attention, SwiGLU MLP, no biases
-// (Llama 2, SmolLM2). The whole model, top to bottom: hyper-parameters, tensors, forward pass.
+// (Llama 2, SmolLM2); Llama 3's RoPE frequency factors (rope_freqs.weight) where the file has them.
+// A Mistral-style `llama.attention.sliding_window` key is not read, as llama.cpp's llama graph does not read it:
+// every layer attends over all positions (Golden/tiny/llama3 carries the key and shows it).
+// The whole model, top to bottom: hyper-parameters, tensors, forward pass.
 import GGUF
 import GPTCore
 
@@ -35,6 +38,8 @@ public struct Llama: ModelArchitecture {
                 wDown: try p.weight(b + "ffn_down.weight", [c.nEmbd, c.nFF]))
         }
         let outputNorm = try p.weight("output_norm.weight", [c.nEmbd])
+        // Llama 3: each pair's rotation angle divided by its factor (one tensor for every layer)
+        let ropeFactors = try p.optionalWeight("rope_freqs.weight", [c.headDim / 2])
         // the unembedding; the token embedding itself when the model ties them
         let output = try p.optionalWeight("output.weight", [c.nVocab, c.nEmbd]) ?? tokenEmbedding
 
@@ -59,8 +64,10 @@ public struct Llama: ModelArchitecture {
             // query, key, value projections
             p.matmul([q, k, v], xn, [layer.wq, layer.wk, layer.wv])
             // rotary position embedding of queries and keys
-            p.rope(q, heads: c.nHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .adjacent)
-            p.rope(k, heads: c.nKVHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .adjacent)
+            p.rope(q, heads: c.nHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .adjacent,
+                   factors: ropeFactors)
+            p.rope(k, heads: c.nKVHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .adjacent,
+                   factors: ropeFactors)
             // keys and values into the cache; causal attention over it (grouped-query: nHeads share nKVHeads)
             p.attention(layer: l, out: att, q: q, k: k, v: v, heads: c.nHeads, kvHeads: c.nKVHeads,
                         headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot())
