@@ -25,43 +25,50 @@ public struct ParameterCount: Sendable {
     ///   - tied: the unembedding is the embedding matrix itself (counted once, under embedding).
     ///   - biases: projections and norms carry biases (GPT-2/3).
     ///   - learnedPositions: a (nCtx, nEmbd) position embedding (GPT-2/3).
+    ///   - headDim: the head size where the model sets it apart from nEmbd / nHeads (Gemma 3: 256 with nEmbd 640
+    ///     over 4 heads); the query, key, value and output matrices are then nHeads * headDim (nKVHeads * headDim)
+    ///   wide. nil: nEmbd / nHeads.
     /// - Throws: `EngineError.invalidArgument` for a count that is not positive (nKVHeads must divide nHeads,
-    ///   nHeads must divide nEmbd), or one whose total overflows a 64-bit integer.
+    ///   nHeads must divide nEmbd unless headDim is given), or one whose total overflows a 64-bit integer.
     public init(nLayers: Int, nEmbd: Int, nFF: Int, nHeads: Int, nKVHeads: Int, nVocab: Int, nCtx: Int,
-                gated: Bool, tied: Bool, biases: Bool, learnedPositions: Bool) throws(EngineError) {
+                gated: Bool, tied: Bool, biases: Bool, learnedPositions: Bool, headDim: Int? = nil)
+        throws(EngineError)
+    {
         for (name, value) in [("layers", nLayers), ("embedding width", nEmbd), ("MLP width", nFF), ("heads", nHeads),
-                              ("key/value heads", nKVHeads), ("vocabulary", nVocab), ("context", nCtx)]
+                              ("key/value heads", nKVHeads), ("vocabulary", nVocab), ("context", nCtx),
+                              ("head size", headDim ?? 1)]
         where value <= 0 {
             throw .invalidArgument("parameter count: \(name) \(value) is not positive")
         }
-        guard nEmbd % nHeads == 0, nHeads % nKVHeads == 0 else {
+        guard headDim != nil || nEmbd % nHeads == 0, nHeads % nKVHeads == 0 else {
             throw .invalidArgument(
                 "parameter count: \(nHeads) heads must divide the width \(nEmbd) and be a multiple of \(nKVHeads) "
                     + "key/value heads")
         }
         do {
-            try self.init(checked: nLayers, nEmbd, nFF, nHeads, nKVHeads, nVocab, nCtx, gated, tied, biases,
-                          learnedPositions)
+            try self.init(checked: nLayers, nEmbd, nFF, nHeads, nKVHeads, headDim ?? nEmbd / nHeads, nVocab, nCtx,
+                          gated, tied, biases, learnedPositions)
         } catch {
             throw .invalidArgument("parameter count: \(error)")
         }
     }
 
     /// Every product and sum overflow-checked (`gpt params --layers 1000000000000 ...` must not trap).
-    private init(checked l: Int, _ nEmbd: Int, _ nFF: Int, _ nHeads: Int, _ nKVHeads: Int, _ nVocab: Int,
-                 _ nCtx: Int, _ gated: Bool, _ tied: Bool, _ biases: Bool, _ learnedPositions: Bool)
+    private init(checked l: Int, _ nEmbd: Int, _ nFF: Int, _ nHeads: Int, _ nKVHeads: Int, _ headDim: Int,
+                 _ nVocab: Int, _ nCtx: Int, _ gated: Bool, _ tied: Bool, _ biases: Bool, _ learnedPositions: Bool)
         throws(SizeOverflow)
     {
-        let kv = nKVHeads * (nEmbd / nHeads)
+        let kv = try CheckedSize.product([nKVHeads, headDim], "key/value width")
+        let qDim = try CheckedSize.product([nHeads, headDim], "query width")
         func product(_ what: String, _ factors: Int...) throws(SizeOverflow) -> Int {
             try CheckedSize.product(factors, what)
         }
         var g: [ParameterGroup] = [
             ParameterGroup(name: "embedding", count: try product("embedding", nVocab, nEmbd), matrices: 1),
             ParameterGroup(name: "key", count: try product("key", l, nEmbd, kv), matrices: try product("key", l, nKVHeads)),
-            ParameterGroup(name: "query", count: try product("query", l, nEmbd, nEmbd), matrices: try product("query", l, nHeads)),
+            ParameterGroup(name: "query", count: try product("query", l, nEmbd, qDim), matrices: try product("query", l, nHeads)),
             ParameterGroup(name: "value", count: try product("value", l, nEmbd, kv), matrices: try product("value", l, nKVHeads)),
-            ParameterGroup(name: "output", count: try product("output", l, nEmbd, nEmbd), matrices: l),
+            ParameterGroup(name: "output", count: try product("output", l, qDim, nEmbd), matrices: l),
         ]
         let mlp = try product("MLP", l, nEmbd, nFF)
         if gated { g.append(ParameterGroup(name: "gate", count: mlp, matrices: l)) }
@@ -73,7 +80,7 @@ public struct ParameterCount: Sendable {
         var left = [ParameterGroup(name: "norm gains", count: try product("norm gains", norms, nEmbd), matrices: 0)]
         if biases {
             left.append(ParameterGroup(name: "norm biases", count: try product("norm biases", norms, nEmbd), matrices: 0))
-            let perLayer = try CheckedSize.sum([nEmbd, kv, kv, nEmbd, nFF, nEmbd], "projection biases per layer")
+            let perLayer = try CheckedSize.sum([qDim, kv, kv, nEmbd, nFF, nEmbd], "projection biases per layer")
             left.append(ParameterGroup(
                 name: "projection biases", count: try product("projection biases", l, perLayer), matrices: 0))
         }

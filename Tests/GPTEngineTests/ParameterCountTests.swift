@@ -29,4 +29,20 @@ struct ParameterCountTests {
         #expect(c.total == 30 * (576 * 576 * 2 + 576 * 192 * 2 + 3 * 576 * 1536) + 49152 * 576)
         #expect(c.groups.contains { $0.name == "gate" })
     }
+
+    @Test("Gemma 3 270M: the head size (256) is not the width over the heads (640 / 4)")
+    func gemma3() throws {
+        let c = try ParameterCount(nLayers: 18, nEmbd: 640, nFF: 2048, nHeads: 4, nKVHeads: 1, nVocab: 262_144,
+                                   nCtx: 32768, gated: true, tied: true, biases: false, learnedPositions: false,
+                                   headDim: 256)
+        let groups = Dictionary(uniqueKeysWithValues: c.groups.map { ($0.name, $0.count) })
+        #expect(groups["query"] == 18 * 640 * 1024 && groups["output"] == 18 * 1024 * 640)
+        #expect(groups["key"] == 18 * 640 * 256 && groups["value"] == 18 * 640 * 256)
+        // the model card's 268,098,176 less the norm gains (18 · (4 · 640 + 2 · 256) + 640 = 55,936)
+        #expect(c.total == 268_042_240)
+        #expect(throws: EngineError.self) {
+            try ParameterCount(nLayers: 1, nEmbd: 640, nFF: 1, nHeads: 4, nKVHeads: 1, nVocab: 1, nCtx: 1,
+                               gated: true, tied: true, biases: false, learnedPositions: false, headDim: 0)
+        }
+    }
 }

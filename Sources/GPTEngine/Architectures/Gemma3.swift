@@ -132,7 +132,7 @@ public struct Gemma3: ModelArchitecture {
         let c = config
         return try ParameterCount(nLayers: c.nLayers, nEmbd: c.nEmbd, nFF: c.nFF, nHeads: c.nHeads, nKVHeads: c.nKVHeads,
                               nVocab: c.nVocab, nCtx: c.nCtxTrain, gated: true, tied: tied, biases: false,
-                              learnedPositions: false)
+                              learnedPositions: false, headDim: c.headDim)
     }
 }
 
