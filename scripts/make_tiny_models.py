@@ -184,7 +184,51 @@ def write_llama3(path: Path, seed: int) -> dict:
             "vocab": n_vocab}
 
 
-ARCHS = {"qwen2": (write_qwen2, 14), "llama3": (write_llama3, 15)}  # name -> (writer, seed)
+def write_phi3(path: Path, seed: int, original_ctx: int) -> dict:
+    """Phi-3 with LongRoPE: fused attn_qkv (rows q | k | v) and ffn_up (rows gate | up), NeoX RoPE, the short and
+    long factor tensors, rope.scaling.attn_factor as the converter computes it (conversion/phi.py), and the
+    sliding-window key llama.cpp ignores for phi3. llama.cpp uses the long factors when its context, rounded up to
+    a multiple of 256, exceeds rope.scaling.original_context_length: `original_ctx` picks which one runs."""
+    import gguf
+    import math
+    L, D, F, H, HKV = 2, 64, 96, 4, 2
+    hd = D // H
+    ctx = 1024
+    w = gguf.GGUFWriter(str(path), "phi3")
+    common_keys(w, L, D, F, H, HKV, ctx=ctx, rope_base=10000.0)
+    w.add_rope_dimension_count(hd)
+    w.add_rope_scaling_orig_ctx_len(original_ctx)
+    w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(ctx / original_ctx) / math.log(original_ctx)))
+    w.add_sliding_window(8)
+    n_vocab = add_vocabulary(w, "default")
+    t = Weights(w, seed)
+    t.embedding("token_embd.weight", n_vocab, D)
+    t.vector("rope_factors_long.weight", np.sort(1 + 15 * t.rng.random(hd // 2)))
+    t.vector("rope_factors_short.weight", 1 + 0.5 * t.rng.random(hd // 2))
+    for i in range(L):
+        b = f"blk.{i}."
+        t.gain(b + "attn_norm.weight", D)
+        t.matrix(b + "attn_qkv.weight", (H + 2 * HKV) * hd, D)
+        t.matrix(b + "attn_output.weight", D, H * hd)
+        t.gain(b + "ffn_norm.weight", D)
+        t.matrix(b + "ffn_up.weight", 2 * F, D)
+        t.matrix(b + "ffn_down.weight", D, F)
+    t.gain("output_norm.weight", D)
+    t.matrix("output.weight", n_vocab, D, gain=16.0)
+    finish(w)
+    return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
+            "vocab": n_vocab, "original_context": original_ctx}
+
+
+# name -> (writer, seed)
+ARCHS = {
+    "qwen2": (write_qwen2, 14),
+    "llama3": (write_llama3, 15),
+    # llama.cpp's context of 256 (n_ctx 64 rounded up) against an original context of 512: short factors
+    "phi3": (lambda path, seed: write_phi3(path, seed, original_ctx=512), 16),
+    # ... and against 128: long factors
+    "phi3_long": (lambda path, seed: write_phi3(path, seed, original_ctx=128), 16),
+}
 
 
 def finish(w) -> None:

@@ -39,13 +39,18 @@ public struct ForwardPlan {
 public final class PlanBuilder {
     public let config: ModelConfig
     public let backend: any Backend
+    /// Positions of the executor's own cache: the context a model with context-dependent RoPE (Phi-3's LongRoPE)
+    /// chooses its factors for.
+    public let nCtx: Int
     public private(set) var plan: ForwardPlan
     var loader: TensorLoader
     private var inHead = false
 
-    init(config: ModelConfig, source: any WeightSource, backend: any Backend, maxBatch: Int, outputGroup: Int) {
+    init(config: ModelConfig, source: any WeightSource, backend: any Backend, nCtx: Int, maxBatch: Int,
+         outputGroup: Int) {
         self.config = config
         self.backend = backend
+        self.nCtx = nCtx
         self.loader = TensorLoader(source: source, backend: backend)
         self.plan = ForwardPlan(maxBatch: maxBatch, outputGroup: outputGroup)
     }

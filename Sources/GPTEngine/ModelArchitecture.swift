@@ -45,7 +45,7 @@ public struct ArchitectureEntry: Sendable {
 
 public enum Architectures {
     /// Every architecture SwiftGPT runs, one line each.
-    public static let all: [ArchitectureEntry] = [.llama, .gpt2, .gemma3, .qwen2]
+    public static let all: [ArchitectureEntry] = [.llama, .gpt2, .gemma3, .qwen2, .phi3]
 
     public static var names: [String] { all.map(\.name) }
 

@@ -79,7 +79,7 @@ public final class TransformerExecutor {
         try KVCache.checkFits(slots: 1, nCtx: nCtx, nLayers: c.nLayers, width: c.kvDim, format: kv,
                               besides: self.maxBatch * (6 * c.nEmbd + 3 * c.nFF + 2 * c.qDim) * 4)
         // The logits of up to 32 rows at a time: (32, nVocab) floats, 33 MB for a 262,144-token vocabulary.
-        let builder = PlanBuilder(config: c, source: source, backend: backend, maxBatch: self.maxBatch,
+        let builder = PlanBuilder(config: c, source: source, backend: backend, nCtx: nCtx, maxBatch: self.maxBatch,
                                   outputGroup: min(32, self.maxBatch))
         try architecture.build(builder)
         plan = builder.plan

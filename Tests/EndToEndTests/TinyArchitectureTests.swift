@@ -46,7 +46,7 @@ struct TinyGolden: Decodable {
 @Suite("Tiny seeded models (llama.cpp)")
 struct TinyArchitectureTests {
     /// Architectures with a tiny model; × every backend.
-    static let cases = ["qwen2", "llama3"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
+    static let cases = ["qwen2", "llama3", "phi3", "phi3_long"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
 
     static func executor(_ arch: String, _ backend: String, _ golden: TinyGolden) throws -> TransformerExecutor {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
@@ -84,5 +84,16 @@ struct TinyArchitectureTests {
                 if i + 1 < prompt.greedy.count { logits = try ex.forward([token]) }
             }
         }
+    }
+
+    @Test("Phi-3 picks its LongRoPE factors as llama.cpp does, by the context rounded up to 256")
+    func phi3Factors() throws {
+        let file = try GGUFFile(path: try TinyGolden.modelPath("phi3_long"))
+        let phi3 = try #require(try Architectures.make(file) as? Phi3)
+        #expect(phi3.originalContext == 128 && abs(phi3.ropeAttentionFactor - 1.19523) < 1e-4)
+        #expect(phi3.usesLongFactors(nCtx: 64))  // llama.cpp runs 256 positions
+        let mini128k = Phi3(config: phi3.config, originalContext: 4096)
+        #expect(!mini128k.usesLongFactors(nCtx: 4096) && mini128k.usesLongFactors(nCtx: 4097))
+        #expect(!mini128k.usesLongFactors(nCtx: 1))
     }
 }
