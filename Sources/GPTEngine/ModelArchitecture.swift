@@ -25,8 +25,17 @@ extension ModelArchitecture {
 extension ModelConfig {
     /// The common numbers of a GGUF file's `<arch>.*` keys, checked (ModelConfig+Validation) with the file's
     /// key names; architectures call this from their GGUF initialisers, after setting what they read themselves.
+    /// RoPE scaling that no architecture applies (a linear or YaRN factor: rope.scaling.factor, the older
+    /// rope.scale_linear) is refused here rather than run with the wrong positions.
     public static func checked(_ config: ModelConfig, file: GGUFFile, rotary: Bool = true) throws -> ModelConfig {
         try config.validate(path: file.path, key: ggufKey(config.architecture), rotary: rotary)
+        for name in ["rope.scaling.factor", "rope.scale_linear"] {
+            let key = "\(config.architecture).\(name)"
+            if let factor = try file.float(ifPresent: key), factor != 0, factor != 1 {
+                throw GGUFError.invalidValue(path: file.path, key: key,
+                                             detail: "\(factor): RoPE scaling by a factor is not supported")
+            }
+        }
         return config
     }
 }

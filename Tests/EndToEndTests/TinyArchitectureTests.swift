@@ -96,4 +96,22 @@ struct TinyArchitectureTests {
         #expect(!mini128k.usesLongFactors(nCtx: 4096) && mini128k.usesLongFactors(nCtx: 4097))
         #expect(!mini128k.usesLongFactors(nCtx: 1))
     }
+
+    @Test("a RoPE scaling factor is refused, naming the key, and a factor of 1 accepted")
+    func ropeScalingRefused() throws {
+        let source = try GGUFFile(path: try TinyGolden.modelPath("llama3"))
+        for (factor, refused) in [(Float(8), true), (1, false)] {
+            var w = GGUFWriter()
+            for key in source.metadataKeys { w.set(key, source.metadata[key]!) }
+            w.set("llama.rope.scaling.factor", .float32(factor))
+            let file = try GGUFFile(bytes: try w.serialized())
+            if refused {
+                #expect { _ = try Architectures.make(file) } throws: {
+                    "\($0)".contains("llama.rope.scaling.factor") && "\($0)".contains("not supported")
+                }
+            } else {
+                #expect(try Architectures.make(file).config.architecture == "llama")
+            }
+        }
+    }
 }

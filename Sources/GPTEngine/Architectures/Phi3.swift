@@ -34,9 +34,6 @@ public struct Phi3: ModelArchitecture {
         guard factor.isFinite, factor > 0, factor <= 16 else {
             throw invalid("rope.scaling.attn_factor", "\(factor) is not in (0, 16]")
         }
-        if let scale = try file.float(ifPresent: "phi3.rope.scaling.factor"), scale != 0, scale != 1 {
-            throw invalid("rope.scaling.factor", "\(scale): linear RoPE scaling is not supported")
-        }
         self.init(config: config, originalContext: original, ropeAttentionFactor: factor)
     }
 
