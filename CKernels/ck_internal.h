@@ -111,6 +111,15 @@ CK_INLINE float *ck__qact_d(const ck_qact *a, int64_t t) { return (float *)(a->b
 CK_INLINE float *ck__qact_s(const ck_qact *a, int64_t t) {
     return (float *)(a->base + t * a->stride + a->K) + a->nb;
 }
+// The C <= 4 activation rows t0 .. t0 + C - 1 that a SIMD tile reads: int8 values, block scales, block sums.
+CK_INLINE void ck__qact_tile(const ck_qact *a, int64_t t0, int C, const int8_t *qa[4], const float *da[4],
+                             const float *sa[4]) {
+    for (int c = 0; c < C; c++) {
+        qa[c] = ck__qact_qs(a, t0 + c);
+        da[c] = ck__qact_d(a, t0 + c);
+        sa[c] = ck__qact_s(a, t0 + c);
+    }
+}
 
 // MARK: - Per-level kernel tables (cpu/matmul_*.c, chosen in cpu/matmul.c)
 

@@ -57,6 +57,35 @@ static int q3_scale(const uint8_t *s, int k) {
     return (lo | ((s[8 + k % 4] >> (2 * (k / 4))) & 3) << 4) - 32;
 }
 
+// Element 32 c + l of a K-quant super-block with 16 sub-blocks of 16, as the integer the sub-block scale
+// multiplies: q2_K its 2 bits (the min is separate), q3_K its 3 bits minus 4, q6_K its 6 bits minus 32.
+// q2_K / q3_K low bits: bits 2s of qs[32 g + l] (g = c / 4, s = c % 4); q3_K high bit: bit c of hmask[l], set = no
+// offset; q6_K: low nibble (s / 2) of ql[64 g + 32 (s % 2) + l], high bits 2s of qh[32 g + l].
+static int k16_value(int fmt, const uint8_t *blk, int c, int l) {
+    const int g = c / 4, s = c % 4;
+    switch (fmt) {
+    case CK_Q2_K: return (((const ck_block_q2_K *)blk)->qs[32 * g + l] >> (2 * s)) & 3;
+    case CK_Q3_K: {
+        const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
+        return ((b->qs[32 * g + l] >> (2 * s)) & 3) - (((b->hmask[l] >> c) & 1) ? 0 : 4);
+    }
+    default: {  // CK_Q6_K
+        const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
+        const int lo = (b->ql[64 * g + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0x0F;
+        const int hi = (b->qh[32 * g + l] >> (2 * s)) & 3;
+        return (lo | hi << 4) - 32;
+    }
+    }
+}
+// The integer scale of sub-block k (0..15) of the same formats.
+static int k16_scale(int fmt, const uint8_t *blk, int k) {
+    switch (fmt) {
+    case CK_Q2_K: return ((const ck_block_q2_K *)blk)->scales[k] & 0x0F;
+    case CK_Q3_K: return q3_scale(((const ck_block_q3_K *)blk)->scales, k);
+    default: return ((const ck_block_q6_K *)blk)->scales[k];  // CK_Q6_K: int8
+    }
+}
+
 static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, const float *da, const float *sa) {
     // One weight block against its activation blocks (32 q each, scales da[], sums sa[] = da * sum(q)).
     int isum = 0;
@@ -87,45 +116,27 @@ static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, cons
         memcpy(&m, blk + 2, 2);
         return ck_fp16_to_fp32(d) * da[0] * (float)isum + ck_fp16_to_fp32(m) * sa[0];
     }
-    case CK_Q2_K: {
-        // 16 sub-blocks of 16: x = d sc q - dmin m, q = bits 2s of qs[32 g + l] (element 128 g + 32 s + l)
-        const ck_block_q2_K *b = (const ck_block_q2_K *)blk;
-        const float d = ck_fp16_to_fp32(b->d), dmin = ck_fp16_to_fp32(b->dmin);
-        float sum = 0.0f;
-        for (int c = 0; c < 8; c++) {  // activation block c = elements 32 c ..
-            const int g = c / 4, s = c % 4;
-            int sc_sum = 0, m_sum = 0;
-            for (int h = 0; h < 2; h++) {
-                const int sub = 2 * c + h, sc = b->scales[sub] & 0x0F, m = b->scales[sub] >> 4;
-                int qs = 0, as = 0;
-                for (int l = 16 * h; l < 16 * h + 16; l++) {
-                    qs += ((b->qs[32 * g + l] >> (2 * s)) & 3) * q[32 * c + l];
-                    as += q[32 * c + l];
-                }
-                sc_sum += sc * qs;
-                m_sum += m * as;
-            }
-            sum += da[c] * (d * (float)sc_sum - dmin * (float)m_sum);
-        }
-        return sum;
-    }
-    case CK_Q3_K: {
-        // x = d (sc - 32) (q - 4 [hmask bit clear]); q low bits as q2_K, high bit e / 32 of hmask[l]
-        const ck_block_q3_K *b = (const ck_block_q3_K *)blk;
-        const float d = ck_fp16_to_fp32(b->d);
+    case CK_Q2_K:
+    case CK_Q3_K:
+    case CK_Q6_K: {
+        // 16 sub-blocks of 16 (two per activation block c): x = d sc v (- dmin m for q2_K), v from k16_value
+        const float d = ck_fp16_to_fp32(fmt == CK_Q2_K ? ((const ck_block_q2_K *)blk)->d
+                                        : fmt == CK_Q3_K ? ((const ck_block_q3_K *)blk)->d
+                                                         : ((const ck_block_q6_K *)blk)->d);
+        const float dmin = fmt == CK_Q2_K ? ck_fp16_to_fp32(((const ck_block_q2_K *)blk)->dmin) : 0.0f;
         float sum = 0.0f;
         for (int c = 0; c < 8; c++) {
-            const int g = c / 4, s = c % 4;
-            int sc_sum = 0;
+            int sc_sum = 0, m_sum = 0;
             for (int h = 0; h < 2; h++) {
-                int qs = 0;
+                int qs = 0, as = 0;
                 for (int l = 16 * h; l < 16 * h + 16; l++) {
-                    const int v = ((b->qs[32 * g + l] >> (2 * s)) & 3) - (((b->hmask[l] >> c) & 1) ? 0 : 4);
-                    qs += v * q[32 * c + l];
+                    qs += k16_value(fmt, blk, c, l) * q[32 * c + l];
+                    as += q[32 * c + l];
                 }
-                sc_sum += q3_scale(b->scales, 2 * c + h) * qs;
+                sc_sum += k16_scale(fmt, blk, 2 * c + h) * qs;
+                if (fmt == CK_Q2_K) m_sum += (((const ck_block_q2_K *)blk)->scales[2 * c + h] >> 4) * as;
             }
-            sum += da[c] * d * (float)sc_sum;
+            sum += fmt == CK_Q2_K ? da[c] * (d * (float)sc_sum - dmin * (float)m_sum) : da[c] * d * (float)sc_sum;
         }
         return sum;
     }
@@ -148,28 +159,6 @@ static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, cons
                 acc += v * q[32 * c + l];
             }
             sum += d * (float)sc * da[c] * (float)acc - dmin * (float)m * sa[c];
-        }
-        return sum;
-    }
-    case CK_Q6_K: {
-        // 16 sub-blocks of 16 with int8 scales: x = d sc (q - 32); element 128 g + 32 s + l: low nibble (s / 2)
-        // of ql[64 g + 32 (s % 2) + l], high bits 2s of qh[32 g + l]
-        const ck_block_q6_K *b = (const ck_block_q6_K *)blk;
-        const float d = ck_fp16_to_fp32(b->d);
-        float sum = 0.0f;
-        for (int c = 0; c < 8; c++) {
-            const int g = c / 4, s = c % 4;
-            int sc_sum = 0;
-            for (int h = 0; h < 2; h++) {
-                int acc = 0;
-                for (int l = 16 * h; l < 16 * h + 16; l++) {
-                    const int lo = (b->ql[64 * g + 32 * (s % 2) + l] >> (4 * (s / 2))) & 0x0F;
-                    const int hi = (b->qh[32 * g + l] >> (2 * s)) & 3;
-                    acc += ((lo | hi << 4) - 32) * q[32 * c + l];
-                }
-                sc_sum += b->scales[2 * c + h] * acc;
-            }
-            sum += da[c] * d * (float)sc_sum;
         }
         return sum;
     }

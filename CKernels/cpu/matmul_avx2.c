@@ -124,16 +124,8 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
     const __m256i ones = _mm256_set1_epi16(1), iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const int8_t *qa[4];
     const float *da[4], *sa[4];
-    for (int c = 0; c < C; c++) {
-        qa[c] = ck__qact_qs(a, t0 + c);
-        da[c] = ck__qact_d(a, t0 + c);
-        sa[c] = ck__qact_s(a, t0 + c);
-    }
-    __m256 acc[4][4];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++)
-#pragma clang loop unroll(full)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    ck__qact_tile(a, t0, C, qa, da, sa);
+    __m256 acc[4][4] = {0};  // one accumulator per (row, token)
 
     for (int64_t b0 = 0; b0 < nb; b0 += 16) {
         const int n = nb - b0 < 16 ? (int)(nb - b0) : 16;
@@ -179,29 +171,6 @@ AI void tile_q(const int fmt, const int R, const int C, float *out, int64_t N, c
     for (int r = 0; r < R; r++)
 #pragma clang loop unroll(full)
         for (int c = 0; c < C; c++) out[c * N + r] = hsum256(acc[r][c]);
-}
-
-AI void tokens_q(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
-                 int64_t tb, int64_t te, int64_t N) {
-    int64_t t = tb;
-    for (; t + 4 <= te; t += 4) tile_q(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
-    switch (te - t) {
-    case 3: tile_q(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
-    case 2: tile_q(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
-    case 1: tile_q(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
-    default: break;
-    }
-}
-
-AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
-                   int64_t n1) {
-    const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
-    for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
-        const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
-        int64_t n = n0;
-        for (; n + 4 <= n1; n += 4) tokens_q(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
-        for (; n < n1; n++) tokens_q(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
-    }
 }
 
 // MARK: - K-quants
@@ -343,16 +312,8 @@ AI void tile_k(const int fmt, const int R, const int C, float *out, int64_t N, c
     const int offset = fmt == CK_Q6_K ? 32 : fmt == CK_Q3_K ? 4 : 0;
     const int8_t *qa[4];
     const float *da[4], *sa[4];
-    for (int c = 0; c < C; c++) {
-        qa[c] = ck__qact_qs(a, t0 + c);
-        da[c] = ck__qact_d(a, t0 + c);
-        sa[c] = ck__qact_s(a, t0 + c);
-    }
-    __m256 acc[4][4];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++)
-#pragma clang loop unroll(full)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    ck__qact_tile(a, t0, C, qa, da, sa);
+    __m256 acc[4][4] = {0};  // one accumulator per (row, token)
 
     for (int64_t sb = 0; sb < nsb; sb++) {
         ksuper k[4];
@@ -400,26 +361,34 @@ AI void tile_k(const int fmt, const int R, const int C, float *out, int64_t N, c
         for (int c = 0; c < C; c++) out[c * N + r] = hsum256(acc[r][c]);
 }
 
-AI void tokens_k(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
+// A tile of either family: the format is a constant after inlining, so this costs no branch.
+AI void tile(const int fmt, const int R, const int C, float *out, int64_t N, const uint8_t *wrow, size_t rb,
+             const ck_qact *a, int64_t t0) {
+    if (ck__is_k_quant(fmt)) tile_k(fmt, R, C, out, N, wrow, rb, a, t0);
+    else tile_q(fmt, R, C, out, N, wrow, rb, a, t0);
+}
+
+AI void tokens_q(const int fmt, const int R, float *out, const uint8_t *wrow, size_t rb, const ck_qact *a,
                  int64_t tb, int64_t te, int64_t N) {
     int64_t t = tb;
-    for (; t + 4 <= te; t += 4) tile_k(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
+    for (; t + 4 <= te; t += 4) tile(fmt, R, 4, out + t * N, N, wrow, rb, a, t);
     switch (te - t) {
-    case 3: tile_k(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
-    case 2: tile_k(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
-    case 1: tile_k(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
+    case 3: tile(fmt, R, 3, out + t * N, N, wrow, rb, a, t); break;
+    case 2: tile(fmt, R, 2, out + t * N, N, wrow, rb, a, t); break;
+    case 1: tile(fmt, R, 1, out + t * N, N, wrow, rb, a, t); break;
     default: break;
     }
 }
 
-AI void rows_k_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
                    int64_t n1) {
-    const size_t rb = (size_t)(a->nb / 8) * (size_t)ck__block_bytes(fmt);
+    const int64_t blocks = ck__is_k_quant(fmt) ? a->nb / 8 : a->nb;  // weight blocks per row
+    const size_t rb = (size_t)blocks * (size_t)ck__block_bytes(fmt);
     for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
         const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
         int64_t n = n0;
-        for (; n + 4 <= n1; n += 4) tokens_k(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
-        for (; n < n1; n++) tokens_k(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n + 4 <= n1; n += 4) tokens_q(fmt, 4, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
+        for (; n < n1; n++) tokens_q(fmt, 1, out + n, (const uint8_t *)w + n * rb, rb, a, tb, te, N);
     }
 }
 
@@ -431,11 +400,11 @@ static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_q
     case CK_Q5_0: rows_q_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); break;
     case CK_Q5_1: rows_q_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); break;
     case CK_Q8_0: rows_q_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
-    case CK_Q2_K: rows_k_fmt(CK_Q2_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q3_K: rows_k_fmt(CK_Q3_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q4_K: rows_k_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q5_K: rows_k_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q6_K: rows_k_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q2_K: rows_q_fmt(CK_Q2_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q3_K: rows_q_fmt(CK_Q3_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_K: rows_q_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_K: rows_q_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q6_K: rows_q_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); break;
     default: break;
     }
 }

@@ -228,16 +228,8 @@ AI void tile_q(const int fmt, const int QUADS, const int R, const int C, float *
     const int64_t nb = a->nb;
     const int8_t *qa[4];
     const float *da[4], *sa[4];
-    for (int c = 0; c < C; c++) {
-        qa[c] = ck__qact_qs(a, t0 + c);
-        da[c] = ck__qact_d(a, t0 + c);
-        sa[c] = ck__qact_s(a, t0 + c);
-    }
-    __m256 acc[4][4];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < R; r++)
-#pragma clang loop unroll(full)
-        for (int c = 0; c < C; c++) acc[r][c] = _mm256_setzero_ps();
+    ck__qact_tile(a, t0, C, qa, da, sa);
+    __m256 acc[4][4] = {0};  // one accumulator per (row, token)
 
     // Blocks in spans of up to 64: first the scale table of the whole span (so the dot-product loop never waits
     // for a store it has to read back), then one uninterrupted pass over its blocks.
