@@ -197,6 +197,27 @@ for len in $LENGTHS; do
     done
 done
 
+# --- SwiftGPT: peak memory at llama-bench's own work --------------------------------------------------------------
+# `gpt bench -p LEN -n 0` does what `llama-bench -p LEN -n 0` does (a LEN-token prompt in a LEN-position context, no
+# tokenizer run, no generation), so their process peaks compare like for like.
+for len in $LENGTHS; do
+    ctx_len=$len
+    (( ctx_len > CTX_TRAIN )) && ctx_len=$CTX_TRAIN
+    cmd=("$GPT" bench -m "$MODEL" -p "$ctx_len" -n 0 -r "$REPS" --attention fused --backend "$BACKEND"
+         --threads "$THREADS" --output json)
+    record_command /usr/bin/time -v "${cmd[@]}"
+    log "SwiftGPT bench pp$ctx_len (peak memory)"
+    /usr/bin/time -v -o "$WORK/time.txt" "${cmd[@]}" >"$WORK/gpt-bench.json" 2>"$WORK/gpt.err" \
+        || { cat "$WORK/gpt.err" >&2; die "gpt bench failed"; }
+    python3 - "$len" "$WORK/gpt-bench.json" "$WORK/time.txt" >>"$RESULTS" <<'PY'
+import json, re, sys
+length, jf, tf = sys.argv[1:4]
+r = json.load(open(jf))[0]
+rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(tf).read()).group(1)
+print(f"gptbench\t{length}\t{r['tokensPerSecond']}\t{rss}")
+PY
+done
+
 # --- SwiftGPT: decode after a DEPTH-token context ----------------------------------------------------------------
 if (( DEPTH > 0 )); then
     cmd=("$GPT" bench -m "$MODEL" -p 0 -n "$TG" -d "$DEPTH" -r "$REPS" --attention "$(echo $ATTENTION | tr ' ' ,)"
@@ -260,12 +281,14 @@ from datetime import datetime, timezone
 
 (resf, cmdf, model, backend, threads, reps, gen, depth, tg, lengths, attentions, fas) = sys.argv[1:13]
 lengths, attentions, fas = lengths.split(), attentions.split(), fas.split()
-gpt, gptdepth, llama, llamadepth = {}, {}, {}, {}
+gpt, gptbench, gptdepth, llama, llamadepth = {}, {}, {}, {}, {}
 commit, cpu = "", ""
 for line in open(resf):
     f = line.rstrip("\n").split("\t")
     if f[0] == "gpt":  # len attention rep promptTokens prefill decode rssKB
         gpt.setdefault((f[1], f[2]), []).append(f[4:])
+    elif f[0] == "gptbench":  # len t/s rssKB
+        gptbench[f[1]] = (float(f[2]), int(f[3]))
     elif f[0] == "gptdepth":
         gptdepth[f[1]] = (float(f[3]), float(f[4]))
     elif f[0] == "llama":  # len fa avg sd rss commit cpu
@@ -330,6 +353,20 @@ for length in lengths:
         r = llama.get((length, fa))
         if r:
             print(f"| {length} | llama.cpp | fa={fa} | {length} | {ts((r[0], r[1]))} | — | {mib(r[2])} | |")
+if gptbench:
+    print()
+    print("Peak memory at equal work: `gpt bench -p LEN -n 0` (fused attention) against `llama-bench -p LEN -n 0 -fa 1`, "
+          "both the whole process's peak resident set (GNU time), mapped model pages, libraries and KV cache included:")
+    print()
+    print("| context | SwiftGPT pp t/s | SwiftGPT peak RSS MiB | llama.cpp fa=1 pp t/s | llama.cpp fa=1 peak RSS MiB | RSS ratio |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for length in lengths:
+        g, ref = gptbench.get(length), llama.get((length, "1"))
+        if not g:
+            continue
+        cells = [f"{g[0]:.1f}", mib(g[1])]
+        cells += [f"{ref[0]:.1f}", mib(ref[2]), f"{g[1] / ref[2]:.2f}"] if ref else ["—", "—", "—"]
+        print(f"| {length} | " + " | ".join(cells) + " |")
 if int(depth) > 0:
     print()
     print(f"Decode after a {depth}-token context (`tg{tg} @ d{depth}`: the context is filled untimed before each "

@@ -197,20 +197,19 @@ open class OpenMPBackend: Backend {
         let nt = Int32(threads)
         let w = Int64(max(0, a.window))
         let (out, q) = (o.floats + a.row * o.cols, qi.floats + a.row * qi.cols)
+        let s = try ensureScratch(scratchBytes(for: .attention(a)))
         var probabilities: UnsafeMutableRawPointer?
         switch (a.kind, k.format) {
         case (.fused, .f32):
-            let s = try ensureScratch(ck_attention_fused_scratch_bytes(t, p, nh, hd, nt))
             ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, s)
         case (.fused, .f16):
-            let s = try ensureScratch(ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, nt))
             ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, s)
         case (.naive, .f32):
-            probabilities = try ensureScratch(ck_attention_naive_scratch_bytes(t, p, nh))
-            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, probabilities)
+            probabilities = s
+            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, s)
         case (.naive, .f16):
-            probabilities = try ensureScratch(ck_attention_naive_f16kv_scratch_bytes(t, p, nh))
-            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, probabilities)
+            probabilities = s
+            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, s)
         default:
             throw BackendError.unsupported(op: .attention, format: k.format, backend: name)
         }
@@ -225,6 +224,30 @@ open class OpenMPBackend: Backend {
     }
 
     open func synchronize() throws {}
+
+    /// The scratch of a product (its input rows quantized, for quantized weights) or of attention (fused: a
+    /// workspace per thread and the key-split partials; naive: the whole score matrix). One buffer, grown to the
+    /// largest of these, serves every op.
+    open func scratchBytes(for op: Op) -> Int {
+        switch op {
+        case .matmul(_, let x, let ws, let rows):
+            return ws.map { Int(ck_matmul_scratch_bytes(Int32($0.format.ggmlType), Int64(rows), Int64(x.cols))) }
+                .max() ?? 0
+        case .attention(let a):
+            let (t, p, nh, hd) = (Int64(a.rows), Int64(a.startPos), Int64(a.nHeads), Int64(a.headDim))
+            let f16 = a.kCache.format == .f16
+            switch a.kind {
+            case .fused:
+                return Int(f16 ? ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, Int32(threads))
+                               : ck_attention_fused_scratch_bytes(t, p, nh, hd, Int32(threads)))
+            case .naive:
+                return Int(f16 ? ck_attention_naive_f16kv_scratch_bytes(t, p, nh)
+                               : ck_attention_naive_scratch_bytes(t, p, nh))
+            }
+        default:
+            return 0
+        }
+    }
 
     // MARK: - Helpers
 

@@ -78,9 +78,16 @@ public protocol Backend: AnyObject {
 
     /// Waits until every enqueued op has finished.
     func synchronize() throws
+
+    /// Bytes of working memory `run(op)` takes besides the op's tensors (quantized activations, attention
+    /// workspaces), for the memory budget a load prints.
+    func scratchBytes(for op: Op) -> Int
 }
 
 extension Backend {
+    /// Backends that keep no scratch of their own.
+    public func scratchBytes(for op: Op) -> Int { 0 }
+
     /// Device backends copy: their memory is not the host's.
     public func adopt(_ shape: [Int], _ format: WeightFormat, bytes: UnsafeRawBufferPointer, owner: AnyObject,
                       label: String) throws -> (any DeviceTensor)? { nil }

@@ -24,4 +24,5 @@ open class ForwardingBackend: Backend {
     open func supports(_ op: Op) -> Bool { inner.supports(op) }
     open func run(_ op: Op) throws { try inner.run(op) }
     open func synchronize() throws { try inner.synchronize() }
+    open func scratchBytes(for op: Op) -> Int { inner.scratchBytes(for: op) }
 }

@@ -24,7 +24,7 @@ public enum Op {
     case copyRows(dst: any DeviceTensor, dstRow: Int, src: any DeviceTensor, srcRow: Int, rows: Int)
     /// Causal attention of some rows of q over one sequence's KV cache.
     case attention(Attention)
-    /// out (T, n) = silu(gate) * up.
+    /// out (T, n) = silu(gate) * up (out may alias gate).
     case swiglu(out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int)
     /// out (T, n) = gelu(x), tanh approximation.
     case gelu(out: any DeviceTensor, x: any DeviceTensor, rows: Int)

@@ -29,6 +29,8 @@ public struct ForwardPlan {
     public var outputRows: (any DeviceTensor)?
     public var head: [Op] = []
     public var logits: (any DeviceTensor)?
+    /// Bytes of the activation buffers `PlanBuilder.activation` made (the logits buffer included).
+    public var activationBytes = 0
     /// Rows the body's buffers hold, and rows the head's hold.
     public let maxBatch: Int
     public let outputGroup: Int
@@ -87,7 +89,9 @@ public final class PlanBuilder {
 
     /// An F32 activation buffer (rows, width).
     public func activation(_ label: String, width: Int) throws -> any DeviceTensor {
-        try backend.allocate([rows, width], .f32, label: label)
+        let buffer = try backend.allocate([rows, width], .f32, label: label)
+        plan.activationBytes += buffer.byteCount
+        return buffer
     }
 
     // MARK: - Ops over the batch's rows

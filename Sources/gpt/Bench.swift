@@ -1,5 +1,7 @@
 // gpt bench: prompt (pp) and generation (tg) tokens/s in the manner of llama-bench: mean ± sd over -r runs after a
-// warm-up, one row per configuration. Progress goes to stderr; the table to stdout.
+// warm-up, one row per configuration. Progress goes to stderr; the table to stdout. Each row also has the process's
+// peak resident memory during that test (the kernel's high-water mark, reset before the test) and, for decode, the
+// share of the calibrated read bandwidth the weights and KV cache streamed at (`gpt profile --calibrate`).
 import ArgumentParser
 import Foundation
 import SwiftGPT
@@ -65,6 +67,10 @@ struct Bench: ParsableCommand {
     struct Row: Codable {
         var model: String, backend: String, threads: Int, attention: String, kv: String, test: String, depth: Int
         var tokensPerSecond: Double, standardDeviation: Double, samples: [Double]
+        /// Peak resident set of the process during this test (model mapped and loaded, cache, buffers), MiB.
+        var peakRSSMiB: Double?
+        /// tg: bytes read per token (weights + the KV cache it attends over) × t/s ÷ the calibrated bandwidth.
+        var bandwidthShare: Double?
     }
 
     func run() throws {
@@ -83,25 +89,38 @@ struct Bench: ParsableCommand {
                                                   maxBatch: batch, attention: kind,
                                                   kvFormat: kvType.flatMap(WeightFormat.init(rawValue:)))
                     let usedThreads = threadCount > 0 ? threadCount : CPUInfo.physicalCores
-                    var results: [(depth: Int, result: BenchmarkResult)] = []
+                    var results: [(depth: Int, result: BenchmarkResult, peak: Double?, share: Double?)] = []
+                    let e = model.executor
+                    let roof = Roofline.cached(threads: usedThreads)
                     for depth in depths {
                         let at = depth > 0 ? " @ d\(depth)" : ""
                         for tokens in prompts {
                             Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) pp\(tokens)\(at) ...\n")
-                            results.append((depth, try model.executor.benchmarkPrompt(
-                                tokens: tokens, repetitions: r, depth: depth)))
+                            ResidentMemory.resetPeak()
+                            let result = try e.benchmarkPrompt(tokens: tokens, repetitions: r, depth: depth)
+                            results.append((depth, result, ResidentMemory.peakMiB(), nil))
                         }
                         for tokens in gens {
                             Console.err("bench: \(be.name) t=\(usedThreads) \(attentionName) tg\(tokens)\(at) ...\n")
-                            results.append((depth, try model.executor.benchmarkGeneration(
-                                tokens: tokens, repetitions: r, depth: depth)))
+                            ResidentMemory.resetPeak()
+                            let result = try e.benchmarkGeneration(tokens: tokens, repetitions: r, depth: depth)
+                            // each step reads every weight once and the keys and values of the positions so far
+                            let keys = Double(depth) + Double(tokens + 1) / 2
+                            let kvBytes = keys * Double(2 * e.config.nLayers * e.kvFormat.byteCount(e.config.kvDim))
+                            let share = roof.map { (Double(e.weightBytes) + kvBytes) * result.mean / ($0.bandwidthGBps * 1e9) }
+                            results.append((depth, result, ResidentMemory.peakMiB(), share))
                         }
                     }
                     let name = URL(fileURLWithPath: modelOptions.path).lastPathComponent
-                    rows += results.map { depth, result in
+                    rows += results.map { depth, result, peak, share in
                         Row(model: name, backend: be.name, threads: usedThreads, attention: attentionName,
-                            kv: model.executor.kvFormat.rawValue, test: result.test, depth: depth, tokensPerSecond: result.mean,
-                            standardDeviation: result.standardDeviation, samples: result.samples)
+                            kv: e.kvFormat.rawValue, test: result.test, depth: depth, tokensPerSecond: result.mean,
+                            standardDeviation: result.standardDeviation, samples: result.samples, peakRSSMiB: peak,
+                            bandwidthShare: share)
+                    }
+                    if gens.isEmpty == false && roof == nil {
+                        Console.err("bench: no calibrated bandwidth for \(usedThreads) threads: run `gpt profile "
+                            + "--calibrate -t \(usedThreads)` once for the bandwidth column\n")
                     }
                 }
             }
@@ -112,18 +131,42 @@ struct Bench: ParsableCommand {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             Console.out(String(decoding: try encoder.encode(rows), as: UTF8.self) + "\n")
         case .csv:
-            Console.out("model,backend,threads,attention,kv,test,t/s,sd\n")
+            Console.out("model,backend,threads,attention,kv,test,t/s,sd,peak_rss_mib,bandwidth_share\n")
             for row in rows {
                 Console.out("\(row.model),\(row.backend),\(row.threads),\(row.attention),\(row.kv),\(row.test),"
-                    + String(format: "%.2f,%.2f", row.tokensPerSecond, row.standardDeviation) + "\n")
+                    + String(format: "%.2f,%.2f,", row.tokensPerSecond, row.standardDeviation)
+                    + (row.peakRSSMiB.map { String(format: "%.1f", $0) } ?? "") + ","
+                    + (row.bandwidthShare.map { String(format: "%.3f", $0) } ?? "") + "\n")
             }
         case .md:
-            Console.out("| model | backend | threads | attention | kv | test | t/s |\n")
-            Console.out("| --- | --- | ---: | --- | --- | ---: | ---: |\n")
+            Console.out("| model | backend | threads | attention | kv | test | t/s | peak RSS MiB | of bandwidth |\n")
+            Console.out("| --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n")
             for row in rows {
                 Console.out("| \(row.model) | \(row.backend) | \(row.threads) | \(row.attention) | \(row.kv) | \(row.test) | "
-                    + String(format: "%.2f ± %.2f", row.tokensPerSecond, row.standardDeviation) + " |\n")
+                    + String(format: "%.2f ± %.2f", row.tokensPerSecond, row.standardDeviation) + " | "
+                    + (row.peakRSSMiB.map { String(format: "%.0f", $0) } ?? "—") + " | "
+                    + (row.bandwidthShare.map { String(format: "%.0f%%", 100 * $0) } ?? "—") + " |\n")
             }
         }
+    }
+}
+
+/// The process's peak resident memory (Linux: VmHWM in /proc/self/status), resettable so that a figure covers one
+/// test: writing 5 to /proc/self/clear_refs sets the high-water mark back to the current resident set.
+enum ResidentMemory {
+    static func resetPeak() {
+        guard let f = fopen("/proc/self/clear_refs", "w") else { return }
+        fputs("5", f)
+        fclose(f)
+    }
+
+    /// VmHWM in MiB; nil where /proc does not report it.
+    static func peakMiB() -> Double? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+            let kB = line.split(separator: " ").compactMap { Int($0) }.first
+            return kB.map { Double($0) / 1024 }
+        }
+        return nil
     }
 }

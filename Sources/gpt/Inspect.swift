@@ -86,6 +86,12 @@ struct Inspect: ParsableCommand {
         let shown = all ? file.tensors : Array(file.tensors.prefix(12))
         for t in shown { out += "| \(t.name) | \(t.shape) | \(t.format) | \(t.byteCount) |\n" }
         if shown.count < file.tensors.count { out += "| … \(file.tensors.count - shown.count) more (--all) | | | |\n" }
+        if problems.isEmpty, let name = runnable.first,
+           let model = try? LanguageModel.open(path: path, backend: BackendRegistry.standard.make(name),
+                                               nCtx: min(architecture?.config.nCtxTrain ?? 4096, 4096))
+        {
+            out += "\n" + (try memoryBudgetText(model))
+        }
         if let architecture {
             out += "\n" + Params.render(try architecture.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
         }

@@ -105,6 +105,9 @@ struct ComputeOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Most prompt tokens processed in one batch.")
     var batch: Int = 512
 
+    @Flag(help: "After loading, print the memory budget (weights, KV cache, activations, logits, scratch) to stderr.")
+    var verbose = false
+
     var backendName: String {
         backend ?? ProcessInfo.processInfo.environment["GPT_BACKEND"].flatMap { $0.isEmpty ? nil : $0 } ?? "auto"
     }
@@ -144,6 +147,7 @@ struct ComputeOptions: ParsableArguments {
         if checkTensors {
             for t in try model.source.nonFiniteTensors() { Console.err("warning: \(path): \(t)\n") }
         }
+        if verbose { Console.err(try memoryBudgetText(model)) }
         return model
     }
 }
@@ -410,6 +414,13 @@ struct GenerationReport {
         if contextFull { return "the context is full: the answer is cut off (raise --ctx for more room)" }
         return "cut off at -n \(limit) tokens; raise -n for a longer answer"
     }
+}
+
+/// The memory budget of a loaded model, headed by what it was computed for.
+func memoryBudgetText(_ model: LanguageModel) throws -> String {
+    let e = model.executor
+    return "memory budget (\(model.backend.name), context \(e.nCtx), \(e.kvFormat.rawValue) KV cache, batch \(e.maxBatch), "
+        + "\(e.attention.rawValue) attention):\n" + (try e.memoryBudget()).render()
 }
 
 func loadLine(_ model: LanguageModel) -> String {

@@ -50,10 +50,10 @@ public struct Llama: ModelArchitecture {
         let k = try p.activation("k", width: c.kvDim)
         let v = try p.activation("v", width: c.kvDim)
         let att = try p.activation("attn", width: c.qDim)
-        let proj = try p.activation("proj", width: c.nEmbd)
-        let gate = try p.activation("ffn_gate", width: c.nFF)
+        let gate = try p.activation("ffn_gate", width: c.nFF)  // then silu(gate) * up, in place
         let up = try p.activation("ffn_up", width: c.nFF)
-        let hidden = try p.activation("ffn_hidden", width: c.nFF)
+        // x_norm is dead after each block's first product, so it also holds the projections added to x
+        let proj = xn
 
         // MARK: forward pass
         // token embedding
@@ -77,8 +77,8 @@ public struct Llama: ModelArchitecture {
             // MLP norm, then SwiGLU: down(silu(gate(x)) * up(x))
             p.rmsNorm(xn, x, layer.ffnNorm, eps: c.normEps)
             p.matmul([gate, up], xn, [layer.wGate, layer.wUp])
-            p.swiglu(hidden, gate: gate, up: up)
-            p.matmul(proj, hidden, layer.wDown)
+            p.swiglu(gate, gate: gate, up: up)
+            p.matmul(proj, gate, layer.wDown)
             // residual connection
             p.add(x, x, proj)
         }
