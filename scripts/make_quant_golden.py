@@ -1,20 +1,28 @@
 #!/usr/bin/env python3
-"""Golden data for SwiftGPT's quantized formats, from llama.cpp: variants of the default model made by llama.cpp's
-own quantizer, their greedy continuations (with the top-1/top-2 margins) and their llama-perplexity values.
+"""Golden data for SwiftGPT's quantized formats, from llama.cpp: variants of the default model, their greedy
+continuations in llama.cpp (with the top-1/top-2 margins) and their llama-perplexity values.
 
-Steps (each skips what is already done):
-  1. llama-quantize --allow-requantize MODEL VARIANTS/SmolLM2-135M-Instruct.TYPE.gguf TYPE for every TYPE
-     (Q4_0 Q5_0 Q5_1 Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K). The default model is Q4_1, so these are requantized:
-     quality drops, but SwiftGPT and llama.cpp read the same files, so the comparisons hold.
+Steps:
+  1. `gpt quantize MODEL VARIANTS/swiftgpt/SmolLM2-135M-Instruct.TYPE.gguf TYPE` for every TYPE (Q4_0 Q5_0 Q5_1
+     Q8_0 Q2_K Q3_K_M Q4_K_M Q5_K_M Q6_K), the files EndToEndTests/QuantGoldenTests makes itself and checks by
+     SHA-256 (so the golden data below is llama.cpp's on exactly the bytes the test runs). The default model is Q4_1,
+     so these are requantized: quality drops, but SwiftGPT and llama.cpp read the same files, so the comparisons hold.
+     Also `llama-quantize --allow-requantize MODEL VARIANTS/SmolLM2-135M-Instruct.TYPE.gguf TYPE` (skipped when the
+     file is there), and each file's tensor data is compared with gpt quantize's (gguf-py's GGUFReader): recorded as
+     "tensors_equal_to_llama_quantize" (count of equal tensors / all).
      VARIANTS defaults to ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/variants (shared; never committed).
-  2. For the default model and every variant: greedy continuations of three prompts (make_golden.py's driver:
-     libllama through the llama-cpp-python ctypes bindings, F32 KV cache, flash attention off) and
-     `llama-perplexity -c 128 --chunks 4 -b 128` on Tests/EndToEndTests/Golden/declaration.txt.
-  3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities; no logits, no model bytes).
+  2. For the default model and every variant made by gpt quantize: greedy continuations of three prompts
+     (make_golden.py's driver: libllama through the llama-cpp-python ctypes bindings, F32 KV cache, flash attention
+     off) and `llama-perplexity -c 128 --chunks 4 -b 128 -ctk f32 -ctv f32 -fa off` on
+     Tests/EndToEndTests/Golden/declaration.txt.
+  3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities, SHA-256; no model bytes); with
+     --types, the other types' entries already in the file are kept.
 
 Usage:
-  scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--quantize-only] [--threads 2]
-Needs llama.cpp built by scripts/build-llama.sh (llama-quantize, llama-perplexity, libllama.so).
+  scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--gpt .build/release/gpt]
+                               [--quantize-only] [--threads 2]
+Needs gpt built (`swift build -c release --product gpt`) and llama.cpp built by scripts/build-llama.sh
+(llama-quantize, llama-perplexity, libllama.so; gguf-py from its source tree).
 """
 from __future__ import annotations
 
@@ -33,7 +41,9 @@ TYPES = ["Q4_0", "Q4_K_M", "Q8_0", "Q6_K", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q5
 PROMPT_NAMES = ["capital", "robot", "chat"]
 N_PREDICT = 32
 TEXT = mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "declaration.txt"
-PPL_ARGS = ["-c", "128", "--chunks", "4", "-b", "128"]
+# F32 KV cache and flash attention off, as the greedy runs and SwiftGPT's test (llama-perplexity's defaults, F16 KV and
+# flash attention on, give 15.0052 instead of 15.2154 on the Q4_1 file: 1.4% apart, more than the test's tolerance)
+PPL_ARGS = ["-c", "128", "--chunks", "4", "-b", "128", "-ctk", "f32", "-ctv", "f32", "-fa", "off"]
 
 
 def variant_path(variants: Path, model: Path, qtype: str) -> Path:
@@ -52,6 +62,21 @@ def perplexity(bin_dir: Path, model: Path, threads: int) -> dict:
     return {"ppl": float(m.group(1)), "uncertainty": float(m.group(2)), "chunk_ppl": chunks}
 
 
+def gguf_py(llama_dir: Path):
+    sys.path.insert(0, str(next(llama_dir.glob("llama_cpp_python-*/vendor/llama.cpp/gguf-py"))))
+    import gguf  # noqa: E402  (needs numpy)
+    return gguf
+
+
+def equal_tensors(gguf, a: Path, b: Path) -> str:
+    """How many tensors of `a` have the same name, type, shape and bytes in `b`, as "equal/all"."""
+    ta = {t.name: t for t in gguf.GGUFReader(str(a)).tensors}
+    tb = {t.name: t for t in gguf.GGUFReader(str(b)).tensors}
+    same = sum(1 for n, t in ta.items() if n in tb and t.tensor_type == tb[n].tensor_type
+               and list(t.shape) == list(tb[n].shape) and t.data.tobytes() == tb[n].data.tobytes())
+    return f"{same}/{len(ta)}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=Path(os.environ.get("GPT_MODEL") or
@@ -59,19 +84,29 @@ def main() -> None:
     p.add_argument("--variants", type=Path, default=mg.CACHE / "models" / "variants")
     p.add_argument("--llama-dir", type=Path, default=Path(os.environ.get("LLAMA_DIR") or mg.CACHE / "llama.cpp"))
     p.add_argument("--types", default=",".join(TYPES))
+    p.add_argument("--gpt", type=Path, default=mg.REPO / ".build" / "release" / "gpt")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quantize-only", action="store_true", help="make the variant files, write no golden data")
     p.add_argument("--out", type=Path, default=mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "quant.json")
     a = p.parse_args()
     bin_dir = a.llama_dir / "bin"
     types = [t for t in a.types.split(",") if t]
-    a.variants.mkdir(parents=True, exist_ok=True)
+    ours = a.variants / "swiftgpt"
+    ours.mkdir(parents=True, exist_ok=True)
+    gguf = gguf_py(a.llama_dir)
+    same_as_llama = {}
     for t in types:
-        out = variant_path(a.variants, a.model, t)
-        if not out.is_file():
-            print(f"llama-quantize {t} -> {out}", file=sys.stderr)
-            subprocess.run([str(bin_dir / "llama-quantize"), "--allow-requantize", str(a.model), str(out), t,
+        out = variant_path(ours, a.model, t)
+        print(f"gpt quantize {t} -> {out}", file=sys.stderr)
+        subprocess.run([str(a.gpt), "quantize", str(a.model), str(out), t, "-t", str(a.threads)], check=True,
+                       capture_output=True)
+        theirs = variant_path(a.variants, a.model, t)
+        if not theirs.is_file():
+            print(f"llama-quantize {t} -> {theirs}", file=sys.stderr)
+            subprocess.run([str(bin_dir / "llama-quantize"), "--allow-requantize", str(a.model), str(theirs), t,
                             str(a.threads)], check=True, capture_output=True)
+        same_as_llama[t] = equal_tensors(gguf, out, theirs)
+        print(f"  tensors equal to llama-quantize's: {same_as_llama[t]}", file=sys.stderr)
     if a.quantize_only:
         return
 
@@ -85,6 +120,10 @@ def main() -> None:
         "reference": "llama.cpp: llama-quantize --allow-requantize, llama-perplexity, libllama (ctypes)",
         **mg.vendored_info(args.py_src),
         "base_model": {"file": a.model.name, "sha256": mg.sha256(a.model)},
+        "variants_made_by": "gpt quantize MODEL VARIANTS/swiftgpt/FILE TYPE -t N (deterministic; "
+                            "EndToEndTests/QuantGoldenTests makes the same files and checks their sha256)",
+        "perplexity_ctx": 128,
+        "perplexity_chunks": 4,
         "perplexity_command": "llama-perplexity -m FILE -f Tests/EndToEndTests/Golden/declaration.txt "
                               + " ".join(PPL_ARGS) + f" -t {a.threads}",
         "perplexity_text": "Tests/EndToEndTests/Golden/declaration.txt (the Declaration of Independence, 1776: "
@@ -94,8 +133,16 @@ def main() -> None:
         "rules": {"near_tie": f"margin < {mg.NEAR_TIE}: either of the top two may be chosen, and the comparison "
                               "stops when the runner-up is"},
     }
+    kept = {}
+    if a.out.is_file() and set(types) != set(TYPES):
+        kept = {e["type"]: e for e in json.loads(a.out.read_text())["variants"]}
     entries = []
-    for t, path in [("Q4_1", a.model)] + [(t, variant_path(a.variants, a.model, t)) for t in types]:
+    base = kept.get("Q4_1")
+    reuse_base = base is not None and base["sha256"] == meta["base_model"]["sha256"]
+    for t, path in [("Q4_1", a.model)] + [(t, variant_path(ours, a.model, t)) for t in types]:
+        if t == "Q4_1" and reuse_base:  # a partial run (--types) keeps the base model's entry
+            entries.append(base)
+            continue
         args.model = path
         llm = mg.Llama(L, args)
         greedy = []
@@ -109,8 +156,10 @@ def main() -> None:
         print(f"{t:7s} ppl {ppl['ppl']:.4f} +/- {ppl['uncertainty']:.4f}  {path.stat().st_size} bytes",
               file=sys.stderr)
         entries.append({"type": t, "file": path.name, "size": path.stat().st_size, "sha256": mg.sha256(path),
+                        **({"tensors_equal_to_llama_quantize": same_as_llama[t]} if t in same_as_llama else {}),
                         "perplexity": ppl, "greedy": greedy})
-        write(a.out, meta, entries)  # after every file: a long run keeps what it has done
+        write(a.out, meta, entries + [kept[k] for k in TYPES if k in kept and k not in types])
+        # (after every file: a long run keeps what it has done)
     print(f"wrote {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
 
 

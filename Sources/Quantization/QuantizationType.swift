@@ -165,7 +165,8 @@ public struct QuantizationPlan {
         if shape[0] % f.blockSize != 0 {
             let from = f
             switch f {
-            case .q2_K, .q3_K, .q4_K: f = .q5_0
+            case .q2_K, .q3_K: f = .q4_0
+            case .q4_K: f = .q5_0
             case .q5_K: f = .q5_1
             case .q6_K: f = .q8_0
             default: break

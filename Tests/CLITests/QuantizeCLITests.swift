@@ -30,6 +30,10 @@ struct QuantizeCLITests {
         #expect(r.stdout.contains("| blk.0.attn_v.weight | [576, 192] | Q4_1 | Q8_0 |"))
         #expect(r.stdout.contains("| token_embd.weight | [576, 49152] | Q8_0 | Q8_0 |"))
         #expect(r.stdout.contains("| blk.0.attn_norm.weight | [576] | F32 | F32 |"))
+        // Q2_K and Q3_K fall back to Q4_0 (as llama-quantize's file of the same type has it)
+        let q2 = try GPTBinary.run(["quantize", GPTBinary.model!, tempFile("unused.gguf"), "Q2_K", "--dry-run"])
+        #expect(q2.stdout.contains("| blk.0.attn_q.weight | [576, 576] | Q4_1 | Q4_0 |"), "\(q2.stdout)")
+        #expect(q2.stdout.contains("| blk.0.ffn_down.weight | [1536, 576] | Q4_1 | Q3_K |"), "\(q2.stdout)")
     }
 
     @Test("GGUF file and Hugging Face folder to each file type: the result loads and generates",
