@@ -50,14 +50,15 @@ struct GGUFRealModelTests {
         #expect(try file.string("tokenizer.ggml.model") == "gpt2")
     }
 
-    @Test("parsing is fast")
+    @Test("parsing is not quadratic in the vocabulary")
     func speed() throws {
         _ = try GGUFFile(path: path)  // warm the page cache
         let clock = ContinuousClock()
         let elapsed = try clock.measure { _ = try GGUFFile(path: path) }
-        // 49152 token strings + 48900 merges: about 5 ms in release and 30 ms in debug builds (2-core x86 VM);
-        // 0.3 s is the budget the engine's start-up allows, with room for a busy machine.
-        #expect(elapsed < .milliseconds(300), "parsing took \(elapsed)")
+        // Not a benchmark: 49152 token strings + 48900 merges take about 5 ms in release and 30 ms in debug builds
+        // (2-core x86 VM); a parser quadratic in the array lengths takes tens of seconds. 3 s leaves room for a
+        // machine loaded by parallel builds (0.3 s failed there once).
+        #expect(elapsed < .seconds(3), "parsing took \(elapsed)")
     }
 
     @Test("truncated copies throw GGUFError")
