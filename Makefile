@@ -38,10 +38,14 @@ fuzz:
 # (Swift on Linux has no -sanitize=undefined: UBSan covers the C kernels, whose handlers the ASan runtime carries.)
 SANITIZE := --scratch-path .build-sanitize --sanitize=address -Xcc -fsanitize=undefined -Xcc -fno-sanitize=function
 SANITIZE_FILTER ?= GGUFTests|CKernelsTests|GPTEngineTests|GPT2Tests|TokenizationTests
+# Timing tests mean nothing at ASan's speed. use_sigaltstack=0: ASan unmaps whatever alternate signal stack a thread
+# has at exit, even one another component installed (the Swift runtime, LLVM inside PoCL), and then dies in its own
+# runtime (google/sanitizers#1152): that stopped a run with no finding of ours.
+SANITIZE_SKIP ?= PerformanceTests|GGUFRealModelTests/speed
 test-sanitize: deps
 	$(SWIFT) build --build-tests $(SANITIZE)
-	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		$(SWIFT) test --skip-build $(SANITIZE) --filter '$(SANITIZE_FILTER)'
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:use_sigaltstack=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(SWIFT) test --skip-build $(SANITIZE) --filter '$(SANITIZE_FILTER)' --skip '$(SANITIZE_SKIP)'
 
 # `gpt serve` driven by the official openai client (its venv is made once, in the cache).
 test-server:
