@@ -187,6 +187,13 @@ static void rows_q_scalar(int fmt, float *out, const void *w, const ck_qact *a, 
     }
 }
 
+/// The i-th float of a row at any byte alignment (memcpy compiles to one load).
+static inline float load_f32(const unsigned char *row, int64_t i) {
+    float v;
+    memcpy(&v, row + (size_t)i * sizeof(float), sizeof v);
+    return v;
+}
+
 static void rows_f_scalar(int fmt, float *out, const void *w, const float *x, int64_t T, int64_t K, int64_t N,
                           int64_t n0, int64_t n1) {
     // 8 partial sums so the compiler can keep them in one vector register (no reassociation needed).
@@ -196,10 +203,11 @@ static void rows_f_scalar(int fmt, float *out, const void *w, const float *x, in
             float part[8] = {0};
             int64_t k = 0;
             if (fmt == CK_F32) {
-                const float *wr = (const float *)w + n * K;
+                // F32 rows may start at any 2-byte offset, like the blocks of the other formats: read bytes, not floats
+                const unsigned char *wr = (const unsigned char *)w + (size_t)(n * K) * sizeof(float);
                 for (; k + 8 <= K; k += 8)
-                    for (int i = 0; i < 8; i++) part[i] += wr[k + i] * xr[k + i];
-                for (; k < K; k++) part[0] += wr[k] * xr[k];
+                    for (int i = 0; i < 8; i++) part[i] += load_f32(wr, k + i) * xr[k + i];
+                for (; k < K; k++) part[0] += load_f32(wr, k) * xr[k];
             } else if (fmt == CK_F16) {
                 const uint16_t *wr = (const uint16_t *)w + n * K;
                 for (; k + 8 <= K; k += 8)
