@@ -94,6 +94,23 @@ public final class PlanBuilder {
         return buffer
     }
 
+    /// The activation buffers of a pre-norm decoder block, (B, width) each, named as every architecture names them.
+    public struct DecoderActivations {
+        public let x, xn, q, k, v, att, proj, gate, up, hidden: any DeviceTensor
+    }
+
+    /// One separate buffer per role: the residual stream x, its norm xn, q/k/v, the attention output, a projection
+    /// back to nEmbd, and the MLP's gate, up and hidden.
+    public func decoderActivations() throws -> DecoderActivations {
+        let c = config
+        return DecoderActivations(
+            x: try activation("x", width: c.nEmbd), xn: try activation("x_norm", width: c.nEmbd),
+            q: try activation("q", width: c.qDim), k: try activation("k", width: c.kvDim),
+            v: try activation("v", width: c.kvDim), att: try activation("attn", width: c.qDim),
+            proj: try activation("proj", width: c.nEmbd), gate: try activation("ffn_gate", width: c.nFF),
+            up: try activation("ffn_up", width: c.nFF), hidden: try activation("ffn_hidden", width: c.nFF))
+    }
+
     // MARK: - Ops over the batch's rows
 
     /// Appends any op; its rows are set when it runs.

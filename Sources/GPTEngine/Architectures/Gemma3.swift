@@ -79,16 +79,9 @@ public struct Gemma3: ModelArchitecture {
         let output = try p.optionalWeight("output.weight", [c.nVocab, c.nEmbd]) ?? tokenEmbedding
 
         // MARK: activations
-        let x = try p.activation("x", width: c.nEmbd)  // residual stream
-        let xn = try p.activation("x_norm", width: c.nEmbd)
-        let q = try p.activation("q", width: c.qDim)
-        let k = try p.activation("k", width: c.kvDim)
-        let v = try p.activation("v", width: c.kvDim)
-        let att = try p.activation("attn", width: c.qDim)
-        let proj = try p.activation("proj", width: c.nEmbd)
-        let gate = try p.activation("ffn_gate", width: c.nFF)
-        let up = try p.activation("ffn_up", width: c.nFF)
-        let hidden = try p.activation("ffn_hidden", width: c.nFF)
+        let a = try p.decoderActivations()
+        let (x, xn, q, k, v, att, proj) = (a.x, a.xn, a.q, a.k, a.v, a.att, a.proj)
+        let (gate, up, hidden) = (a.gate, a.up, a.hidden)
 
         // MARK: forward pass
         // token embedding, scaled by √nEmbd
