@@ -118,35 +118,54 @@ def common_keys(w, n_layer: int, n_embd: int, n_ff: int, n_head: int, n_head_kv:
 
 # MARK: - Architectures
 
-def write_qwen2(path: Path, seed: int) -> dict:
-    """Qwen2: llama's block with biases on the query, key and value projections, NeoX RoPE, an untied output."""
+L, D, F, H, HKV = 2, 64, 96, 4, 2  # layers, width, MLP width, query heads, key/value heads of every tiny model
+HD = D // H  # head size
+
+
+def write_decoder(path: Path, arch: str, seed: int, *, pre: str, rope_base: float, eps: float = 1e-5,
+                  ctx: int = 256, keys=lambda w: None, globals_=lambda t: None, qkv_bias: bool = False,
+                  fused_qkv: bool = False, fused_gate_up: bool = False, **shape) -> dict:
+    """A pre-norm decoder as llama.cpp's loaders name it: the common keys, then `keys(w)`; the token embedding, then
+    `globals_(t)` (tensors shared by every layer), then each layer (attn_norm; attn_q/k/v with their biases if
+    `qkv_bias`, or one attn_qkv with rows q | k | v if `fused_qkv`; attn_output; ffn_norm; ffn_gate and ffn_up, or
+    one ffn_up with rows gate | up if `fused_gate_up`; ffn_down); output_norm and an untied output. The order of
+    the writes is the order of the random draws: it fixes the file's bytes."""
     import gguf
-    L, D, F, H, HKV = 2, 64, 96, 4, 2
-    hd = D // H
-    w = gguf.GGUFWriter(str(path), "qwen2")
-    common_keys(w, L, D, F, H, HKV, ctx=256, rope_base=1_000_000.0, eps=1e-6)
-    n_vocab = add_vocabulary(w, "qwen2")
+    w = gguf.GGUFWriter(str(path), arch)
+    common_keys(w, L, D, F, H, HKV, ctx=ctx, rope_base=rope_base, eps=eps)
+    keys(w)
+    n_vocab = add_vocabulary(w, pre)
     t = Weights(w, seed)
     t.embedding("token_embd.weight", n_vocab, D)
+    globals_(t)
     for i in range(L):
         b = f"blk.{i}."
         t.gain(b + "attn_norm.weight", D)
-        t.matrix(b + "attn_q.weight", H * hd, D)
-        t.bias(b + "attn_q.bias", H * hd)
-        t.matrix(b + "attn_k.weight", HKV * hd, D)
-        t.bias(b + "attn_k.bias", HKV * hd)
-        t.matrix(b + "attn_v.weight", HKV * hd, D)
-        t.bias(b + "attn_v.bias", HKV * hd)
-        t.matrix(b + "attn_output.weight", D, H * hd)
+        if fused_qkv:
+            t.matrix(b + "attn_qkv.weight", (H + 2 * HKV) * HD, D)
+        else:
+            for name, rows in (("attn_q", H * HD), ("attn_k", HKV * HD), ("attn_v", HKV * HD)):
+                t.matrix(b + name + ".weight", rows, D)
+                if qkv_bias:
+                    t.bias(b + name + ".bias", rows)
+        t.matrix(b + "attn_output.weight", D, H * HD)
         t.gain(b + "ffn_norm.weight", D)
-        t.matrix(b + "ffn_gate.weight", F, D)
-        t.matrix(b + "ffn_up.weight", F, D)
+        if fused_gate_up:
+            t.matrix(b + "ffn_up.weight", 2 * F, D)
+        else:
+            t.matrix(b + "ffn_gate.weight", F, D)
+            t.matrix(b + "ffn_up.weight", F, D)
         t.matrix(b + "ffn_down.weight", D, F)
     t.gain("output_norm.weight", D)
     t.matrix("output.weight", n_vocab, D, gain=16.0)
     finish(w)
     return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
-            "vocab": n_vocab}
+            "vocab": n_vocab, **shape}
+
+
+def write_qwen2(path: Path, seed: int) -> dict:
+    """Qwen2: llama's block with biases on the query, key and value projections, NeoX RoPE, an untied output."""
+    return write_decoder(path, "qwen2", seed, pre="qwen2", rope_base=1_000_000.0, eps=1e-6, qkv_bias=True)
 
 
 def write_llama3(path: Path, seed: int) -> dict:
@@ -154,70 +173,38 @@ def write_llama3(path: Path, seed: int) -> dict:
     stretches the low frequencies), base 500000, grouped-query attention. The file also carries
     llama.attention.sliding_window = 8 (Mistral's key), which llama.cpp's llama graph does not read: every layer
     attends over all positions (the 30-token prompt shows it)."""
-    import gguf
-    L, D, F, H, HKV = 2, 64, 96, 4, 2
-    hd = D // H
-    w = gguf.GGUFWriter(str(path), "llama")
-    common_keys(w, L, D, F, H, HKV, ctx=256, rope_base=500_000.0)
-    w.add_rope_dimension_count(hd)
-    w.add_sliding_window(8)
-    n_vocab = add_vocabulary(w, "llama-bpe")
-    t = Weights(w, seed)
-    t.embedding("token_embd.weight", n_vocab, D)
-    # factors from 1 (the highest frequency pair) up to 8 (the lowest), as Llama 3.1's scaling leaves them
-    t.vector("rope_freqs.weight", np.sort(1 + 7 * t.rng.random(hd // 2)))
-    for i in range(L):
-        b = f"blk.{i}."
-        t.gain(b + "attn_norm.weight", D)
-        t.matrix(b + "attn_q.weight", H * hd, D)
-        t.matrix(b + "attn_k.weight", HKV * hd, D)
-        t.matrix(b + "attn_v.weight", HKV * hd, D)
-        t.matrix(b + "attn_output.weight", D, H * hd)
-        t.gain(b + "ffn_norm.weight", D)
-        t.matrix(b + "ffn_gate.weight", F, D)
-        t.matrix(b + "ffn_up.weight", F, D)
-        t.matrix(b + "ffn_down.weight", D, F)
-    t.gain("output_norm.weight", D)
-    t.matrix("output.weight", n_vocab, D, gain=16.0)
-    finish(w)
-    return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
-            "vocab": n_vocab}
+    def keys(w):
+        w.add_rope_dimension_count(HD)
+        w.add_sliding_window(8)
+
+    def globals_(t):
+        # factors from 1 (the highest frequency pair) up to 8 (the lowest), as Llama 3.1's scaling leaves them
+        t.vector("rope_freqs.weight", np.sort(1 + 7 * t.rng.random(HD // 2)))
+
+    return write_decoder(path, "llama", seed, pre="llama-bpe", rope_base=500_000.0, keys=keys, globals_=globals_)
 
 
-def write_phi3(path: Path, seed: int, original_ctx: int) -> dict:
-    """Phi-3 with LongRoPE: fused attn_qkv (rows q | k | v) and ffn_up (rows gate | up), NeoX RoPE, the short and
-    long factor tensors, rope.scaling.attn_factor as the converter computes it (conversion/phi.py), and the
-    sliding-window key llama.cpp ignores for phi3. llama.cpp uses the long factors when its context, rounded up to
-    a multiple of 256, exceeds rope.scaling.original_context_length: `original_ctx` picks which one runs."""
-    import gguf
+def write_phi3(path: Path, seed: int, original_ctx: int, fused_qkv: bool = True) -> dict:
+    """Phi-3 with LongRoPE: fused attn_qkv (rows q | k | v; separate attn_q/k/v with `fused_qkv` off, which
+    llama.cpp's phi3 loader reads too) and ffn_up (rows gate | up), NeoX RoPE, the short and long factor tensors,
+    rope.scaling.attn_factor as the converter computes it (conversion/phi.py), and the sliding-window key llama.cpp
+    ignores for phi3. llama.cpp uses the long factors when its context, rounded up to a multiple of 256, exceeds
+    rope.scaling.original_context_length: `original_ctx` picks which one runs."""
     import math
-    L, D, F, H, HKV = 2, 64, 96, 4, 2
-    hd = D // H
     ctx = 1024
-    w = gguf.GGUFWriter(str(path), "phi3")
-    common_keys(w, L, D, F, H, HKV, ctx=ctx, rope_base=10000.0)
-    w.add_rope_dimension_count(hd)
-    w.add_rope_scaling_orig_ctx_len(original_ctx)
-    w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(ctx / original_ctx) / math.log(original_ctx)))
-    w.add_sliding_window(8)
-    n_vocab = add_vocabulary(w, "default")
-    t = Weights(w, seed)
-    t.embedding("token_embd.weight", n_vocab, D)
-    t.vector("rope_factors_long.weight", np.sort(1 + 15 * t.rng.random(hd // 2)))
-    t.vector("rope_factors_short.weight", 1 + 0.5 * t.rng.random(hd // 2))
-    for i in range(L):
-        b = f"blk.{i}."
-        t.gain(b + "attn_norm.weight", D)
-        t.matrix(b + "attn_qkv.weight", (H + 2 * HKV) * hd, D)
-        t.matrix(b + "attn_output.weight", D, H * hd)
-        t.gain(b + "ffn_norm.weight", D)
-        t.matrix(b + "ffn_up.weight", 2 * F, D)
-        t.matrix(b + "ffn_down.weight", D, F)
-    t.gain("output_norm.weight", D)
-    t.matrix("output.weight", n_vocab, D, gain=16.0)
-    finish(w)
-    return {"gguf_architecture": w.arch, "layers": L, "embd": D, "ff": F, "heads": H, "kv_heads": HKV,
-            "vocab": n_vocab, "original_context": original_ctx}
+
+    def keys(w):
+        w.add_rope_dimension_count(HD)
+        w.add_rope_scaling_orig_ctx_len(original_ctx)
+        w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(ctx / original_ctx) / math.log(original_ctx)))
+        w.add_sliding_window(8)
+
+    def globals_(t):
+        t.vector("rope_factors_long.weight", np.sort(1 + 15 * t.rng.random(HD // 2)))
+        t.vector("rope_factors_short.weight", 1 + 0.5 * t.rng.random(HD // 2))
+
+    return write_decoder(path, "phi3", seed, pre="default", rope_base=10000.0, ctx=ctx, keys=keys, globals_=globals_,
+                         fused_qkv=fused_qkv, fused_gate_up=True, original_context=original_ctx)
 
 
 # name -> (writer, seed)
@@ -228,6 +215,8 @@ ARCHS = {
     "phi3": (lambda path, seed: write_phi3(path, seed, original_ctx=512), 16),
     # ... and against 128: long factors
     "phi3_long": (lambda path, seed: write_phi3(path, seed, original_ctx=128), 16),
+    # separate attn_q/attn_k/attn_v instead of attn_qkv (short factors)
+    "phi3_split": (lambda path, seed: write_phi3(path, seed, original_ctx=512, fused_qkv=False), 17),
 }
 
 

@@ -99,16 +99,19 @@ public final class PlanBuilder {
         public let x, xn, q, k, v, att, proj, gate, up, hidden: any DeviceTensor
     }
 
-    /// One separate buffer per role: the residual stream x, its norm xn, q/k/v, the attention output, a projection
-    /// back to nEmbd, and the MLP's gate, up and hidden.
-    public func decoderActivations() throws -> DecoderActivations {
+    /// One buffer per role: the residual stream x, its norm xn, q/k/v, the attention output, a projection back to
+    /// nEmbd, and the MLP's gate, up and hidden. `compact`: the projections reuse x_norm (dead after each block
+    /// half's first product) and hidden reuses gate (the gated activation runs in place): two buffers fewer.
+    public func decoderActivations(compact: Bool = false) throws -> DecoderActivations {
         let c = config
-        return DecoderActivations(
-            x: try activation("x", width: c.nEmbd), xn: try activation("x_norm", width: c.nEmbd),
-            q: try activation("q", width: c.qDim), k: try activation("k", width: c.kvDim),
-            v: try activation("v", width: c.kvDim), att: try activation("attn", width: c.qDim),
-            proj: try activation("proj", width: c.nEmbd), gate: try activation("ffn_gate", width: c.nFF),
-            up: try activation("ffn_up", width: c.nFF), hidden: try activation("ffn_hidden", width: c.nFF))
+        let x = try activation("x", width: c.nEmbd), xn = try activation("x_norm", width: c.nEmbd)
+        let q = try activation("q", width: c.qDim), k = try activation("k", width: c.kvDim)
+        let v = try activation("v", width: c.kvDim), att = try activation("attn", width: c.qDim)
+        let proj = compact ? xn : try activation("proj", width: c.nEmbd)
+        let gate = try activation("ffn_gate", width: c.nFF), up = try activation("ffn_up", width: c.nFF)
+        let hidden = compact ? gate : try activation("ffn_hidden", width: c.nFF)
+        return DecoderActivations(x: x, xn: xn, q: q, k: k, v: v, att: att, proj: proj, gate: gate, up: up,
+                                  hidden: hidden)
     }
 
     // MARK: - Ops over the batch's rows

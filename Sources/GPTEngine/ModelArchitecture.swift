@@ -12,14 +12,26 @@ public protocol ModelArchitecture: Sendable {
     /// Loads the weights through `plan` (which checks each tensor's shape) and appends the forward pass, top to
     /// bottom, as plan steps.
     func build(_ plan: PlanBuilder) throws
-    /// The weights by group (`gpt params`, `gpt inspect`); `tied`: the unembedding is the token embedding.
-    func parameterCount(tied: Bool) throws -> ParameterCount
+    /// The weights by group (`gpt params`, `gpt inspect`), every tensor of the file counted once: `has` says
+    /// which optional tensors the file holds (`output.weight`: an unembedding of its own, not tied; biases, RoPE
+    /// factors).
+    func parameterCount(has: (String) -> Bool) throws -> ParameterCount
     /// Whether queries and keys are rotated (RoPE): the hyper-parameter check then wants an even head size.
     var rotary: Bool { get }
 }
 
 extension ModelArchitecture {
     public var rotary: Bool { true }
+
+    /// The count without a file: `tied`, the unembedding is the token embedding; no other optional tensor.
+    public func parameterCount(tied: Bool) throws -> ParameterCount {
+        try parameterCount(has: { $0 == "output.weight" && !tied })
+    }
+
+    /// The count of the tensors `file` holds.
+    public func parameterCount(_ file: GGUFFile) throws -> ParameterCount {
+        try parameterCount(has: { file.tensor($0) != nil })
+    }
 }
 
 extension ModelConfig {
@@ -37,6 +49,19 @@ extension ModelConfig {
             }
         }
         return config
+    }
+}
+
+/// An architecture whose GGUF hyper-parameters are the common keys alone (block_count, embedding_length,
+/// attention.head_count[_kv], rope.freq_base, attention.layer_norm_rms_epsilon, ...): it is made from its config.
+public protocol ReadsCommonKeys: ModelArchitecture {
+    init(config: ModelConfig)
+}
+
+extension ReadsCommonKeys {
+    /// Reads and checks the common keys of `file`.
+    public init(_ file: GGUFFile) throws {
+        self.init(config: try .checked(ModelConfig(try ModelHyperParameters(file)), file: file))
     }
 }
 

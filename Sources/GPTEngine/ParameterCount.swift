@@ -119,4 +119,30 @@ public struct ParameterCount: Sendable {
     }
 
     public static let presets = ["gpt3", "gpt2", "gpt2-xl", "smollm2-135m"]
+
+    /// This count with Π `factors` more weights left out under `name`: an architecture's tensors beyond the
+    /// lessons' and the norms before each block half (biases, post-norms, per-head norms, RoPE factors). A product
+    /// of 0 adds no group.
+    /// - Throws: `EngineError.invalidArgument` where the product or the new total overflows a 64-bit integer.
+    public func adding(_ name: String, _ factors: Int...) throws(EngineError) -> ParameterCount {
+        var count = self
+        do {
+            let n = try CheckedSize.product(factors, name)
+            _ = try CheckedSize.sum([total, leftOutTotal, n], "total with \(name)")
+            if n > 0 { count.leftOut.append(ParameterGroup(name: name, count: n, matrices: 0)) }
+        } catch {
+            throw .invalidArgument("parameter count: \(error)")
+        }
+        return count
+    }
+}
+
+extension ModelConfig {
+    /// The count of a decoder with these numbers (ParameterCount.init's flags; the head size is config's own).
+    public func decoderParameterCount(tied: Bool, gated: Bool = true, biases: Bool = false,
+                                      learnedPositions: Bool = false) throws(EngineError) -> ParameterCount {
+        try ParameterCount(nLayers: nLayers, nEmbd: nEmbd, nFF: nFF, nHeads: nHeads, nKVHeads: nKVHeads,
+                           nVocab: nVocab, nCtx: nCtxTrain, gated: gated, tied: tied, biases: biases,
+                           learnedPositions: learnedPositions, headDim: headDim)
+    }
 }

@@ -93,7 +93,7 @@ struct Inspect: ParsableCommand {
             out += "\n" + (try memoryBudgetText(model))
         }
         if let architecture {
-            out += "\n" + Params.render(try architecture.parameterCount(tied: file.tensor("output.weight") == nil), title: "parameters")
+            out += "\n" + Params.render(try architecture.parameterCount(file), title: "parameters")
         }
         Console.out(out)
     }

@@ -58,7 +58,7 @@ struct Params: ParsableCommand {
         } else if let model {
             try ModelOptions.check(model)
             let file = try GGUFFile(path: model)
-            count = try Architectures.make(file).parameterCount(tied: file.tensor("output.weight") == nil)
+            count = try Architectures.make(file).parameterCount(file)
             title = model
         } else {
             let d = dim!

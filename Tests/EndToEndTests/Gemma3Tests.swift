@@ -34,6 +34,15 @@ struct Gemma3Tests {
         #expect((0..<18).filter { !arch.isLocal($0) } == [5, 11, 17])
     }
 
+    @Test("the parameter count covers every tensor: 268,098,176 as llama.cpp reports (268 M)")
+    func parameterCount() throws {
+        let file = try GGUFFile(path: Gemma3Model.path)
+        try expectCountsEveryTensor(file)
+        let count = try Architectures.make(file).parameterCount(file)
+        // the model card's 268,098,176: post-norms and per-head norms included
+        #expect(count.total + count.leftOutTotal == 268_098_176)
+    }
+
     @Test("greedy continuation equals llama.cpp's", arguments: TestModel.backends)
     func greedyTokens(backend: String) throws {
         let ex = try Gemma3Model.executor(backend)

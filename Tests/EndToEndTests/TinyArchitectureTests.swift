@@ -46,7 +46,8 @@ struct TinyGolden: Decodable {
 @Suite("Tiny seeded models (llama.cpp)")
 struct TinyArchitectureTests {
     /// Architectures with a tiny model; × every backend.
-    static let cases = ["qwen2", "llama3", "phi3", "phi3_long"].flatMap { arch in TestModel.backends.map { (arch, $0) } }
+    static let archs = ["qwen2", "llama3", "phi3", "phi3_long", "phi3_split"]
+    static let cases = archs.flatMap { arch in TestModel.backends.map { (arch, $0) } }
 
     static func executor(_ arch: String, _ backend: String, _ golden: TinyGolden) throws -> TransformerExecutor {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
@@ -87,6 +88,20 @@ struct TinyArchitectureTests {
         }
     }
 
+    @Test("the parameter count covers every tensor of the file once", arguments: archs)
+    func parameterCount(arch: String) throws {
+        let file = try GGUFFile(path: try TinyGolden.modelPath(arch))
+        try expectCountsEveryTensor(file)
+    }
+
+    @Test("phi3_split holds separate attn_q/attn_k/attn_v where phi3 holds attn_qkv")
+    func phi3Split() throws {
+        let split = try GGUFFile(path: try TinyGolden.modelPath("phi3_split"))
+        let fused = try GGUFFile(path: try TinyGolden.modelPath("phi3"))
+        #expect(split.tensor("blk.0.attn_qkv.weight") == nil && split.tensor("blk.1.attn_q.weight") != nil)
+        #expect(fused.tensor("blk.0.attn_qkv.weight") != nil && fused.tensor("blk.1.attn_q.weight") == nil)
+    }
+
     @Test("Phi-3 picks its LongRoPE factors as llama.cpp does, by the context rounded up to 256")
     func phi3Factors() throws {
         let file = try GGUFFile(path: try TinyGolden.modelPath("phi3_long"))
@@ -115,4 +130,15 @@ struct TinyArchitectureTests {
             }
         }
     }
+}
+
+/// The architecture's parameter count of `file` (the lessons' groups plus the left-out weights) equals the sum of
+/// the file's tensor element counts: every tensor counted, none twice (a tied unembedding is the embedding).
+func expectCountsEveryTensor(_ file: GGUFFile, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let count = try Architectures.make(file).parameterCount(file)
+    let elements = file.tensors.reduce(0) { $0 + $1.elementCount }
+    let groups = count.leftOut.map(\.name)
+    #expect(count.total + count.leftOutTotal == elements,
+            "\(file.path): counted \(count.total) + \(count.leftOutTotal) left out (\(groups)); the file holds \(elements)",
+            sourceLocation: sourceLocation)
 }

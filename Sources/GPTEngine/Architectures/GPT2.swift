@@ -91,17 +91,12 @@ public struct GPT2: ModelArchitecture {
             p.add(x, x, proj)
         }
         // final norm of the rows whose logits are wanted, then the unembedding
-        let last = try p.outputRows(of: x)
-        let lastNorm = try p.activation("output_norm", width: c.nEmbd)
-        p.layerNorm(lastNorm, last, outputNorm, outputNormBias, eps: c.normEps)
-        try p.logits(lastNorm, output)
+        try p.outputHead(x, norm: outputNorm, normBias: outputNormBias, unembedding: output)
     }
 
-    public func parameterCount(tied: Bool) throws -> ParameterCount {
-        let c = config
-        return try ParameterCount(nLayers: c.nLayers, nEmbd: c.nEmbd, nFF: c.nFF, nHeads: c.nHeads, nKVHeads: c.nKVHeads,
-                              nVocab: c.nVocab, nCtx: c.nCtxTrain, gated: false, tied: tied, biases: true,
-                              learnedPositions: true)
+    public func parameterCount(has: (String) -> Bool) throws -> ParameterCount {
+        try config.decoderParameterCount(tied: !has("output.weight"), gated: false, biases: true,
+                                         learnedPositions: true)
     }
 }
 

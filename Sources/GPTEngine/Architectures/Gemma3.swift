@@ -4,7 +4,8 @@
 // and sliding-window attention on five layers of six (window attention.sliding_window, their own RoPE base
 // rope.freq_base_swa, 10000 by default), every sixth layer global (rope.freq_base). The norm weights in GGUF files
 // already include Gemma's "1 +" (llama.cpp's converter adds it), so they are plain RMSNorm gains here.
-// The whole model, top to bottom: hyper-parameters, tensors, forward pass.
+// The whole model, top to bottom: hyper-parameters, tensors, forward pass (PlanBuilder+Blocks.swift holds the
+// block halves).
 import GGUF
 import GPTCore
 
@@ -54,78 +55,44 @@ public struct Gemma3: ModelArchitecture {
         let c = config
         // MARK: tensors
         let tokenEmbedding = try p.tokenEmbedding()
-        struct Layer {
-            var attnNorm, wq, wk, wv, qNorm, kNorm, wo, postAttnNorm: any DeviceTensor
-            var ffnNorm, wGate, wUp, wDown, postFFNNorm: any DeviceTensor
-        }
+        // llama's tensors plus blk.N.attn_q_norm, attn_k_norm (headDim each), post_attention_norm, post_ffw_norm
         let layers = try (0..<c.nLayers).map { i in
-            let b = "blk.\(i)."
-            return Layer(
-                attnNorm: try p.weight(b + "attn_norm.weight", [c.nEmbd]),
-                wq: try p.weight(b + "attn_q.weight", [c.qDim, c.nEmbd]),
-                wk: try p.weight(b + "attn_k.weight", [c.kvDim, c.nEmbd]),
-                wv: try p.weight(b + "attn_v.weight", [c.kvDim, c.nEmbd]),
-                qNorm: try p.weight(b + "attn_q_norm.weight", [c.headDim]),
-                kNorm: try p.weight(b + "attn_k_norm.weight", [c.headDim]),
-                wo: try p.weight(b + "attn_output.weight", [c.nEmbd, c.qDim]),
-                postAttnNorm: try p.weight(b + "post_attention_norm.weight", [c.nEmbd]),
-                ffnNorm: try p.weight(b + "ffn_norm.weight", [c.nEmbd]),
-                wGate: try p.weight(b + "ffn_gate.weight", [c.nFF, c.nEmbd]),
-                wUp: try p.weight(b + "ffn_up.weight", [c.nFF, c.nEmbd]),
-                wDown: try p.weight(b + "ffn_down.weight", [c.nEmbd, c.nFF]),
-                postFFNNorm: try p.weight(b + "post_ffw_norm.weight", [c.nEmbd]))
+            (attention: try p.attentionWeights(layer: i, headNorms: true, postNorm: "post_attention_norm"),
+             mlp: try p.mlpWeights(layer: i, postNorm: "post_ffw_norm"))
         }
         let outputNorm = try p.weight("output_norm.weight", [c.nEmbd])
         let output = try p.optionalWeight("output.weight", [c.nVocab, c.nEmbd]) ?? tokenEmbedding
 
         // MARK: activations
         let a = try p.decoderActivations()
-        let (x, xn, q, k, v, att, proj) = (a.x, a.xn, a.q, a.k, a.v, a.att, a.proj)
-        let (gate, up, hidden) = (a.gate, a.up, a.hidden)
 
         // MARK: forward pass
         // token embedding, scaled by √nEmbd
-        p.embedTokens(x, table: tokenEmbedding)
-        p.scale(x, by: Float(c.nEmbd).squareRoot())
+        p.embedTokens(a.x, table: tokenEmbedding)
+        p.scale(a.x, by: Float(c.nEmbd).squareRoot())
         for (l, layer) in layers.enumerated() {
             let local = isLocal(l)
-            let ropeBase = local ? localRopeBase : c.ropeFreqBase
-            // attention norm
-            p.rmsNorm(xn, x, layer.attnNorm, eps: c.normEps)
-            // query, key, value projections
-            p.matmul([q, k, v], xn, [layer.wq, layer.wk, layer.wv])
-            // RMSNorm of each head's query and key, then rotary embedding (NeoX halves)
-            p.rmsNorm(q, q, layer.qNorm, eps: c.normEps)
-            p.rmsNorm(k, k, layer.kNorm, eps: c.normEps)
-            p.rope(q, heads: c.nHeads, headDim: c.headDim, freqBase: ropeBase, style: .neox)
-            p.rope(k, heads: c.nKVHeads, headDim: c.headDim, freqBase: ropeBase, style: .neox)
-            // keys and values into the cache; causal attention over it, local layers over the last `window` keys
-            p.attention(layer: l, out: att, q: q, k: k, v: v, heads: c.nHeads, kvHeads: c.nKVHeads,
-                        headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(), window: local ? window : 0)
-            // output projection, post-attention norm, residual connection
-            p.matmul(proj, att, layer.wo)
-            p.rmsNorm(proj, proj, layer.postAttnNorm, eps: c.normEps)
-            p.add(x, x, proj)
+            // attention norm; query, key, value projections; RMSNorm of each head's query and key, then rotary
+            // embedding (NeoX halves, the local or the global base); keys and values into the cache, causal
+            // attention over it, local layers over the last `window` keys; output projection, post-attention
+            // norm, residual connection
+            p.attentionBlock(layer: l, layer.attention, a,
+                             rotary: .init(.neox, freqBase: local ? localRopeBase : c.ropeFreqBase),
+                             window: local ? window : 0)
             // MLP norm, then GeGLU: down(gelu(gate(x)) * up(x)), post-MLP norm, residual connection
-            p.rmsNorm(xn, x, layer.ffnNorm, eps: c.normEps)
-            p.matmul([gate, up], xn, [layer.wGate, layer.wUp])
-            p.geglu(hidden, gate: gate, up: up)
-            p.matmul(proj, hidden, layer.wDown)
-            p.rmsNorm(proj, proj, layer.postFFNNorm, eps: c.normEps)
-            p.add(x, x, proj)
+            p.gatedMLP(layer.mlp, a, .gelu)
         }
         // final norm of the rows whose logits are wanted, then the unembedding
-        let last = try p.outputRows(of: x)
-        let lastNorm = try p.activation("output_norm", width: c.nEmbd)
-        p.rmsNorm(lastNorm, last, outputNorm, eps: c.normEps)
-        try p.logits(lastNorm, output)
+        try p.outputHead(a.x, norm: outputNorm, unembedding: output)
     }
 
-    public func parameterCount(tied: Bool) throws -> ParameterCount {
+    /// The post-attention and post-MLP norms (nEmbd each) and the per-head query and key norms (headDim each) of
+    /// every layer are counted too.
+    public func parameterCount(has: (String) -> Bool) throws -> ParameterCount {
         let c = config
-        return try ParameterCount(nLayers: c.nLayers, nEmbd: c.nEmbd, nFF: c.nFF, nHeads: c.nHeads, nKVHeads: c.nKVHeads,
-                              nVocab: c.nVocab, nCtx: c.nCtxTrain, gated: true, tied: tied, biases: false,
-                              learnedPositions: false, headDim: c.headDim)
+        return try c.decoderParameterCount(tied: !has("output.weight"))
+            .adding("post-attention and post-MLP norm gains", c.nLayers, 2 * c.nEmbd)
+            .adding("query and key norm gains", c.nLayers, 2 * c.headDim)
     }
 }
 

@@ -5,7 +5,8 @@
 // rope_factors_short, and rotated queries and keys scaled by rope.scaling.attn_factor. llama.cpp decides with its
 // context rounded up to a multiple of 256 (it pads n_ctx so); so does this file, to run what llama.cpp runs.
 // attention.sliding_window is not read: llama.cpp turns Phi-3's sliding window off (every layer global).
-// The whole model, top to bottom: hyper-parameters, tensors, forward pass.
+// The whole model, top to bottom: hyper-parameters, tensors, forward pass (PlanBuilder+Blocks.swift holds the
+// block halves).
 import GGUF
 import GPTCore
 
@@ -46,25 +47,10 @@ public struct Phi3: ModelArchitecture {
         let c = config
         // MARK: tensors
         let tokenEmbedding = try p.tokenEmbedding()
-        struct Layer {
-            var attnNorm, wq, wk, wv, wo, ffnNorm, wGate, wUp, wDown: any DeviceTensor
-        }
-        let layers = try (0..<c.nLayers).map { i in
-            let b = "blk.\(i)."
-            let qkv = p.has(b + "attn_qkv.weight")
-                ? try p.weight(b + "attn_qkv.weight", [c.qDim + 2 * c.kvDim, c.nEmbd], split: [c.qDim, c.kvDim, c.kvDim])
-                : [try p.weight(b + "attn_q.weight", [c.qDim, c.nEmbd]),
-                   try p.weight(b + "attn_k.weight", [c.kvDim, c.nEmbd]),
-                   try p.weight(b + "attn_v.weight", [c.kvDim, c.nEmbd])]
-            let gateUp = try p.weight(b + "ffn_up.weight", [2 * c.nFF, c.nEmbd], split: [c.nFF, c.nFF])
-            return Layer(
-                attnNorm: try p.weight(b + "attn_norm.weight", [c.nEmbd]),
-                wq: qkv[0], wk: qkv[1], wv: qkv[2],
-                wo: try p.weight(b + "attn_output.weight", [c.nEmbd, c.qDim]),
-                ffnNorm: try p.weight(b + "ffn_norm.weight", [c.nEmbd]),
-                wGate: gateUp[0], wUp: gateUp[1],
-                wDown: try p.weight(b + "ffn_down.weight", [c.nEmbd, c.nFF]))
-        }
+        // llama's names, but blk.N.attn_qkv (rows q | k | v) where the file fuses them, and ffn_up with rows
+        // gate | up (no ffn_gate)
+        let layers = try (0..<c.nLayers).map { i in (attention: try p.attentionWeights(layer: i, fusedQKV: true),
+                                                     mlp: try p.mlpWeights(layer: i, fusedGateUp: true)) }
         // LongRoPE: the factors for this context (one pair of tensors for every layer), or none
         let factorsName = usesLongFactors(nCtx: p.nCtx) ? "rope_factors_long.weight" : "rope_factors_short.weight"
         let ropeFactors = try p.optionalWeight(factorsName, [c.headDim / 2])
@@ -73,47 +59,30 @@ public struct Phi3: ModelArchitecture {
 
         // MARK: activations
         let a = try p.decoderActivations()
-        let (x, xn, q, k, v, att, proj) = (a.x, a.xn, a.q, a.k, a.v, a.att, a.proj)
-        let (gate, up, hidden) = (a.gate, a.up, a.hidden)
 
         // MARK: forward pass
-        p.embedTokens(x, table: tokenEmbedding)
+        p.embedTokens(a.x, table: tokenEmbedding)
+        let rotary = PlanBuilder.Rotary(.neox, freqBase: c.ropeFreqBase, factors: ropeFactors,
+                                        magnitude: ropeAttentionFactor)
         for (l, layer) in layers.enumerated() {
-            // attention norm; the fused query, key, value projection (its three row blocks in one pass)
-            p.rmsNorm(xn, x, layer.attnNorm, eps: c.normEps)
-            p.matmul([q, k, v], xn, [layer.wq, layer.wk, layer.wv])
-            // rotary embedding (NeoX halves) with the LongRoPE factors, its magnitude scaled by the attn_factor
-            p.rope(q, heads: c.nHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .neox, factors: ropeFactors)
-            p.rope(k, heads: c.nKVHeads, headDim: c.headDim, freqBase: c.ropeFreqBase, style: .neox, factors: ropeFactors)
-            if ropeAttentionFactor != 1 {
-                p.scale(q, by: ropeAttentionFactor)
-                p.scale(k, by: ropeAttentionFactor)
-            }
-            // keys and values into the cache; causal grouped-query attention over every position
-            p.attention(layer: l, out: att, q: q, k: k, v: v, heads: c.nHeads, kvHeads: c.nKVHeads,
-                        headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot())
-            // output projection and residual connection
-            p.matmul(proj, att, layer.wo)
-            p.add(x, x, proj)
+            // attention norm; the query, key, value projections (a fused matrix's three row blocks in one pass);
+            // rotary embedding (NeoX halves) with the LongRoPE factors, its magnitude scaled by the attn_factor;
+            // keys and values into the cache, causal grouped-query attention over every position; output
+            // projection; residual connection
+            p.attentionBlock(layer: l, layer.attention, a, rotary: rotary)
             // MLP norm; the fused gate and up projection; SwiGLU; down; residual connection
-            p.rmsNorm(xn, x, layer.ffnNorm, eps: c.normEps)
-            p.matmul([gate, up], xn, [layer.wGate, layer.wUp])
-            p.swiglu(hidden, gate: gate, up: up)
-            p.matmul(proj, hidden, layer.wDown)
-            p.add(x, x, proj)
+            p.gatedMLP(layer.mlp, a, .silu)
         }
         // final norm of the rows whose logits are wanted, then the unembedding
-        let last = try p.outputRows(of: x)
-        let lastNorm = try p.activation("output_norm", width: c.nEmbd)
-        p.rmsNorm(lastNorm, last, outputNorm, eps: c.normEps)
-        try p.logits(lastNorm, output)
+        try p.outputHead(a.x, norm: outputNorm, unembedding: output)
     }
 
-    public func parameterCount(tied: Bool) throws -> ParameterCount {
+    /// LongRoPE's two factor tensors (headDim / 2 each) are counted where the file has them.
+    public func parameterCount(has: (String) -> Bool) throws -> ParameterCount {
         let c = config
-        return try ParameterCount(nLayers: c.nLayers, nEmbd: c.nEmbd, nFF: c.nFF, nHeads: c.nHeads, nKVHeads: c.nKVHeads,
-                              nVocab: c.nVocab, nCtx: c.nCtxTrain, gated: true, tied: tied, biases: false,
-                              learnedPositions: false, headDim: c.headDim)
+        return try c.decoderParameterCount(tied: !has("output.weight"))
+            .adding("RoPE long factors", has("rope_factors_long.weight") ? c.headDim / 2 : 0)
+            .adding("RoPE short factors", has("rope_factors_short.weight") ? c.headDim / 2 : 0)
     }
 }
 

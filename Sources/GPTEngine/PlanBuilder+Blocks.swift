@@ -1,0 +1,159 @@
+// PlanBuilder+Blocks: the pre-norm decoder block that Llama, Qwen2, Phi3 and Gemma3 share, as two builders each for
+// its attention half and its MLP half: one that loads the half's weights by llama.cpp's tensor names, one that
+// appends its steps. What differs between the architectures is a parameter: separate or fused projections, biases
+// on the query, key and value, RMSNorm of each head's query and key, a norm after the half, the RoPE pairing, base,
+// factors and magnitude, a sliding window, the MLP's activation. An architecture's file still reads top to bottom
+// as the model; these say what a block is once. Not here: GPT-2's block (LayerNorm, biases everywhere, learned
+// positions), which its own file spells out.
+import GPTCore
+
+extension PlanBuilder {
+    // MARK: - Weights
+
+    /// The weights of one block's attention half.
+    public struct AttentionWeights {
+        public var norm: any DeviceTensor  // (nEmbd) gain of the norm before it
+        public var wq, wk, wv: any DeviceTensor  // (qDim, nEmbd), (kvDim, nEmbd), (kvDim, nEmbd)
+        public var bq, bk, bv: (any DeviceTensor)?  // (qDim), (kvDim), (kvDim): Qwen2
+        public var qNorm, kNorm: (any DeviceTensor)?  // (headDim) gains of each head's RMSNorm: Gemma 3
+        public var wo: any DeviceTensor  // (nEmbd, qDim)
+        public var postNorm: (any DeviceTensor)?  // (nEmbd) gain of a norm of its output: Gemma 3
+    }
+
+    /// The weights of one block's gated MLP half.
+    public struct MLPWeights {
+        public var norm: any DeviceTensor  // (nEmbd)
+        public var gate, up: any DeviceTensor  // (nFF, nEmbd) each
+        public var down: any DeviceTensor  // (nEmbd, nFF)
+        public var postNorm: (any DeviceTensor)?  // (nEmbd)
+    }
+
+    /// Layer `layer`'s attention weights: blk.N.attn_norm, attn_q/attn_k/attn_v (or, with `fusedQKV` and where the
+    /// file has it, attn_qkv: rows q | k | v, split at load), attn_output.
+    /// - Parameters:
+    ///   - biases: attn_q.bias, attn_k.bias, attn_v.bias are read too.
+    ///   - headNorms: attn_q_norm and attn_k_norm (headDim each) are read too.
+    ///   - postNorm: the name of a norm after the output projection (`post_attention_norm`), if any.
+    public func attentionWeights(layer: Int, fusedQKV: Bool = false, biases: Bool = false, headNorms: Bool = false,
+                                 postNorm: String? = nil) throws -> AttentionWeights {
+        let c = config
+        let b = "blk.\(layer)."
+        let qkv = fusedQKV && has(b + "attn_qkv.weight")
+            ? try weight(b + "attn_qkv.weight", [c.qDim + 2 * c.kvDim, c.nEmbd], split: [c.qDim, c.kvDim, c.kvDim])
+            : [try weight(b + "attn_q.weight", [c.qDim, c.nEmbd]), try weight(b + "attn_k.weight", [c.kvDim, c.nEmbd]),
+               try weight(b + "attn_v.weight", [c.kvDim, c.nEmbd])]
+        func vector(_ name: String, _ n: Int, if wanted: Bool) throws -> (any DeviceTensor)? {
+            wanted ? try weight(b + name, [n]) : nil
+        }
+        return AttentionWeights(
+            norm: try weight(b + "attn_norm.weight", [c.nEmbd]),
+            wq: qkv[0], wk: qkv[1], wv: qkv[2],
+            bq: try vector("attn_q.bias", c.qDim, if: biases), bk: try vector("attn_k.bias", c.kvDim, if: biases),
+            bv: try vector("attn_v.bias", c.kvDim, if: biases),
+            qNorm: try vector("attn_q_norm.weight", c.headDim, if: headNorms),
+            kNorm: try vector("attn_k_norm.weight", c.headDim, if: headNorms),
+            wo: try weight(b + "attn_output.weight", [c.nEmbd, c.qDim]),
+            postNorm: try postNorm.map { try weight(b + $0 + ".weight", [c.nEmbd]) })
+    }
+
+    /// Layer `layer`'s MLP weights: blk.N.ffn_norm, ffn_gate and ffn_up (or, with `fusedGateUp`, ffn_up alone with
+    /// rows gate | up, split at load), ffn_down; `postNorm`: the name of a norm after it (`post_ffw_norm`), if any.
+    public func mlpWeights(layer: Int, fusedGateUp: Bool = false, postNorm: String? = nil) throws -> MLPWeights {
+        let c = config
+        let b = "blk.\(layer)."
+        let gateUp = fusedGateUp
+            ? try weight(b + "ffn_up.weight", [2 * c.nFF, c.nEmbd], split: [c.nFF, c.nFF])
+            : [try weight(b + "ffn_gate.weight", [c.nFF, c.nEmbd]), try weight(b + "ffn_up.weight", [c.nFF, c.nEmbd])]
+        return MLPWeights(
+            norm: try weight(b + "ffn_norm.weight", [c.nEmbd]), gate: gateUp[0], up: gateUp[1],
+            down: try weight(b + "ffn_down.weight", [c.nEmbd, c.nFF]),
+            postNorm: try postNorm.map { try weight(b + $0 + ".weight", [c.nEmbd]) })
+    }
+
+    // MARK: - Steps
+
+    /// How a block rotates its queries and keys.
+    public struct Rotary {
+        public var style: RopeStyle
+        public var freqBase: Float
+        /// (headDim / 2) divisors of the pairs' angles: Llama 3's rope_freqs, Phi-3's LongRoPE factors.
+        public var factors: (any DeviceTensor)?
+        /// Rotated queries and keys are multiplied by it (LongRoPE's attn_factor); 1: not.
+        public var magnitude: Float
+
+        public init(_ style: RopeStyle, freqBase: Float, factors: (any DeviceTensor)? = nil, magnitude: Float = 1) {
+            self.style = style
+            self.freqBase = freqBase
+            self.factors = factors
+            self.magnitude = magnitude
+        }
+    }
+
+    /// The attention half of a pre-norm block, on the residual stream a.x:
+    /// xn = rmsNorm(x); q, k, v = projections of xn (+ biases) (each head's q and k RMSNorm'd); RoPE of q and k;
+    /// k, v into the cache of `layer` and causal grouped-query attention (nHeads queries share nKVHeads keys,
+    /// scaled by 1/√headDim; `window` > 0: over the last `window` keys); proj = att · woᵀ (RMSNorm'd);
+    /// x += proj.
+    public func attentionBlock(layer: Int, _ w: AttentionWeights, _ a: DecoderActivations, rotary: Rotary,
+                               window: Int = 0) {
+        let c = config
+        rmsNorm(a.xn, a.x, w.norm, eps: c.normEps)
+        matmul([a.q, a.k, a.v], a.xn, [w.wq, w.wk, w.wv])
+        for (x, bias) in [(a.q, w.bq), (a.k, w.bk), (a.v, w.bv)] { if let bias { addBias(x, bias) } }
+        for (x, gain) in [(a.q, w.qNorm), (a.k, w.kNorm)] { if let gain { rmsNorm(x, x, gain, eps: c.normEps) } }
+        for (x, heads) in [(a.q, c.nHeads), (a.k, c.nKVHeads)] {
+            rope(x, heads: heads, headDim: c.headDim, freqBase: rotary.freqBase, style: rotary.style,
+                 factors: rotary.factors)
+        }
+        if rotary.magnitude != 1 {
+            scale(a.q, by: rotary.magnitude)
+            scale(a.k, by: rotary.magnitude)
+        }
+        attention(layer: layer, out: a.att, q: a.q, k: a.k, v: a.v, heads: c.nHeads, kvHeads: c.nKVHeads,
+                  headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot(), window: window)
+        matmul(a.proj, a.att, w.wo)
+        residual(a, w.postNorm)
+    }
+
+    /// The activation of a gated MLP: hidden = act(gate) * up.
+    public enum GatedActivation {
+        /// SwiGLU: silu(gate) * up (Llama, Qwen2, Phi-3).
+        case silu
+        /// GeGLU: gelu(gate) * up, GELU's tanh form (Gemma).
+        case gelu
+    }
+
+    /// The MLP half of a pre-norm block, on the residual stream a.x: xn = rmsNorm(x); gate, up = projections of xn;
+    /// hidden = act(gate) * up; proj = hidden · downᵀ (RMSNorm'd); x += proj.
+    public func gatedMLP(_ w: MLPWeights, _ a: DecoderActivations, _ activation: GatedActivation) {
+        rmsNorm(a.xn, a.x, w.norm, eps: config.normEps)
+        matmul([a.gate, a.up], a.xn, [w.gate, w.up])
+        switch activation {
+        case .silu: swiglu(a.hidden, gate: a.gate, up: a.up)
+        case .gelu: geglu(a.hidden, gate: a.gate, up: a.up)
+        }
+        matmul(a.proj, a.hidden, w.down)
+        residual(a, w.postNorm)
+    }
+
+    /// x += proj, after a norm of proj where the block has one.
+    private func residual(_ a: DecoderActivations, _ postNorm: (any DeviceTensor)?) {
+        if let postNorm { rmsNorm(a.proj, a.proj, postNorm, eps: config.normEps) }
+        add(a.x, a.x, a.proj)
+    }
+
+    /// The head of a decoder: the rows of x whose logits are wanted, their final norm (RMSNorm; LayerNorm where
+    /// `normBias` is given), the unembedding, and its bias if any. The last steps of a plan.
+    public func outputHead(_ x: any DeviceTensor, norm: any DeviceTensor, normBias: (any DeviceTensor)? = nil,
+                           unembedding: any DeviceTensor, bias: (any DeviceTensor)? = nil) throws {
+        let last = try outputRows(of: x)
+        let lastNorm = try activation("output_norm", width: config.nEmbd)
+        if let normBias {
+            layerNorm(lastNorm, last, norm, normBias, eps: config.normEps)
+        } else {
+            rmsNorm(lastNorm, last, norm, eps: config.normEps)
+        }
+        try logits(lastNorm, unembedding)
+        if let bias, let logits = plan.logits { addBias(logits, bias) }
+    }
+}
