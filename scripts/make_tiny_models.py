@@ -43,15 +43,8 @@ N_CTX = 64  # llama.cpp's context for the golden runs (SwiftGPT's tests use the 
 
 def byte_symbols() -> list[str]:
     """GPT-2's reversible byte -> printable character map, in byte order."""
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    table = dict(zip(bs, map(chr, cs)))
+    from make_tiny_gpt2 import bytes_to_unicode  # this folder's tiny GPT-2 script
+    table = bytes_to_unicode()
     return [table[b] for b in range(256)]
 
 
