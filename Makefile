@@ -3,12 +3,13 @@ SWIFT ?= swift
 GPT := .build/release/gpt
 QUESTION ?= What is the capital of France? Answer in one sentence.
 
-.PHONY: run test test-server deps build model bench clean fuzz test-sanitize mutate
+.PHONY: run test test-server deps build model bench clean fuzz test-sanitize test-kernels-sanitized mutate
 
 run: deps build model
 	$(GPT) chat --temperature 0 -n 96 --prompt "$(QUESTION)"
 
 test: deps model
+	$(MAKE) -j2 test-kernels-sanitized
 	$(SWIFT) build -c release --product gpt
 	$(MAKE) test-server
 	$(SWIFT) test
@@ -47,6 +48,25 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:use_sigaltstack=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		$(SWIFT) test --skip-build $(SANITIZE) --filter '$(SANITIZE_FILTER)' --skip '$(SANITIZE_SKIP)'
 
+# Every C kernel against its scalar reference under AddressSanitizer + UndefinedBehaviorSanitizer, at every SIMD level
+# and on 1-3 threads, buffers at their exact sizes (Tests/KernelSanitize/kernel-check.c). The CI-sized part of the
+# sanitizer runs: the C kernels are where the pointer arithmetic is; test-sanitize (the Swift suites under ASan too)
+# needs a full debug build of the package plus ~11 min of tests, too long for every CI run. -O0: at -O1 ASan makes the
+# fully unrolled SIMD tiles take tens of minutes to compile; the cases are small, so speed does not matter.
+OMP_HOME = $(patsubst %/,%,$(dir $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/clang/*/include/omp.h)))))
+OMP_LIBDIR = $(patsubst %/,%,$(dir $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/libomp.so)))))
+KC_FLAGS := -g -O0 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -ffp-contract=fast \
+	-fno-math-errno -fopenmp -I$(OMP_HOME) -ICKernels/include
+KC_SRC := $(wildcard CKernels/*.c CKernels/ref/*.c CKernels/cpu/*.c CKernels/calibrate/*.c) Tests/KernelSanitize/kernel-check.c
+KC_OBJ := $(patsubst %.c,.build-kernel-check/%.o,$(KC_SRC))
+.build-kernel-check/%.o: %.c $(wildcard CKernels/include/*.h CKernels/*.h CKernels/cpu/*.h)
+	@mkdir -p $(dir $@)
+	clang $(KC_FLAGS) -c $< -o $@
+.build-kernel-check/kernel-check: $(KC_OBJ)
+	clang $(KC_FLAGS) $^ -o $@ -L$(OMP_LIBDIR) -Wl,-rpath,$(OMP_LIBDIR) -lomp -lm
+test-kernels-sanitized: .build-kernel-check/kernel-check
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $<
+
 # `gpt serve` driven by the official openai client (its venv is made once, in the cache).
 test-server:
 	@python=$$(scripts/test-venv.sh) && $$python Tests/ServerTests/test_server.py
@@ -64,4 +84,4 @@ bench: build model
 	$(GPT) bench -p 512 -n 128 -r 5 --backend openmp,blas
 
 clean:
-	rm -rf .build .build-fuzz .build-sanitize
+	rm -rf .build .build-fuzz .build-sanitize .build-kernel-check
