@@ -31,4 +31,7 @@ public protocol BatchEngine: AnyObject {
     /// Runs `chunks` (distinct slots) and returns the logits (vocabularySize) of the last row of each chunk that
     /// wants them, in the order of `chunks`.
     func forward(_ chunks: [BatchChunk]) throws -> [[Float]]
+    /// Makes slot `destination` hold the first `count` positions of slot `source` (which holds at least that many):
+    /// a prompt prefix that another sequence already computed (a shared system prompt) is copied, not recomputed.
+    func copyPrefix(from source: Int, to destination: Int, count: Int) throws
 }

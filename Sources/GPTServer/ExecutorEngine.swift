@@ -30,6 +30,10 @@ public final class ExecutorEngine: BatchEngine {
         let logits = try executor.forward(batch, cache: cache)
         return zip(chunks, logits).compactMap { $0.wantLogits ? $1 : nil }
     }
+
+    public func copyPrefix(from source: Int, to destination: Int, count: Int) throws {
+        try cache.copyPrefix(from: source, to: destination, count: count)
+    }
 }
 
 /// The batch engine for `model` (what `gpt serve` and `gpt bench --parallel` run on). Rows per pass are the

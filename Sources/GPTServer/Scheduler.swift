@@ -1,8 +1,8 @@
 // Scheduler: continuous batching over a BatchEngine. Each step runs one forward call holding one decode row for
 // every running sequence plus chunks of the prompts being read, then samples each sequence that got logits with
 // its own Sampler. A new request takes the free slot whose cached tokens share the longest prefix with its
-// prompt and starts after that prefix. Requests wait in a bounded queue; a cancelled request leaves its slot at
-// the next step.
+// prompt and starts after that prefix (copied from another slot, free or running, when that one holds more of
+// it). Requests wait in a bounded queue; a cancelled request leaves its slot at the next step.
 import Foundation
 import GPTEngine
 import Tokenization
@@ -287,13 +287,33 @@ public final class Scheduler: @unchecked Sendable {
 
     private func admit(_ s: ActiveRequest, slot: Int) {
         // at least the last prompt token is fed, to get its logits
-        let common = min(commonPrefix(slots[slot].cached, s.prompt), s.prompt.count - 1)
+        var common = min(commonPrefix(slots[slot].cached, s.prompt), s.prompt.count - 1)
+        // Another slot (free, or running a sequence) may hold more of the prompt, e.g. a system prompt shared by
+        // several users: its rows are copied instead of computed again.
+        if let donor = longestPrefixElsewhere(for: s.prompt, excluding: slot) {
+            let count = min(donor.common, s.prompt.count - 1)
+            if count > common, (try? engine.copyPrefix(from: donor.slot, to: slot, count: count)) != nil {
+                common = count
+            }
+        }
         slots[slot].busy = true
         slots[slot].cached = []
         s.slot = slot
         s.fed = common
         s.summary.cachedTokens = common
         running.append(s)
+    }
+
+    /// The slot other than `excluded` whose cache holds the longest prefix of `prompt`: a free slot's remembered
+    /// tokens, or the positions a running sequence has computed so far.
+    private func longestPrefixElsewhere(for prompt: [Int32], excluding excluded: Int) -> (slot: Int, common: Int)? {
+        var best: (slot: Int, common: Int)?
+        for (i, slot) in slots.enumerated() where i != excluded {
+            let held = slot.busy ? (running.first { $0.slot == i }?.cachedTokens ?? []) : slot.cached
+            let common = commonPrefix(held, prompt)
+            if common > (best?.common ?? 0) { best = (i, common) }
+        }
+        return best
     }
 
     private func commonPrefix(_ a: [Int32], _ b: [Int32]) -> Int {

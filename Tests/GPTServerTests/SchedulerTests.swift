@@ -30,6 +30,8 @@ final class FakeEngine: BatchEngine, @unchecked Sendable {
     private(set) var held: [[Int32]]
     /// Chunks per forward call, for checking that sequences really share steps.
     private(set) var calls: [[BatchChunk]] = []
+    /// (source, destination, count) of each copyPrefix call.
+    private(set) var copies: [(Int, Int, Int)] = []
     private let lock = NSLock()
 
     init(slots: Int, context: Int, maxBatchRows: Int) {
@@ -53,6 +55,14 @@ final class FakeEngine: BatchEngine, @unchecked Sendable {
             if c.wantLogits { out.append(Self.logits(held[c.slot], endAfter: endAfter)) }
         }
         return out
+    }
+
+    func copyPrefix(from source: Int, to destination: Int, count: Int) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        #expect(source != destination && count <= held[source].count)
+        held[destination] = Array(held[source].prefix(count))
+        copies.append((source, destination, count))
     }
 
     static func logits(_ history: [Int32], endAfter: Int) -> [Float] {
@@ -143,6 +153,24 @@ func greedyParameters(_ maxTokens: Int?) -> GenerationParameters {
         let third = await collect(try scheduler.submit(prompt: prompt, parameters: greedyParameters(5)))
         #expect(third.summary?.cachedTokens == prompt.count - 1)
         #expect(third.tokens == second.tokens)
+        await scheduler.drain(seconds: 5)
+    }
+
+    @Test func prefixHeldByARunningSequenceIsCopiedToANewSlot() async throws {
+        // The first request cannot end by itself (no token limit, 2^20 positions), so it still holds slot 0 and the
+        // shared system prompt when the second arrives, which must take slot 1 and copy the prefix from slot 0.
+        let engine = FakeEngine(slots: 2, context: 1 << 20, maxBatchRows: 16)
+        let scheduler = Scheduler(engine: engine, tokenizer: try ByteVocab.tokenizer(), configuration: .init(maxQueue: 4))
+        scheduler.start()
+        let system = ByteVocab.ids("system: you are a helpful assistant. user: ")
+        let running = try scheduler.submit(prompt: system + ByteVocab.ids("hi"), parameters: greedyParameters(nil))
+        for await e in running.events { if case .text = e { break } }
+        let prompt = system + ByteVocab.ids("bye")
+        let second = await collect(try scheduler.submit(prompt: prompt, parameters: greedyParameters(6)))
+        #expect(second.summary?.cachedTokens == system.count)
+        #expect(second.tokens == FakeEngine.greedy(prompt, maxTokens: 6))
+        #expect(engine.copies.count == 1 && engine.copies.first.map { $0.1 != $0.0 && $0.2 == system.count } == true)
+        running.cancel()
         await scheduler.drain(seconds: 5)
     }
 
