@@ -60,20 +60,6 @@ CK_INLINE int ck__is_k_quant(int fmt) { return ck__block_size(fmt) == CK_QK_K; }
 
 // MARK: - Threads
 
-CK_INLINE int ck__thread_num(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-CK_INLINE int ck__num_threads(void) {
-#ifdef _OPENMP
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
-}
 /// Threads worth using for `work` units when one thread should get at least `grain` of them: 1..nthreads.
 CK_INLINE int ck__threads_for(int nthreads, double work, double grain) {
     if (nthreads < 1) nthreads = 1;
@@ -90,6 +76,22 @@ CK_INLINE void ck__split_range(int64_t n, int ith, int nth, int64_t align, int64
     *begin = u0 * align < n ? u0 * align : n;
     *end = u1 * align < n ? u1 * align : n;
 }
+
+// MARK: - Pool (cpu/pool.c): persistent workers instead of an OpenMP region per kernel
+
+/// One thread of a job: ith of nth (the caller is thread 0).
+typedef struct {
+    int ith, nth;
+} ck_thread;
+typedef void (*ck_job_fn)(void *ctx, const ck_thread *th);
+/// Runs fn(ctx, th) on nth threads (fewer if the pool cannot start them; one if another caller owns the pool) and
+/// returns when all are done. Every thread of the job must reach each ck__barrier of it.
+void ck__parallel(int nth, ck_job_fn fn, void *ctx);
+/// Waits until all th->nth threads of the current job have arrived.
+void ck__barrier(const ck_thread *th);
+typedef void (*ck_range_fn)(const void *args, int64_t lo, int64_t hi);
+/// fn(args, lo, hi) over [0, n) split among nth threads in chunks that are multiples of `align` (ck__split_range).
+void ck__parallel_ranges(int nth, int64_t n, int64_t align, ck_range_fn fn, const void *args);
 
 // MARK: - Quantized activations (ck_matmul scratch)
 

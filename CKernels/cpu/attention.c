@@ -171,6 +171,17 @@ static CK_TARGET_AVX512 void f32_to_f16_avx512(uint16_t *dst, const float *src, 
 }
 #endif
 
+typedef struct {
+    uint16_t *dst;
+    const float *src;
+    void (*fn)(uint16_t *, const float *, int64_t);
+} convert_args;
+
+static void convert_range(const void *p, int64_t lo, int64_t hi) {
+    const convert_args *a = (const convert_args *)p;
+    a->fn(a->dst + lo, a->src + lo, hi - lo);
+}
+
 void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthreads) {
     if (n <= 0) return;
 #if CK_X86
@@ -180,13 +191,8 @@ void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthre
 #else
     void (*fn)(uint16_t *, const float *, int64_t) = f32_to_f16_scalar;
 #endif
-    const int nt = ck__threads_for(nthreads, (double)n, 1 << 16);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t i0, i1;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 64, &i0, &i1);
-        if (i1 > i0) fn(dst + i0, src + i0, i1 - i0);
-    }
+    const convert_args args = {dst, src, fn};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)n, 1 << 16), n, 64, convert_range, &args);
 }
 
 // MARK: - Fused: one work item
@@ -546,6 +552,51 @@ static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1,
     }
 }
 
+// One fused call's work on the pool: items (query block, KV head), each split into nsplit key ranges when decoding
+// over a long cache, taken in order from an atomic counter (dynamic scheduling by hand), then the partials merged.
+typedef struct {
+    const attn_ctx *c;
+    attn_item_fn item_fn;
+    float *base, *parts;  // per-thread workspaces, then nsplit partials per item
+    int64_t ws_floats, part_floats, nqb, items, nsplit;
+    int64_t next;         // the work queue's counter
+} fused_job;
+
+static void fused_work(void *p, const ck_thread *th) {
+    fused_job *j = (fused_job *)p;
+    const attn_ctx *c = j->c;
+    const int64_t T = c->T, start_pos = c->start_pos, nkv = c->nkv, nqb = j->nqb, nsplit = j->nsplit;
+    float *ws = j->base + th->ith * j->ws_floats;
+    // Largest items first (late query blocks see the most keys), so the causal imbalance evens out at the end.
+    for (;;) {
+        const int64_t it = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (it >= j->items * nsplit) break;
+        const int64_t item = it / nsplit, split = it % nsplit;
+        const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
+        const int64_t t0 = qb * c->bq, t1 = t0 + c->bq < T ? t0 + c->bq : T;
+        const int64_t kvis = start_pos + t1;  // keys any row of the item can see: first..kvis-1
+        const int64_t first = c->window > 0 && start_pos + t0 + 1 > c->window ? start_pos + t0 + 1 - c->window : 0;
+        if (nsplit == 1) {
+            j->item_fn(c, g, t0, t1, first, kvis, ws, NULL);
+        } else {
+            const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + KB - 1) / KB * KB;
+            const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
+            const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
+            j->item_fn(c, g, t0, t1, ks, ke, ws, j->parts + it * j->part_floats);
+        }
+    }
+    if (nsplit > 1) {
+        ck__barrier(th);
+        int64_t i0, i1;
+        ck__split_range(j->items, th->ith, th->nth, 1, &i0, &i1);
+        for (int64_t item = i0; item < i1; item++) {
+            const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
+            const int64_t t0 = qb * c->bq, t1 = t0 + c->bq < T ? t0 + c->bq : T;
+            merge_partials(c, g, t0, t1, j->parts + item * nsplit * j->part_floats, nsplit, j->part_floats);
+        }
+    }
+}
+
 // The fused kernel for F32 (k, v) or F16 (k16, v16) caches; scratch as sized by fused_scratch_bytes.
 static void fused_run(float *out, const float *q, const float *k, const float *v, const uint16_t *k16,
                       const uint16_t *v16, int64_t T, int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd,
@@ -564,41 +615,8 @@ static void fused_run(float *out, const float *q, const float *k, const float *v
                   part_floats = partial_floats(nh, hd);
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *parts = base + (nthreads < 1 ? 1 : nthreads) * ws_floats;  // nsplit partials per item after the workspaces
-    const attn_item_fn item_fn = attn_item_pick();
-    int64_t next = 0;  // work queue: items are taken in order with an atomic counter (dynamic scheduling by hand;
-                       // schedule(dynamic) would need a newer libomp than Debian's LLVM 14 runtime)
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        float *ws = base + ck__thread_num() * ws_floats;
-        // Largest items first (late query blocks see the most keys), so the causal imbalance evens out at the end.
-        for (;;) {
-            const int64_t it = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-            if (it >= items * nsplit) break;
-            const int64_t item = it / nsplit, split = it % nsplit;
-            const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
-            const int64_t t0 = qb * c.bq, t1 = t0 + c.bq < T ? t0 + c.bq : T;
-            const int64_t kvis = start_pos + t1;  // keys any row of the item can see: first..kvis-1
-            const int64_t first = c.window > 0 && start_pos + t0 + 1 > c.window ? start_pos + t0 + 1 - c.window : 0;
-            if (nsplit == 1) {
-                item_fn(&c, g, t0, t1, first, kvis, ws, NULL);
-            } else {
-                const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + KB - 1) / KB * KB;
-                const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
-                const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
-                item_fn(&c, g, t0, t1, ks, ke, ws, parts + it * part_floats);
-            }
-        }
-        if (nsplit > 1) {
-#pragma omp barrier
-            int64_t i0, i1;
-            ck__split_range(items, ck__thread_num(), ck__num_threads(), 1, &i0, &i1);
-            for (int64_t item = i0; item < i1; item++) {
-                const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
-                const int64_t t0 = qb * c.bq, t1 = t0 + c.bq < T ? t0 + c.bq : T;
-                merge_partials(&c, g, t0, t1, parts + item * nsplit * part_floats, nsplit, part_floats);
-            }
-        }
-    }
+    fused_job job = {&c, attn_item_pick(), base, parts, ws_floats, part_floats, nqb, items, nsplit, 0};
+    ck__parallel(nt, fused_work, &job);
 }
 
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
@@ -653,6 +671,49 @@ CK_LEVELS(naive_row,
            int64_t hd, float scale),
           (o, qh, kh, vh, sc, nkeys, ldk, hd, scale))
 
+// F16 rows (defined below with their kernel).
+typedef void (*naive_row_f16_fn)(float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc,
+                                 int64_t nkeys, int64_t ldk, int64_t hd, float scale, cvt_rows_fn cvt);
+
+// One naive call's work on the pool: (head, row) pairs taken in order from an atomic counter, as in
+// ck_attention_fused. F32 caches (k, v, fn) or F16 caches (k16, v16, fn16, cvt).
+typedef struct {
+    float *out;
+    const float *q, *k, *v;
+    const uint16_t *k16, *v16;
+    float *scores;
+    naive_row_fn fn;
+    naive_row_f16_fn fn16;
+    cvt_rows_fn cvt;
+    int64_t T, start_pos, nh, G, ldq, ldk, nk, hd;
+    float scale;
+    int64_t window;
+    int64_t next;
+} naive_job;
+
+static void naive_work(void *p, const ck_thread *th) {
+    (void)th;
+    naive_job *j = (naive_job *)p;
+    const int64_t T = j->T, start_pos = j->start_pos, ldq = j->ldq, ldk = j->ldk, nk = j->nk, hd = j->hd;
+    for (;;) {
+        const int64_t ht = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
+        if (ht >= j->nh * T) break;
+        const int64_t h = ht / T, t = ht % T;
+        const int64_t j0 = naive_first_key(start_pos + t, j->window);
+        const int64_t kv = j0 * ldk + (h / j->G) * hd;
+        float *o = j->out + t * ldq + h * hd, *sc = j->scores + ht * nk;
+        if (j->fn)
+            j->fn(o, j->q + t * ldq + h * hd, j->k + kv, j->v + kv, sc + j0, start_pos + t + 1 - j0, ldk, hd,
+                  j->scale);
+        else
+            j->fn16(o, j->q + t * ldq + h * hd, j->k16 + kv, j->v16 + kv, sc + j0, start_pos + t + 1 - j0, ldk, hd,
+                    j->scale, j->cvt);
+        // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
+        for (int64_t jj = 0; jj < j0; jj++) sc[jj] = 0.0f;
+        for (int64_t jj = start_pos + t + 1; jj < nk; jj++) sc[jj] = 0.0f;
+    }
+}
+
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
                         void *scratch) {
@@ -663,19 +724,9 @@ void ck_attention_naive(float *out, const float *q, const float *k, const float 
     const naive_row_fn fn = naive_row_pick();
     const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
-    int64_t next = 0;  // (h, t) rows taken in order by an atomic counter, as in ck_attention_fused
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    for (;;) {
-        const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-        if (ht >= nh * T) break;
-        const int64_t h = ht / T, t = ht % T;
-        const int64_t j0 = naive_first_key(start_pos + t, window);
-        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + j0 * ldk + (h / G) * hd, v + j0 * ldk + (h / G) * hd,
-           scores + ht * nk + j0, start_pos + t + 1 - j0, ldk, hd, scale);
-        // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
-        for (int64_t j = 0; j < j0; j++) scores[ht * nk + j] = 0.0f;
-        for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
-    }
+    naive_job j = {out, q, k, v, NULL, NULL, scores, fn, NULL, NULL, T, start_pos, nh, G, ldq, ldk, nk, hd, scale,
+                   window, 0};
+    ck__parallel(nt, naive_work, &j);
 }
 
 // F16 caches: the same row, each key and value row converted in chunks of NAIVE_CHUNK floats on the stack.
@@ -730,16 +781,7 @@ void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, con
     const cvt_rows_fn cvt = cvt_rows_pick();
     const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
-    int64_t next = 0;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    for (;;) {
-        const int64_t ht = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
-        if (ht >= nh * T) break;
-        const int64_t h = ht / T, t = ht % T;
-        const int64_t j0 = naive_first_key(start_pos + t, window);
-        fn(out + t * ldq + h * hd, q + t * ldq + h * hd, k + j0 * ldk + (h / G) * hd, v + j0 * ldk + (h / G) * hd,
-           scores + ht * nk + j0, start_pos + t + 1 - j0, ldk, hd, scale, cvt);
-        for (int64_t j = 0; j < j0; j++) scores[ht * nk + j] = 0.0f;
-        for (int64_t j = start_pos + t + 1; j < nk; j++) scores[ht * nk + j] = 0.0f;
-    }
+    naive_job j = {out, q, NULL, NULL, k, v, scores, NULL, fn, cvt, T, start_pos, nh, G, ldq, ldk, nk, hd, scale,
+                   window, 0};
+    ck__parallel(nt, naive_work, &j);
 }

@@ -1,7 +1,8 @@
 // cpu/elementwise.c: the element-wise CPU kernels: rope, SwiGLU, GELU, add, add_bias and the embedding lookup.
 // All memory bound (or nearly): contiguous ranges per thread, and one thread below CK_ELEM_GRAIN elements, where
-// an OpenMP fork/join would cost more than the work. SwiGLU and GELU use the 8-lane exp of ck_internal.h, compiled
-// per SIMD level (levels.h); the rest is plain C that the compiler vectorises the same way at every level.
+// a fork/join on the worker pool would cost more than the work. SwiGLU and GELU use the 8-lane exp of
+// ck_internal.h, compiled per SIMD level (levels.h); the rest is plain C that the compiler vectorises the same way
+// at every level.
 #include <math.h>
 
 #include "levels.h"
@@ -33,6 +34,34 @@ CK_INLINE void rope_row(float *xr, int64_t nh, int64_t hd, const float *cs, cons
     }
 }
 
+typedef struct {
+    float *x;
+    int64_t start_pos, nh, hd;
+    float theta_scale;
+    const float *freq_factors;
+    int neox;
+} rope_args;
+
+static void rope_range(const void *p, int64_t t0, int64_t t1) {
+    // rows t0..t1 of x (T, nh*hd)
+    const rope_args *a = (const rope_args *)p;
+    const int64_t half = a->hd / 2;
+    for (int64_t t = t0; t < t1; t++) {
+        enum { CHUNK = 128 };  // pairs whose cos / sin are cached on the stack at a time
+        float cs[CHUNK], sn[CHUNK];
+        float theta = (float)(a->start_pos + t);
+        for (int64_t i0 = 0; i0 < half; i0 += CHUNK) {
+            const int64_t i1 = half - i0 < CHUNK ? half : i0 + CHUNK;
+            for (int64_t i = i0; i < i1; i++, theta *= a->theta_scale) {
+                const float angle = a->freq_factors ? theta / a->freq_factors[i] : theta;
+                cs[i - i0] = cosf(angle);
+                sn[i - i0] = sinf(angle);
+            }
+            rope_row(a->x + t * a->nh * a->hd, a->nh, a->hd, cs, sn, i0, i1, a->neox);
+        }
+    }
+}
+
 void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
              const float *freq_factors, int neox, int nthreads) {
     // x (T, nh*hd) in place. Angles exactly as llama.cpp computes them (ggml_rope_cache_init + rope_yarn with no
@@ -41,23 +70,9 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
     // angle is divided by freq_factors[i] before cosf / sinf, as ggml divides theta_extrap by its factor.
     if (T <= 0 || hd < 2) return;
     const float theta_scale = powf(freq_base, -2.0f / (float)hd);
-    const int64_t half = hd / 2;
-    const int nt = ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t t = 0; t < T; t++) {
-        enum { CHUNK = 128 };  // pairs whose cos / sin are cached on the stack at a time
-        float cs[CHUNK], sn[CHUNK];
-        float theta = (float)(start_pos + t);
-        for (int64_t i0 = 0; i0 < half; i0 += CHUNK) {
-            const int64_t i1 = half - i0 < CHUNK ? half : i0 + CHUNK;
-            for (int64_t i = i0; i < i1; i++, theta *= theta_scale) {
-                const float angle = freq_factors ? theta / freq_factors[i] : theta;
-                cs[i - i0] = cosf(angle);
-                sn[i - i0] = sinf(angle);
-            }
-            rope_row(x + t * nh * hd, nh, hd, cs, sn, i0, i1, neox);
-        }
-    }
+    const rope_args args = {x, start_pos, nh, hd, theta_scale, freq_factors, neox};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
+                        &args);
 }
 
 // MARK: - Activations
@@ -117,17 +132,34 @@ CK_INLINE void geglu_body(float *out, const float *gate, const float *up, int64_
 }
 CK_LEVELS(geglu, (float *out, const float *gate, const float *up, int64_t n), (out, gate, up, n))
 
+/// The arguments of an element-wise op over ranges of n: out = fn(a, b) (gated, add), out = fn(a) (gelu), or
+/// out *= factor (scale; fn NULL).
+typedef struct {
+    void (*fn2)(float *, const float *, const float *, int64_t);
+    void (*fn1)(float *, const float *, int64_t);
+    float *out;
+    const float *a, *b;
+    float factor;
+} elem_args;
+
+static void elem_range(const void *p, int64_t lo, int64_t hi) {
+    const elem_args *e = (const elem_args *)p;
+    if (e->fn2) e->fn2(e->out + lo, e->a + lo, e->b + lo, hi - lo);
+    else if (e->fn1) e->fn1(e->out + lo, e->a + lo, hi - lo);
+    else
+        for (int64_t i = lo; i < hi; i++) e->out[i] *= e->factor;
+}
+
+/// Runs e over n elements, threads splitting n in chunks of 16.
+static void elementwise(const elem_args *e, int64_t n, int nthreads) {
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN), n, 16, elem_range, e);
+}
+
 /// out (n) = fn(a, b) elementwise, threads splitting n.
 static void gated(void (*fn)(float *, const float *, const float *, int64_t), float *out, const float *a,
                   const float *b, int64_t n, int nthreads) {
-    if (n <= 0) return;
-    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t lo, hi;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
-        if (hi > lo) fn(out + lo, a + lo, b + lo, hi - lo);
-    }
+    const elem_args e = {fn, NULL, out, a, b, 0.0f};
+    elementwise(&e, n, nthreads);
 }
 
 void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads) {
@@ -140,52 +172,59 @@ void ck_geglu(float *out, const float *gate, const float *up, int64_t n, int nth
 
 void ck_scale(float *x, float factor, int64_t n, int nthreads) {
     // x (n) *= factor
-    if (n <= 0) return;
-    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t lo, hi;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
-        for (int64_t i = lo; i < hi; i++) x[i] *= factor;
-    }
+    const elem_args e = {NULL, NULL, x, NULL, NULL, factor};
+    elementwise(&e, n, nthreads);
 }
 
 void ck_gelu(float *out, const float *x, int64_t n, int nthreads) {
     // out, x (n)
-    if (n <= 0) return;
-    const gelu_fn fn = gelu_pick();
-    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t b, e;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &b, &e);
-        if (e > b) fn(out + b, x + b, e - b);
-    }
+    const elem_args e = {NULL, gelu_pick(), out, x, NULL, 0.0f};
+    elementwise(&e, n, nthreads);
 }
 
 // MARK: - Sums
 
+static void add_range(float *out, const float *a, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
 void ck_add(float *out, const float *a, const float *b, int64_t n, int nthreads) {
     // out (n) = a (n) + b (n); out may alias a or b (each element is read before it is written)
-    if (n <= 0) return;
-    const int nt = ck__threads_for(nthreads, (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t lo, hi;
-        ck__split_range(n, ck__thread_num(), ck__num_threads(), 16, &lo, &hi);
-        for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+    const elem_args e = {add_range, NULL, out, a, b, 0.0f};
+    elementwise(&e, n, nthreads);
+}
+
+/// Row-wise ops over ranges of rows: add_bias (x, bias, n) and embedding (x = out, table, tokens, n, fmt, row bytes).
+typedef struct {
+    float *x;
+    const float *bias;
+    const void *table;
+    const int32_t *tokens;
+    int64_t n;
+    int fmt;
+    size_t row_bytes;
+} rows_args;
+
+static void bias_rows(const void *p, int64_t t0, int64_t t1) {
+    const rows_args *r = (const rows_args *)p;
+    for (int64_t t = t0; t < t1; t++) {
+        float *xr = r->x + t * r->n;
+        for (int64_t i = 0; i < r->n; i++) xr[i] += r->bias[i];
     }
+}
+
+static void embedding_rows(const void *p, int64_t t0, int64_t t1) {
+    const rows_args *r = (const rows_args *)p;
+    for (int64_t t = t0; t < t1; t++)
+        ck_dequantize_row(r->fmt, r->x + t * r->n, (const uint8_t *)r->table + (size_t)r->tokens[t] * r->row_bytes,
+                          r->n);
 }
 
 void ck_add_bias(float *x, const float *bias, int64_t T, int64_t n, int nthreads) {
     // x (T, n) += bias (n)
     if (T <= 0 || n <= 0) return;
-    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t t = 0; t < T; t++) {
-        float *xr = x + t * n;
-        for (int64_t i = 0; i < n; i++) xr[i] += bias[i];
-    }
+    const rows_args r = {x, bias, NULL, NULL, n, 0, 0};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN), T, 1, bias_rows, &r);
 }
 
 // MARK: - Embedding
@@ -195,8 +234,6 @@ void ck_embedding(int fmt, float *out, const void *table, const int32_t *tokens,
     // out (T, n) = rows tokens[t] of table (vocab, n) in fmt, dequantized
     const size_t row_bytes = ck_row_bytes(fmt, n);
     if (T <= 0 || row_bytes == 0) return;
-    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN);
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t t = 0; t < T; t++)
-        ck_dequantize_row(fmt, out + t * n, (const uint8_t *)table + (size_t)tokens[t] * row_bytes, n);
+    const rows_args r = {out, NULL, table, tokens, n, fmt, row_bytes};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)n, CK_ELEM_GRAIN), T, 1, embedding_rows, &r);
 }

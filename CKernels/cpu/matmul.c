@@ -1,6 +1,6 @@
 // cpu/matmul.c: ck_matmul, out (T, N) = x (T, K) · w (N, K)ᵀ, for every weight format. This file holds the
-// dispatch (one OpenMP region: quantize the activation rows, barrier, then each thread takes a contiguous range of
-// output rows) and the portable scalar kernels; the SIMD kernels are in matmul_avx2.c and matmul_avx512.c.
+// dispatch (one job on the worker pool: quantize the activation rows, barrier, then each thread takes a contiguous
+// range of output rows) and the portable scalar kernels; the SIMD kernels are in matmul_avx2.c and matmul_avx512.c.
 //
 // Quantized weights never get dequantized: the activations are quantized once per call to 8-bit blocks of 32 with
 // a float scale d and the block sum s = d * sum(q) (ck_qact in ck_internal.h), then each weight block meets each
@@ -255,47 +255,72 @@ void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, in
     ck_matmul_multi(fmt, 1, &out, x, &w, &N, T, K, nthreads, scratch);
 }
 
+// One call's work: every thread quantizes its share of the activation rows (or, for one row, all of it: see
+// mm_run), then takes its contiguous share of every matrix in turn.
+typedef struct {
+    int fmt, count, quant;
+    float *const *outs;
+    const float *x;
+    const void *const *ws;
+    const int64_t *Ns;
+    int64_t T, K;
+    const ck_matmul_impl *impl;
+    ck_qact a;
+} mm_job;
+
+// Activation bytes (ck__qact_stride) a thread quantizes for itself on its stack when the call has one row.
+#define CK_MATMUL_OWN_ROW 10240
+
+static void mm_run(void *p, const ck_thread *th) {
+    const mm_job *j = (const mm_job *)p;
+    ck_qact a = j->a;
+    _Alignas(64) uint8_t own[CK_MATMUL_OWN_ROW];
+    if (j->quant) {
+        if (j->T == 1 && th->nth > 1 && a.stride <= CK_MATMUL_OWN_ROW) {
+            // Decode: each thread quantizes the one row itself (a few hundred ns) instead of waiting at a barrier
+            // for thread 0 to do it, so every thread starts streaming its weights at once. The values are the same.
+            a.base = own;
+            j->impl->quantize(&a, j->x, 0, 1);
+        } else {
+            int64_t t0, t1;
+            ck__split_range(j->T, th->ith, th->nth, 1, &t0, &t1);
+            if (t1 > t0) j->impl->quantize(&a, j->x, t0, t1);
+            ck__barrier(th);
+        }
+    }
+    // Each thread takes its contiguous share (whole 4-row tiles) of every matrix in turn, with no barrier between
+    // them: each thread streams its own part of w once per token block, and the prefetches run ahead inside that
+    // part. (Chunks from a shared counter, as ggml does, measured 20-40% slower for decode-sized matrices here.)
+    for (int i = 0; i < j->count; i++) {
+        if (j->Ns[i] <= 0) continue;
+        int64_t n0, n1;
+        ck__split_range(j->Ns[i], th->ith, th->nth, 4, &n0, &n1);
+        if (n1 <= n0) continue;
+        if (j->quant)
+            j->impl->rows_q(j->fmt, j->outs[i], j->ws[i], &a, j->T, j->Ns[i], n0, n1);
+        else
+            j->impl->rows_f(j->fmt, j->outs[i], j->ws[i], j->x, j->T, j->K, j->Ns[i], n0, n1);
+    }
+}
+
 void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, const void *const *ws, const int64_t *Ns,
                      int64_t T, int64_t K, int nthreads, void *scratch) {
-    // outs[i] (T, Ns[i]) = x (T, K) · ws[i] (Ns[i], K)ᵀ: one quantization of x and one parallel region for all.
+    // outs[i] (T, Ns[i]) = x (T, K) · ws[i] (Ns[i], K)ᵀ: one quantization of x and one parallel job for all.
     if (count <= 0 || T <= 0) return;
     const int quant = ck__is_quantized(fmt);
     if (!ck_format_supports(fmt, CK_CAN_MATMUL)) return;
     if (quant && (K % ck__block_size(fmt) != 0 || scratch == NULL)) return;
-    const ck_matmul_impl *impl = impl_for(ck_simd_level(), fmt);
-    ck_qact a = {0};
+    mm_job j = {fmt, count, quant, outs, x, ws, Ns, T, K, impl_for(ck_simd_level(), fmt), {0}};
     if (quant) {
-        a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-        a.stride = ck__qact_stride(K);
-        a.K = K;
-        a.nb = K / CK_QK;
-        a.T = T;
-        a.fmt = fmt;
+        j.a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+        j.a.stride = ck__qact_stride(K);
+        j.a.K = K;
+        j.a.nb = K / CK_QK;
+        j.a.T = T;
+        j.a.fmt = fmt;
     }
     double total = 0;
     for (int i = 0; i < count; i++) total += (double)Ns[i];
     const int nt = ck__threads_for(nthreads, (double)T * (double)K * total, CK_MATMUL_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        const int ith = ck__thread_num(), nth = ck__num_threads();
-        if (quant) {
-            int64_t t0, t1;
-            ck__split_range(T, ith, nth, 1, &t0, &t1);
-            if (t1 > t0) impl->quantize(&a, x, t0, t1);
-#pragma omp barrier
-        }
-        // Each thread takes its contiguous share (whole 4-row tiles) of every matrix in turn, with no barrier between
-        // them: each thread streams its own part of w once per token block, and the prefetches run ahead inside that
-        // part. (Chunks from a shared counter, as ggml does, measured 20-40% slower for decode-sized matrices here.)
-        for (int i = 0; i < count; i++) {
-            if (Ns[i] <= 0) continue;
-            int64_t n0, n1;
-            ck__split_range(Ns[i], ith, nth, 4, &n0, &n1);
-            if (n1 <= n0) continue;
-            if (quant)
-                impl->rows_q(fmt, outs[i], ws[i], &a, T, Ns[i], n0, n1);
-            else
-                impl->rows_f(fmt, outs[i], ws[i], x, T, K, Ns[i], n0, n1);
-        }
-    }
+    ck__parallel(nt, mm_run, &j);
 }

@@ -49,29 +49,33 @@ CK_LEVELS(layer_norm,
           (float *out, const float *x, const float *w, const float *b, int64_t T, int64_t n, float eps),
           (out, x, w, b, T, n, eps))
 
+// Rows t0..t1 of either norm (rms: w; layer: w and b).
+typedef struct {
+    rms_norm_fn rms;
+    layer_norm_fn layer;
+    float *out;
+    const float *x, *w, *b;
+    int64_t n;
+    float eps;
+} norm_args;
+
+static void norm_rows(const void *p, int64_t t0, int64_t t1) {
+    const norm_args *a = (const norm_args *)p;
+    if (a->rms) a->rms(a->out + t0 * a->n, a->x + t0 * a->n, a->w, t1 - t0, a->n, a->eps);
+    else a->layer(a->out + t0 * a->n, a->x + t0 * a->n, a->w, a->b, t1 - t0, a->n, a->eps);
+}
+
 void ck_rms_norm(float *out, const float *x, const float *w, int64_t T, int64_t n, float eps, int nthreads) {
     // out, x (T, n); w (n). out may alias x.
     if (T <= 0 || n <= 0) return;
-    const rms_norm_fn fn = rms_norm_pick();
-    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_NORM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t t0, t1;
-        ck__split_range(T, ck__thread_num(), ck__num_threads(), 1, &t0, &t1);
-        if (t1 > t0) fn(out + t0 * n, x + t0 * n, w, t1 - t0, n, eps);
-    }
+    const norm_args a = {rms_norm_pick(), NULL, out, x, w, NULL, n, eps};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)n, CK_NORM_GRAIN), T, 1, norm_rows, &a);
 }
 
 void ck_layer_norm(float *out, const float *x, const float *w, const float *b, int64_t T, int64_t n, float eps,
                    int nthreads) {
     // out, x (T, n); w, b (n). out may alias x.
     if (T <= 0 || n <= 0) return;
-    const layer_norm_fn fn = layer_norm_pick();
-    const int nt = ck__threads_for(nthreads, (double)T * (double)n, CK_NORM_GRAIN);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        int64_t t0, t1;
-        ck__split_range(T, ck__thread_num(), ck__num_threads(), 1, &t0, &t1);
-        if (t1 > t0) fn(out + t0 * n, x + t0 * n, w, b, t1 - t0, n, eps);
-    }
+    const norm_args a = {NULL, layer_norm_pick(), out, x, w, b, n, eps};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)n, CK_NORM_GRAIN), T, 1, norm_rows, &a);
 }

@@ -3,7 +3,8 @@
 // Two families with one calling convention (destination first, then inputs, then int64_t sizes):
 //   ck_ref_*  scalar references: obviously correct, double accumulation where sums are long. The oracle of
 //             `gpt check`, never used to generate text.
-//   ck_*      the CPU kernels of the `openmp` backend: OpenMP over rows / tokens / heads, SIMD picked at run time
+//   ck_*      the CPU kernels of the `openmp` backend: a persistent worker pool (cpu/pool.c) splits rows / tokens /
+//             heads, SIMD picked at run time
 //             (AVX-512, AVX2+FMA, or portable scalar), working on quantized blocks in place.
 // Kernels never allocate, print or exit: scratch memory is passed in, sized by the *_scratch_bytes helpers.
 //
@@ -226,6 +227,14 @@ size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int6
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
                               int nthreads, void *scratch);
+
+// MARK: - Threads (cpu/pool.c)
+
+/// Checks the CPU kernels' worker pool: `rounds` phases on nthreads threads, each thread writing its cell then
+/// meeting the others at a barrier and reading every cell of the phase. cells: nthreads * rounds zeroed int64s;
+/// *threads receives the threads the job ran on (1 when another caller owned the pool). Returns the number of cells
+/// found unwritten after a barrier (0: every barrier held), -1 for bad arguments.
+int ck_pool_check(int nthreads, int rounds, int64_t *cells, int *threads);
 
 // MARK: - Roofline calibration (CKernels/calibrate)
 
