@@ -114,6 +114,7 @@ extension LanguageModel {
         stats.promptSeconds = seconds(since: t0)
         t0 = DispatchTime.now()
         for step in 0..<maxTokens {
+            try requireFiniteLogits(logits)
             let next = sampler.sample(logits, history: history)
             if stopAtEndOfGeneration && tokenizer.isEndOfGeneration(next) {
                 stats.endToken = next

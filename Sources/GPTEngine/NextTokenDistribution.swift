@@ -7,11 +7,13 @@ public struct NextTokenDistribution: Sendable {
     /// Token ids, most likely first.
     public let ranked: [Int]
 
-    /// - Throws: `EngineError.invalidArgument` unless `temperature` is positive and finite.
+    /// - Throws: `EngineError.invalidArgument` unless `temperature` is positive and finite and every logit is finite
+    ///   (a model with corrupt weights can produce NaN: no distribution or ranking means anything then).
     public init(logits: [Float], temperature: Float) throws(EngineError) {
         guard temperature.isFinite, temperature > 0 else {
             throw .invalidArgument("temperature \(temperature) must be a positive finite number")
         }
+        try requireFiniteLogits(logits)
         self.temperature = temperature
         let m = logits.max() ?? 0
         var p = logits.map { Double(expf(($0 - m) / temperature)) }
@@ -25,6 +27,15 @@ public struct NextTokenDistribution: Sendable {
     public var entropy: Double {
         probabilities.reduce(0.0) { $1 > 0 ? $0 - Double($1) * log(Double($1)) : $0 }
     }
+}
+
+/// Throws unless every logit is finite: corrupt weights (a NaN scale, a tensor read at the wrong offset) give NaN
+/// logits, and then neither a distribution nor a sampled token means anything (greedy would emit token 0 forever).
+func requireFiniteLogits(_ logits: [Float]) throws(EngineError) {
+    guard !logits.allSatisfy(\.isFinite) else { return }
+    let bad = logits.reduce(0) { $0 + ($1.isFinite ? 0 : 1) }
+    throw .invalidArgument("the model produced \(bad) of \(logits.count) logits that are NaN or infinite: "
+        + "its weights are probably corrupt (--check-tensors scans them)")
 }
 
 #if canImport(Glibc)

@@ -188,6 +188,9 @@ struct RobustnessTests {
         }
         #expect(throws: EngineError.self) { try NextTokenDistribution(logits: logits, temperature: .nan) }
         #expect(throws: EngineError.self) { try NextTokenDistribution(logits: logits, temperature: 0) }
+        // NaN logits (weights corrupted in place: scripts/mutate-models.py found `gpt next` trapping on them)
+        #expect(throws: EngineError.self) { try NextTokenDistribution(logits: [1, .nan, 2], temperature: 1) }
+        #expect(throws: EngineError.self) { try NextTokenDistribution(logits: [1, -.infinity, 2], temperature: 1) }
         var sampler = Sampler(SamplingOptions())
         #expect((0..<3).contains(sampler.sample([.nan, .nan, .nan])))
     }
