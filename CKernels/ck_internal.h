@@ -44,14 +44,16 @@ CK_INLINE int ck__block_bytes(int fmt) {
     case CK_Q4_K: return (int)sizeof(ck_block_q4_K);
     case CK_Q5_K: return (int)sizeof(ck_block_q5_K);
     case CK_Q6_K: return (int)sizeof(ck_block_q6_K);
+    case CK_IQ4_NL: return (int)sizeof(ck_block_iq4_nl);
+    case CK_IQ4_XS: return (int)sizeof(ck_block_iq4_xs);
     default: return 0;
     }
 }
 // Elements per block of a quantized format (0 for the float formats).
 CK_INLINE int ck__block_size(int fmt) {
     switch (fmt) {
-    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0: return CK_QK;
-    case CK_Q2_K: case CK_Q3_K: case CK_Q4_K: case CK_Q5_K: case CK_Q6_K: return CK_QK_K;
+    case CK_Q4_0: case CK_Q4_1: case CK_Q5_0: case CK_Q5_1: case CK_Q8_0: case CK_IQ4_NL: return CK_QK;
+    case CK_Q2_K: case CK_Q3_K: case CK_Q4_K: case CK_Q5_K: case CK_Q6_K: case CK_IQ4_XS: return CK_QK_K;
     default: return 0;
     }
 }
@@ -142,6 +144,7 @@ extern const ck_matmul_impl ck__matmul_scalar;
 #if CK_X86
 extern const ck_matmul_impl ck__matmul_avx2;
 extern const ck_matmul_impl ck__matmul_avx512;
+extern const ck_matmul_impl ck__matmul_iq4_avx2;  // cpu/matmul_iq4.c: IQ4 formats at the AVX2 level
 #endif
 
 // MARK: - Portable 8-float vectors

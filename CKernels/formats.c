@@ -17,6 +17,10 @@ _Static_assert(sizeof(ck_block_q3_K) == 110, "q3_K");
 _Static_assert(sizeof(ck_block_q4_K) == 144, "q4_K");
 _Static_assert(sizeof(ck_block_q5_K) == 176, "q5_K");
 _Static_assert(sizeof(ck_block_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(ck_block_iq4_nl) == 18, "iq4_nl");
+_Static_assert(sizeof(ck_block_iq4_xs) == 136, "iq4_xs");
+
+const int8_t ck_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 const ck_format_info *ck_format_at(int i) {
     return i >= 0 && i < (int)(sizeof table / sizeof table[0]) ? &table[i] : NULL;
@@ -32,7 +36,7 @@ int ck_format_supports(int fmt, int what) {
     if (ck_format_find(fmt) == NULL) return 0;
     switch (what) {
     case CK_CAN_DEQUANTIZE: return 1;  // ref/dequantize.c has every format of the table
-    case CK_CAN_QUANTIZE: return 1;  // quants.c and quantize.c: every format of the table
+    case CK_CAN_QUANTIZE: return fmt != CK_IQ4_NL && fmt != CK_IQ4_XS;  // quants.c, quantize.c: the others
     case CK_CAN_MATMUL: return 1;  // cpu/matmul.c: every format at the scalar level, the common ones in SIMD
     default: return 0;
     }

@@ -39,6 +39,8 @@ FORMATS = [
     ("q4_K", T.Q4_K, 144, [0, 2], (4, 12)),
     ("q5_K", T.Q5_K, 176, [0, 2], (4, 12)),
     ("q6_K", T.Q6_K, 210, [208], (192, 16)),
+    ("iq4_nl", T.IQ4_NL, 18, [0], None),
+    ("iq4_xs", T.IQ4_XS, 136, [0], (2, 6)),  # scales_h (2 bytes) + scales_l (4): stored 0 means sub-block scale -32
 ]
 BLOCKS = 2  # per case (float formats: rows of 64 elements)
 

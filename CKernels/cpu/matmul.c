@@ -8,6 +8,7 @@
 //   q8_0: d_w * d_a * sum(w * q)
 //   q4_0: d_w * (d_a * sum(nib * q) - 8 * s_a)          (nibbles are unsigned; the -8 offset folds into s_a)
 //   q4_1: d_w * d_a * sum(nib * q) + m_w * s_a
+//   iq4:  d_w * d_a * sum(values[nib] * q)         (iq4_xs: d_w times each 32-element sub-block's scale)
 // Each SIMD level's `quantize` may order the int8 values its own way (the AVX-512 one interleaves quads of blocks
 // for q4 weights); only the same level's `rows_q` reads them.
 #include "../ck_internal.h"
@@ -162,6 +163,28 @@ static float dot_block_scalar(int fmt, const uint8_t *blk, const int8_t *q, cons
         }
         return sum;
     }
+    case CK_IQ4_NL: {
+        // x = d values[nib]: the table values are the integers, d the only scale
+        const ck_block_iq4_nl *b = (const ck_block_iq4_nl *)blk;
+        for (int j = 0; j < CK_QK / 2; j++)
+            isum += ck_iq4_values[b->qs[j] & 0x0F] * q[j] + ck_iq4_values[b->qs[j] >> 4] * q[j + CK_QK / 2];
+        return ck_fp16_to_fp32(b->d) * da[0] * (float)isum;
+    }
+    case CK_IQ4_XS: {
+        // 8 sub-blocks of 32 (one per activation block): x = d (sc - 32) values[nib]
+        const ck_block_iq4_xs *b = (const ck_block_iq4_xs *)blk;
+        const float d = ck_fp16_to_fp32(b->d);
+        float sum = 0.0f;
+        for (int c = 0; c < 8; c++) {
+            const int sc = (((b->scales_l[c / 2] >> (4 * (c % 2))) & 0x0F) | ((b->scales_h >> (2 * c)) & 3) << 4) - 32;
+            const uint8_t *qs = b->qs + 16 * c;
+            int acc = 0;
+            for (int j = 0; j < 16; j++)
+                acc += ck_iq4_values[qs[j] & 0x0F] * q[32 * c + j] + ck_iq4_values[qs[j] >> 4] * q[32 * c + j + 16];
+            sum += d * (float)sc * da[c] * (float)acc;
+        }
+        return sum;
+    }
     default: {  // CK_Q8_0
         const ck_block_q8_0 *b = (const ck_block_q8_0 *)blk;
         for (int j = 0; j < CK_QK; j++) isum += b->qs[j] * q[j];
@@ -234,6 +257,7 @@ const ck_matmul_impl ck__matmul_scalar = {has_scalar, quantize_scalar, rows_q_sc
 static const ck_matmul_impl *impl_for(int level, int fmt) {
 #if CK_X86
     if (level >= CK_SIMD_AVX512 && ck__matmul_avx512.has(fmt)) return &ck__matmul_avx512;
+    if (level >= CK_SIMD_AVX2 && ck__matmul_iq4_avx2.has(fmt)) return &ck__matmul_iq4_avx2;  // AVX-512 hosts too
     if (level >= CK_SIMD_AVX2 && ck__matmul_avx2.has(fmt)) return &ck__matmul_avx2;
 #endif
     (void)level;

@@ -484,7 +484,8 @@ static CK_TARGET_AVX2 void rows_f(int fmt, float *out, const void *w, const floa
         rows_f_fmt(CK_BF16, out, w, x, T, K, N, n0, n1);
 }
 
-static int has(int fmt) { return ck_format_find(fmt) != NULL; }  // every format of the table
+// every format of the table but the IQ4 ones (cpu/matmul_iq4.c)
+static int has(int fmt) { return ck_format_find(fmt) != NULL && fmt != CK_IQ4_NL && fmt != CK_IQ4_XS; }
 
 const ck_matmul_impl ck__matmul_avx2 = {has, quantize, rows_q, rows_f};
 

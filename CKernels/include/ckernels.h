@@ -38,7 +38,9 @@ extern "C" {
     X(CK_Q3_K, 11, "q3_K", 256, 110) \
     X(CK_Q4_K, 12, "q4_K", 256, 144) \
     X(CK_Q5_K, 13, "q5_K", 256, 176) \
-    X(CK_Q6_K, 14, "q6_K", 256, 210)
+    X(CK_Q6_K, 14, "q6_K", 256, 210) \
+    X(CK_IQ4_NL, 20, "iq4_nl", 32, 18) \
+    X(CK_IQ4_XS, 23, "iq4_xs", 256, 136)
 
 #define CK_FORMAT_ENUM_(e, id, name, bs, bytes) e = id,
 enum ck_format { CK_FORMATS(CK_FORMAT_ENUM_) };
@@ -59,7 +61,7 @@ const ck_format_info *ck_format_find(int fmt);
 /// What CKernels can do with a format (ck_format_supports).
 enum ck_capability {
     CK_CAN_DEQUANTIZE = 1,  // ck_dequantize_row, ck_ref_matmul, ck_ref_embedding
-    CK_CAN_QUANTIZE = 2,    // ck_quantize_row
+    CK_CAN_QUANTIZE = 2,    // ck_quantize_row (every format but iq4_nl and iq4_xs)
     CK_CAN_MATMUL = 3,      // ck_matmul, ck_matmul_multi, ck_embedding (the openmp backend's kernels)
 };
 /// 1 when CKernels implements `what` (enum ck_capability) for fmt, else 0: backends answer `supports` with it.
@@ -104,6 +106,16 @@ typedef struct {
     int8_t scales[CK_QK_K / 16];  // per 16 elements
     uint16_t d;
 } ck_block_q6_K;  // 210 bytes: x = d*sc*(q-32)
+// IQ4: 4-bit indices into one fixed non-linear table of 16 int8 values (ck_iq4_values), nibble order as q4_0.
+typedef struct { uint16_t d; uint8_t qs[CK_QK / 2]; } ck_block_iq4_nl;  // 18 bytes: x = d*values[nib]
+typedef struct {
+    uint16_t d;
+    uint16_t scales_h;             // high 2 bits of the 8 sub-block scales: bits 2j of it for sub-block j
+    uint8_t scales_l[CK_QK_K / 64];  // low 4 bits: nibble j % 2 of byte j / 2
+    uint8_t qs[CK_QK_K / 2];       // sub-block j (32 elements) at qs[16 j], nibble order as q4_0
+} ck_block_iq4_xs;  // 136 bytes: x = d*(sc-32)*values[nib], sc the 6-bit scale of the element's sub-block
+/// The 16 values an IQ4 nibble selects (ggml's kvalues_iq4nl; gguf-py's IQ4_NL.kvalues).
+extern const int8_t ck_iq4_values[16];
 
 float ck_fp16_to_fp32(uint16_t h);
 float ck_bf16_to_fp32(uint16_t h);   // exact (the top half of the float)

@@ -115,6 +115,29 @@ static void block_q6_K(float *y, const ck_block_q6_K *b) {
     }
 }
 
+static void block_iq4_nl(float *y, const ck_block_iq4_nl *b) {
+    // element j: nibble of qs[j % 16] (low for j < 16) selects one of the 16 table values
+    const float d = ck_fp16_to_fp32(b->d);
+    for (int j = 0; j < CK_QK; j++) {
+        const int nib = j < 16 ? b->qs[j] & 0x0F : b->qs[j - 16] >> 4;
+        y[j] = d * (float)ck_iq4_values[nib];
+    }
+}
+
+static void block_iq4_xs(float *y, const ck_block_iq4_xs *b) {
+    // element e = 32 s + l: nibble of qs[16 s + l % 16] (low for l < 16); sub-block s has the 6-bit scale
+    // (nibble s % 2 of scales_l[s / 2]) | (bits 2s of scales_h) << 4, stored with an offset of 32
+    const float d = ck_fp16_to_fp32(b->d);
+    for (int s = 0; s < CK_QK_K / 32; s++) {
+        const int sc = (((b->scales_l[s / 2] >> (4 * (s % 2))) & 0x0F) | ((b->scales_h >> (2 * s)) & 3) << 4) - 32;
+        const float dl = d * (float)sc;
+        for (int l = 0; l < 32; l++) {
+            const uint8_t q = b->qs[16 * s + l % 16];
+            y[32 * s + l] = dl * (float)ck_iq4_values[l < 16 ? q & 0x0F : q >> 4];
+        }
+    }
+}
+
 // MARK: - Rows
 
 void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n) {
@@ -168,6 +191,8 @@ void ck_dequantize_row(int fmt, float *dst, const void *src, int64_t n) {
         case CK_Q4_K: block_q4_K(dst, (const ck_block_q4_K *)p); break;
         case CK_Q5_K: block_q5_K(dst, (const ck_block_q5_K *)p); break;
         case CK_Q6_K: block_q6_K(dst, (const ck_block_q6_K *)p); break;
+        case CK_IQ4_NL: block_iq4_nl(dst, (const ck_block_iq4_nl *)p); break;
+        case CK_IQ4_XS: block_iq4_xs(dst, (const ck_block_iq4_xs *)p); break;
         default: return;
         }
     }

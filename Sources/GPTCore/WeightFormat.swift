@@ -15,10 +15,15 @@
 /// K-quants, super-blocks of 256 with 6- or 8-bit sub-block scales (see CKernels/ref/dequantize.c for the bits):
 /// `q2_K` (84 bytes, 16 sub-blocks of 16 with 4-bit scale and min), `q3_K` (110), `q4_K` (144, 8 sub-blocks of 32
 /// with 6-bit scale and min), `q5_K` (176), `q6_K` (210, 16 sub-blocks of 16 with int8 scales).
+///
+/// IQ4: 4-bit indices into one fixed non-linear table of 16 int8 values (`ck_iq4_values`), nibble order as q4_0:
+/// `iq4_nl` `{ f16 d; uint8 qs[16] }` (18 bytes, blocks of 32), x = d * values[nibble]; `iq4_xs` (136 bytes,
+/// super-blocks of 256: f16 d, 8 sub-block scales of 6 bits stored + 32), x = d * (sc - 32) * values[nibble].
 public enum WeightFormat: String, Sendable, CaseIterable, Hashable, CustomStringConvertible {
     case f32, f16, bf16
     case q4_0, q4_1, q5_0, q5_1, q8_0
     case q2_K, q3_K, q4_K, q5_K, q6_K
+    case iq4_nl, iq4_xs
 
     /// One row of the table: ggml type id, elements per block, bytes per block.
     public struct Layout: Sendable, Equatable {
@@ -43,6 +48,8 @@ public enum WeightFormat: String, Sendable, CaseIterable, Hashable, CustomString
         case .q4_K: Layout(ggmlType: 12, blockSize: 256, blockBytes: 144)
         case .q5_K: Layout(ggmlType: 13, blockSize: 256, blockBytes: 176)
         case .q6_K: Layout(ggmlType: 14, blockSize: 256, blockBytes: 210)
+        case .iq4_nl: Layout(ggmlType: 20, blockSize: 32, blockBytes: 18)
+        case .iq4_xs: Layout(ggmlType: 23, blockSize: 256, blockBytes: 136)
         }
     }
 

@@ -18,6 +18,8 @@ public enum BlockLayout {
         case .q4_K: [(0, 1.0 / 256), (2, 1.0 / 64)]
         case .q5_K: [(0, 1.0 / 512), (2, 1.0 / 64)]
         case .q6_K: [(208, 1.0 / 2048)]
+        case .iq4_nl: [(0, 1.0 / 128)]  // table values up to 127
+        case .iq4_xs: [(0, 1.0 / 4096)]  // (sc - 32) up to 32 times table values up to 127
         case .f32, .f16, .bf16: []
         }
     }

@@ -1,4 +1,4 @@
-// BlockFormatMatmulTests: ck_matmul on the formats read as random blocks (Q5_0, Q5_1, the K-quants, BF16: every bit
+// BlockFormatMatmulTests: ck_matmul on the formats read as random blocks (Q5_0, Q5_1, the K-quants, BF16, IQ4: every bit
 // pattern of quants and sub-block scales, from OpCheck's BlockLayout) against ck_ref_matmul, at every SIMD level
 // the CPU runs, on 1 and 3 threads; decode (T = 1) and prefill shapes, rows of one and of many super-blocks.
 import CKernels
@@ -9,7 +9,7 @@ import Testing
 extension CKernelsSuite {
     @Suite("Block-format matmul")
     struct BlockFormatMatmulTests {
-        static let formats: [WeightFormat] = [.q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .bf16]
+        static let formats: [WeightFormat] = [.q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .bf16, .iq4_nl, .iq4_xs]
 
         @Test("ck_matmul matches the reference at every SIMD level", arguments: formats)
         func matchesReference(_ format: WeightFormat) {

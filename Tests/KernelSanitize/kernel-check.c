@@ -91,12 +91,29 @@ static double *term_sums(int fmt, const float *x, const void *w, size_t rb, int6
     return bound;
 }
 
+// N rows of K weights in fmt (rb bytes each) from master (N, K): quantized the standard way, or, for a format without
+// a quantizer (iq4_nl, iq4_xs), random blocks (every bit pattern of quants and sub-block scales) whose leading
+// fp16 scale (at offset 0 in both) is set to a random value in [-1/4096, 1/4096), so |weights| < 1.
+static void fill_weights(int fmt, void *w, const float *master, size_t rb, int64_t N, int64_t K) {
+    if (ck_format_supports(fmt, CK_CAN_QUANTIZE)) {
+        for (int64_t n = 0; n < N; n++) ck_quantize_row(fmt, (char *)w + (size_t)n * rb, master + n * K, K);
+        return;
+    }
+    const ck_format_info *f = ck_format_find(fmt);
+    uint8_t *bytes = w;
+    for (size_t i = 0; i < rb * (size_t)N; i++) bytes[i] = (uint8_t)(frand() * 128.0f + 128.0f);
+    for (size_t b = 0; b < rb * (size_t)N; b += (size_t)f->block_bytes) {
+        const uint16_t d = ck_fp32_to_fp16(frand() / 4096.0f);
+        memcpy(bytes + b, &d, 2);
+    }
+}
+
 static void check_matmul(int fmt, const char *name, int64_t T, int64_t K, int64_t N, int threads) {
     const size_t rb = ck_row_bytes(fmt, K);
     if (rb == 0) return;
     float *master = randoms(N * K), *x = randoms(T * K);
     void *w = exact(rb * (size_t)N);
-    for (int64_t n = 0; n < N; n++) ck_quantize_row(fmt, (char *)w + (size_t)n * rb, master + n * K, K);
+    fill_weights(fmt, w, master, rb, N, K);
     float *want = exact((size_t)(T * N) * sizeof(float)), *got = exact((size_t)(T * N) * sizeof(float));
     ck_ref_matmul(fmt, want, x, w, T, K, N);
     const size_t sb = ck_matmul_scratch_bytes(fmt, T, K);
@@ -113,7 +130,7 @@ static void check_matmul(int fmt, const char *name, int64_t T, int64_t K, int64_
     const int64_t N2 = N + 3;
     void *w2 = exact(rb * (size_t)N2);
     float *master2 = randoms(N2 * K);
-    for (int64_t n = 0; n < N2; n++) ck_quantize_row(fmt, (char *)w2 + (size_t)n * rb, master2 + n * K, K);
+    fill_weights(fmt, w2, master2, rb, N2, K);
     float *want2 = exact((size_t)(T * N2) * sizeof(float)), *got2 = exact((size_t)(T * N2) * sizeof(float));
     ck_ref_matmul(fmt, want2, x, w2, T, K, N2);
     float *outs[2] = {got, got2};
@@ -239,8 +256,7 @@ int main(void) {
         for (int threads = 1; threads <= 3; threads++) {
             for (int i = 0; ck_format_at(i) != NULL; i++) {
                 const ck_format_info *f = ck_format_at(i);
-                if (!ck_format_supports(f->type, CK_CAN_MATMUL) || !ck_format_supports(f->type, CK_CAN_QUANTIZE))
-                    continue;
+                if (!ck_format_supports(f->type, CK_CAN_MATMUL)) continue;
                 const int64_t bs = f->block_size > 1 ? f->block_size : 32;
                 const int64_t shapes[][3] = {{1, bs, 1}, {1, 3 * bs, 9}, {5, 2 * bs, 7}, {9, bs, 17}, {2, 3 * bs, 40}};
                 for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)

@@ -18,6 +18,8 @@
 #define Q4_K_BYTES 144
 #define Q5_K_BYTES 176
 #define Q6_K_BYTES 210
+#define IQ4_NL_BYTES 18
+#define IQ4_XS_BYTES 136
 
 inline float load_half(global const uchar *p) { return vload_half(0, (global const half *)p); }
 
@@ -128,6 +130,27 @@ inline float q6_K_at(global const uchar *row, int j) {
     int hi = (b[128 + 32 * g + l] >> (2 * s)) & 3;
     int sc = ((global const char *)b)[192 + e / 16];
     return load_half(b + 208) * (float)sc * (float)((lo | hi << 4) - 32);
+}
+
+/// The 16 values an IQ4 nibble selects (CKernels' ck_iq4_values).
+constant float iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+/// Element j of an iq4_nl row: d * values[nibble], nibbles as q4_0.
+inline float iq4_nl_at(global const uchar *row, int j) {
+    global const uchar *b = row + (j / QK) * IQ4_NL_BYTES;
+    int i = j % QK;
+    uchar q = b[2 + (i & 15)];
+    return load_half(b) * iq4_values[i < 16 ? (q & 15) : (q >> 4)];
+}
+
+/// Element j of an iq4_xs row: d * (sc - 32) * values[nibble]; sub-block s = e / 32 has its bytes at 8 + 16 s and
+/// the scale (nibble s % 2 of byte 4 + s / 2) | (bits 2s of the uint16 at 2) << 4.
+inline float iq4_xs_at(global const uchar *row, int j) {
+    global const uchar *b = row + (j / QK_K) * IQ4_XS_BYTES;
+    int e = j % QK_K, s = e / 32, l = e % 32;
+    int sc = ((b[4 + s / 2] >> (4 * (s % 2))) & 15) | ((((int)b[2] | (int)b[3] << 8) >> (2 * s)) & 3) << 4;
+    uchar q = b[8 + 16 * s + (l & 15)];
+    return load_half(b) * (float)(sc - 32) * iq4_values[l < 16 ? (q & 15) : (q >> 4)];
 }
 
 /// Tree sum over the work-group (local size a power of two); `red` holds get_local_size(0) floats. Every work-item
