@@ -87,6 +87,17 @@ public final class OpenCLBackend: Backend {
         }
     }
 
+    /// Whether this machine has a device node a GPU's OpenCL driver opens (NVIDIA, AMD ROCm, Mali, or any DRM render
+    /// node: Intel, AMD, Mesa). Without one, the only OpenCL device can be a CPU one (PoCL), so `auto` need not load
+    /// the OpenCL runtime: PoCL brings LLVM, ~60 MiB resident and ~50 ms, for a device ranked below openmp anyway.
+    public static func gpuDeviceNodesPresent(devDirectory: String = "/dev") -> Bool {
+        let fm = FileManager.default
+        let dev = (try? fm.contentsOfDirectory(atPath: devDirectory)) ?? []
+        if dev.contains(where: { $0.hasPrefix("nvidia") || $0 == "kfd" || $0.hasPrefix("mali") }) { return true }
+        let dri = (try? fm.contentsOfDirectory(atPath: devDirectory + "/dri")) ?? []
+        return dri.contains { $0.hasPrefix("renderD") }
+    }
+
     // MARK: - Memory
 
     public func allocate(_ shape: [Int], _ format: WeightFormat, label: String) throws -> any DeviceTensor {

@@ -12,5 +12,6 @@ extension BackendEntry {
         priority: 5,
         probe: { options in OpenCLBackend.probe(options) },
         make: { options in try OpenCLBackend(options: options) },
-        score: { info in info.details.contains { $0.key == "type" && $0.value == "GPU" } ? 30 : 5 })
+        score: { info in info.details.contains { $0.key == "type" && $0.value == "GPU" } ? 30 : 5 },
+        mayOutrankPriority: { OpenCLBackend.gpuDeviceNodesPresent() })
 }

@@ -21,11 +21,15 @@ public struct BackendEntry: Sendable {
     public let make: @Sendable (BackendOptions) throws -> any Backend
     /// Ranks the device a probe found (e.g. higher for a GPU than for a CPU device); nil: always `priority`.
     public let score: (@Sendable (DeviceInfo) -> Int)?
+    /// A cheap check, made before `probe`, of whether `score` could rank this machine above `priority` (e.g. a GPU
+    /// device node exists); nil: assume it could. When it says no and `auto` already has an available entry of a
+    /// higher rank, `auto` skips the probe: probing can be expensive (OpenCL's ICD loader loads every runtime).
+    public let mayOutrankPriority: (@Sendable () -> Bool)?
 
     public init(
         name: String, summary: String, priority: Int, probe: @escaping @Sendable (BackendOptions) -> Availability,
         make: @escaping @Sendable (BackendOptions) throws -> any Backend,
-        score: (@Sendable (DeviceInfo) -> Int)? = nil
+        score: (@Sendable (DeviceInfo) -> Int)? = nil, mayOutrankPriority: (@Sendable () -> Bool)? = nil
     ) {
         self.name = name
         self.summary = summary
@@ -33,6 +37,7 @@ public struct BackendEntry: Sendable {
         self.probe = probe
         self.make = make
         self.score = score
+        self.mayOutrankPriority = mayOutrankPriority
     }
 
     /// The entry's rank on this machine, or nil when it is unavailable.
@@ -59,14 +64,23 @@ public struct BackendRegistry: Sendable {
         entries.filter { $0.probe(options).isAvailable }.map(\.name)
     }
 
-    /// The available entry `auto` picks: the highest rank, the first listed on a tie.
+    /// The available entry `auto` picks: the highest rank, the first listed on a tie. Entries whose cheap check
+    /// says they cannot outrank their `priority` are probed last, and not at all when that cannot win.
     public func best(_ options: BackendOptions = BackendOptions()) -> BackendEntry? {
-        var best: (entry: BackendEntry, rank: Int)?
-        for entry in entries {
-            guard let rank = entry.rank(options) else { continue }
-            if best == nil || rank > best!.rank { best = (entry, rank) }
+        let capped = entries.indices.filter { entries[$0].mayOutrankPriority.map { !$0() } ?? false }
+        var best: (index: Int, rank: Int)?
+        for index in entries.indices where !capped.contains(index) {
+            guard let rank = entries[index].rank(options) else { continue }
+            if best == nil || rank > best!.rank { best = (index, rank) }
         }
-        return best?.entry
+        for index in capped {
+            if let best, entries[index].priority < best.rank || (entries[index].priority == best.rank && best.index < index) {
+                continue  // cannot win: skip the probe
+            }
+            guard let rank = entries[index].rank(options) else { continue }
+            if best == nil || rank > best!.rank || (rank == best!.rank && index < best!.index) { best = (index, rank) }
+        }
+        return best.map { entries[$0.index] }
     }
 
     /// Makes the backend called `name` ("auto" for the best available one).

@@ -73,4 +73,43 @@ struct BackendOpsTests {
             #expect("\(error)".contains("openmp"))
         }
     }
+
+    @Test("auto skips an expensive probe that cannot win, and still probes it when it could")
+    func autoSkipsProbesThatCannotWin() throws {
+        final class Probes: @unchecked Sendable { var names: [String] = [] }
+        let probes = Probes()
+        func entry(_ name: String, priority: Int, gpuRank: Int? = nil, gate: Bool? = nil) -> BackendEntry {
+            let probe: @Sendable (BackendOptions) -> Availability = { _ in
+                probes.names.append(name)
+                return .available(DeviceInfo(name: name))
+            }
+            let make: @Sendable (BackendOptions) throws -> any Backend = { _ in
+                throw BackendError.unavailable(name, reason: "test entry", available: [])
+            }
+            var score: (@Sendable (DeviceInfo) -> Int)?
+            if let gpuRank { score = { _ in gpuRank } }
+            var mayOutrank: (@Sendable () -> Bool)?
+            if let gate { mayOutrank = { gate } }
+            return BackendEntry(name: name, summary: name, priority: priority, probe: probe, make: make, score: score,
+                                mayOutrankPriority: mayOutrank)
+        }
+        // No GPU node: the gated entry (CPU rank 5) cannot beat openmp's 20, so it is never probed.
+        let cpuOnly = BackendRegistry([entry("gated", priority: 5, gpuRank: 5, gate: false), entry("cpu", priority: 20)])
+        #expect(cpuOnly.best()?.name == "cpu")
+        #expect(probes.names == ["cpu"])
+        // A GPU node: probed, and its score wins.
+        probes.names = []
+        let gpu = BackendRegistry([entry("gated", priority: 5, gpuRank: 30, gate: true), entry("cpu", priority: 20)])
+        #expect(gpu.best()?.name == "gated")
+        #expect(Set(probes.names) == ["gated", "cpu"])
+        // Nothing else available: the gated entry is still probed and chosen.
+        probes.names = []
+        #expect(BackendRegistry([entry("gated", priority: 5, gate: false)]).best()?.name == "gated")
+        #expect(probes.names == ["gated"])
+        // A tie at the cap: the first listed wins, as without the gate.
+        probes.names = []
+        let tie = BackendRegistry([entry("gated", priority: 20, gate: false), entry("cpu", priority: 20)])
+        #expect(tie.best()?.name == "gated")
+        #expect(Set(probes.names) == ["gated", "cpu"])
+    }
 }
