@@ -255,7 +255,9 @@ def run_prompt(llm: Llama, name: str, text: str, parse_special: bool, n_predict:
             piece = llm.piece(i1)
             is_eog = bool(L.llama_vocab_is_eog(llm.vocab, i1))
             rec = {"token": i1, "top1_logit": f32(v1), "top2_token": i2, "top2_logit": f32(v2),
-                   "margin": round(v1 - v2, 6)}
+                   "margin": round(v1 - v2, 6),
+                   # the five most likely tokens and their logits (judges a pick other than the top two at a near-tie)
+                   "top5": [[i, f32(logits[i])] for i in sorted(range(len(logits)), key=lambda k: -logits[k])[:5]]}
             rec.update({("piece" if k == "text" else "piece_" + k): v for k, v in text_field(piece).items()})
             if is_eog:
                 rec["eog"] = True

@@ -17,6 +17,9 @@ Steps:
      Tests/EndToEndTests/Golden/declaration.txt.
   3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities, SHA-256; no model bytes); with
      --types, the other types' entries already in the file are kept.
+  IQ4_NL and IQ4_XS (LLAMA_ONLY: gpt quantize has no IQ4 quantizer) are llama-quantize's files themselves: step 1
+  makes only those, and the golden data is computed on them. Their data goes to its own file, without the base
+  model's entry: `--types IQ4_NL,IQ4_XS --out Tests/EndToEndTests/Golden/iq4.json` (EndToEndTests/IQ4GoldenTests).
 
 Usage:
   scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--gpt .build/release/gpt]
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_golden as mg  # noqa: E402  (the same libllama driver as the default model's golden data)
 
 TYPES = ["Q4_0", "Q4_K_M", "Q8_0", "Q6_K", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q5_K_M"]
+LLAMA_ONLY = ["IQ4_NL", "IQ4_XS"]  # made by llama-quantize only (gpt quantize reads these formats, cannot write them)
 PROMPT_NAMES = ["capital", "robot", "chat"]
 N_PREDICT = 32
 TEXT = mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "declaration.txt"
@@ -96,15 +100,17 @@ def main() -> None:
     gguf = gguf_py(a.llama_dir)
     same_as_llama = {}
     for t in types:
-        out = variant_path(ours, a.model, t)
-        print(f"gpt quantize {t} -> {out}", file=sys.stderr)
-        subprocess.run([str(a.gpt), "quantize", str(a.model), str(out), t, "-t", str(a.threads)], check=True,
-                       capture_output=True)
         theirs = variant_path(a.variants, a.model, t)
         if not theirs.is_file():
             print(f"llama-quantize {t} -> {theirs}", file=sys.stderr)
             subprocess.run([str(bin_dir / "llama-quantize"), "--allow-requantize", str(a.model), str(theirs), t,
                             str(a.threads)], check=True, capture_output=True)
+        if t in LLAMA_ONLY:
+            continue
+        out = variant_path(ours, a.model, t)
+        print(f"gpt quantize {t} -> {out}", file=sys.stderr)
+        subprocess.run([str(a.gpt), "quantize", str(a.model), str(out), t, "-t", str(a.threads)], check=True,
+                       capture_output=True)
         same_as_llama[t] = equal_tensors(gguf, out, theirs)
         print(f"  tensors equal to llama-quantize's: {same_as_llama[t]}", file=sys.stderr)
     if a.quantize_only:
@@ -139,7 +145,12 @@ def main() -> None:
     entries = []
     base = kept.get("Q4_1")
     reuse_base = base is not None and base["sha256"] == meta["base_model"]["sha256"]
-    for t, path in [("Q4_1", a.model)] + [(t, variant_path(ours, a.model, t)) for t in types]:
+    base_entry = [] if all(t in LLAMA_ONLY for t in types) else [("Q4_1", a.model)]
+    if not base_entry:
+        meta["variants_made_by"] = ("llama-quantize --allow-requantize MODEL VARIANTS/FILE TYPE 2 (the test checks "
+                                    "the file's sha256)")
+    for t, path in base_entry + [(t, variant_path(a.variants if t in LLAMA_ONLY else ours, a.model, t))
+                                 for t in types]:
         if t == "Q4_1" and reuse_base:  # a partial run (--types) keeps the base model's entry
             entries.append(base)
             continue
@@ -150,7 +161,8 @@ def main() -> None:
             e, _ = mg.run_prompt(llm, name, text, parse_special, N_PREDICT, False)
             greedy.append({k: e[k] for k in ("name", "prompt", "parse_special", "prompt_tokens", "n_predict",
                                              "generated_tokens", "near_tie_steps", "min_margin")}
-                          | {"steps": [{k: s[k] for k in ("token", "top2_token", "margin")} for s in e["steps"]]})
+                          | {"steps": [{k: s[k] for k in ("token", "top2_token", "margin")}
+                                       | ({"top5": s["top5"]} if t in LLAMA_ONLY else {}) for s in e["steps"]]})
         L.llama_model_free(llm.model)
         ppl = perplexity(bin_dir, path, a.threads)
         print(f"{t:7s} ppl {ppl['ppl']:.4f} +/- {ppl['uncertainty']:.4f}  {path.stat().st_size} bytes",

@@ -31,6 +31,7 @@ public enum BlockLayout {
         case .q3_K: (96, 12)
         case .q4_K, .q5_K: (4, 12)
         case .q6_K: (192, 16)
+        case .iq4_xs: (2, 6)  // scales_h (2 bytes), scales_l (4)
         default: nil
         }
     }
@@ -73,8 +74,9 @@ public enum BlockLayout {
     }
 
     /// Simulates a kernel that unpacks K-quant sub-block scales wrongly: q4_K / q5_K lose the high 2 bits of the
-    /// scales and mins of sub-blocks 4-7, q3_K the high 2 bits of every scale, q2_K swaps each scale and min, and
-    /// q6_K drops the sign bit of its int8 scales. Rewrites `bytes` (blocks of `format`).
+    /// scales and mins of sub-blocks 4-7, q3_K the high 2 bits of every scale, q2_K swaps each scale and min,
+    /// q6_K drops the sign bit of its int8 scales; iq4_xs loses the high 2 bits of its 6-bit scales. Rewrites `bytes`
+    /// (blocks of `format`).
     static func misreadScales(_ format: WeightFormat, _ bytes: inout [UInt8]) {
         guard let (offset, count) = kScales(format) else { return }
         for block in stride(from: 0, to: bytes.count, by: format.blockBytes) {
@@ -84,6 +86,7 @@ public enum BlockLayout {
             case .q3_K: for j in 8..<count { bytes[s + j] = 0 }
             case .q2_K: for j in 0..<count { bytes[s + j] = bytes[s + j] << 4 | bytes[s + j] >> 4 }
             case .q6_K: for j in 0..<count { bytes[s + j] &= 0x7F }
+            case .iq4_xs: bytes[s] = 0; bytes[s + 1] = 0
             default: break
             }
         }

@@ -52,7 +52,8 @@ struct BackendOpsTests {
         }
     }
 
-    @Test("K-quant scales unpacked wrongly are caught", arguments: [WeightFormat.q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
+    @Test("K-quant scales unpacked wrongly are caught",
+          arguments: [WeightFormat.q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_xs])
     func suiteCatchesWrongKQuantScales(_ format: WeightFormat) throws {
         let faulty = FaultyBackend(try BackendRegistry.standard.make("openmp", options: BackendOptions(threads: 2)),
                                    fault: .kQuantScales)
