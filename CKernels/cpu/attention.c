@@ -222,6 +222,15 @@ CK_INLINE const float *kv_block(const attn_ctx *c, const float *f32, const uint1
     return f32 + j0 * c->ldk + g * c->hd;
 }
 
+// Prefetches rows j0..j0+nj of KV head g of a cache (F32 or F16): decode reads the cache of every layer cold (the
+// weights streamed since have evicted it), a short strided row per key that the hardware prefetcher misses.
+CK_INLINE void kv_prefetch(const attn_ctx *c, const void *cache, int64_t g, int64_t j0, int64_t nj) {
+    const size_t es = c->k16 ? sizeof(uint16_t) : sizeof(float), row = (size_t)c->hd * es;
+    const char *p = (const char *)cache + (size_t)(j0 * c->ldk + g * c->hd) * es;
+    for (int64_t j = 0; j < nj; j++, p += (size_t)c->ldk * es)
+        for (size_t o = 0; o < row; o += 64) __builtin_prefetch(p + o);
+}
+
 // S[j][iv0*8 ..] for JK keys x NV row vectors: sum over d of Qt[d][rows] * k[j][d].
 CK_INLINE void qk_tile(const int JK, const int NV, float *S, int64_t RP, const float *Qt, const float *kj,
                        int64_t ldk, int64_t hd, int64_t iv0) {
@@ -434,8 +443,14 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
         l[i] = 0.0f;
     }
     float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
+    const void *kc = c->k16 ? (const void *)c->k16 : (const void *)c->k;
+    const void *vc = c->v16 ? (const void *)c->v16 : (const void *)c->v;
+    if (ks < ke) kv_prefetch(c, kc, g, ks, ke - ks < KB ? ke - ks : KB);
     for (int64_t j0 = ks; j0 < ke; j0 += KB) {
         const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+        // this block's values (read after the scores) and the next block's keys load while the scores compute
+        kv_prefetch(c, vc, g, j0, nj);
+        if (j0 + KB < ke) kv_prefetch(c, kc, g, j0 + KB, ke - j0 - KB < KB ? ke - j0 - KB : KB);
         int64_t ldb;
         const float *kb = kv_block(c, c->k, c->k16, g, j0, nj, cb, &ldb);
         // scores S[i][j], 8 keys at a time
