@@ -13,7 +13,9 @@ Steps:
      VARIANTS defaults to ${XDG_CACHE_HOME:-~/.cache}/swiftgpt/models/variants (shared; never committed).
   2. For the default model and every variant made by gpt quantize: greedy continuations of three prompts
      (make_golden.py's driver: libllama through the llama-cpp-python ctypes bindings, F32 KV cache, flash attention
-     off) and `llama-perplexity -c 128 --chunks 4 -b 128 -ctk f32 -ctv f32 -fa off` on
+     off), with llama.cpp's five best [token, logit] at every step (`top5`: the test judges a different pick by its
+     logit: a near-tie is any token within 0.5 of the top, not only the runner-up), and
+     `llama-perplexity -c 128 --chunks 4 -b 128 -ctk f32 -ctv f32 -fa off` on
      Tests/EndToEndTests/Golden/declaration.txt.
   3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities, SHA-256; no model bytes); with
      --types, the other types' entries already in the file are kept.
@@ -23,7 +25,7 @@ Steps:
 
 Usage:
   scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--gpt .build/release/gpt]
-                               [--quantize-only] [--threads 2]
+                               [--quantize-only | --greedy-only] [--threads 2]
 Needs gpt built (`swift build -c release --product gpt`) and llama.cpp built by scripts/build-llama.sh
 (llama-quantize, llama-perplexity, libllama.so; gguf-py from its source tree).
 """
@@ -91,6 +93,9 @@ def main() -> None:
     p.add_argument("--gpt", type=Path, default=mg.REPO / ".build" / "release" / "gpt")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quantize-only", action="store_true", help="make the variant files, write no golden data")
+    p.add_argument("--greedy-only", action="store_true",
+                   help="redo only the greedy data of --types; the files must be the ones --out was made on (same "
+                        "SHA-256), whose perplexities and tensor comparisons are kept")
     p.add_argument("--out", type=Path, default=mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "quant.json")
     a = p.parse_args()
     bin_dir = a.llama_dir / "bin"
@@ -99,7 +104,7 @@ def main() -> None:
     ours.mkdir(parents=True, exist_ok=True)
     gguf = gguf_py(a.llama_dir)
     same_as_llama = {}
-    for t in types:
+    for t in [] if a.greedy_only else types:
         theirs = variant_path(a.variants, a.model, t)
         if not theirs.is_file():
             print(f"llama-quantize {t} -> {theirs}", file=sys.stderr)
@@ -135,12 +140,14 @@ def main() -> None:
         "perplexity_text": "Tests/EndToEndTests/Golden/declaration.txt (the Declaration of Independence, 1776: "
                            "public domain)",
         "greedy_settings": "make_golden.py's defaults: F32 KV cache, "
-                           f"flash attention off, n_ctx 512, {N_PREDICT} greedy tokens (argmax of the raw logits)",
-        "rules": {"near_tie": f"margin < {mg.NEAR_TIE}: either of the top two may be chosen, and the comparison "
-                              "stops when the runner-up is"},
+                           f"flash attention off, n_ctx 512, {N_PREDICT} greedy tokens (argmax of the raw logits); "
+                           "steps[i].top5: llama.cpp's 5 highest [token, logit] at step i (raw float32 logits)",
+        "rules": {"near_tie": f"a token other than llama.cpp's may be chosen at a step only if its llama.cpp logit "
+                              f"(steps[i].top5) is within {mg.NEAR_TIE} of the top one; the comparison of that prompt "
+                              "stops there (the continuations may part)"},
     }
     kept = {}
-    if a.out.is_file() and set(types) != set(TYPES):
+    if a.out.is_file() and (set(types) != set(TYPES) or a.greedy_only):
         kept = {e["type"]: e for e in json.loads(a.out.read_text())["variants"]}
     entries = []
     base = kept.get("Q4_1")
@@ -162,8 +169,16 @@ def main() -> None:
             greedy.append({k: e[k] for k in ("name", "prompt", "parse_special", "prompt_tokens", "n_predict",
                                              "generated_tokens", "near_tie_steps", "min_margin")}
                           | {"steps": [{k: s[k] for k in ("token", "top2_token", "margin")}
-                                       | ({"top5": s["top5"]} if t in LLAMA_ONLY else {}) for s in e["steps"]]})
+                                       | {"top5": s["top5"]} for s in e["steps"]]})
         L.llama_model_free(llm.model)
+        if a.greedy_only:
+            old = kept.get(t)
+            if old is None or old["sha256"] != mg.sha256(path):
+                sys.exit(f"make_quant_golden: --greedy-only needs {a.out} made on {path} (no entry or SHA-256 differs)")
+            entries.append(old | {"greedy": greedy})
+            print(f"{t:7s} greedy redone", file=sys.stderr)
+            write(a.out, meta, entries + [kept[k] for k in TYPES if k in kept and k not in types])
+            continue
         ppl = perplexity(bin_dir, path, a.threads)
         print(f"{t:7s} ppl {ppl['ppl']:.4f} +/- {ppl['uncertainty']:.4f}  {path.stat().st_size} bytes",
               file=sys.stderr)
@@ -176,7 +191,18 @@ def main() -> None:
 
 
 def write(out: Path, meta: dict, entries: list) -> None:
-    out.write_text(json.dumps({**meta, "variants": entries}, indent=1, ensure_ascii=False) + "\n")
+    out.write_text(compact(json.dumps({**meta, "variants": entries}, indent=1, ensure_ascii=False)) + "\n")
+
+
+def compact(text: str) -> str:
+    """indent=1 JSON with every list of numbers, every list of such lists and every object of plain values on one
+    line (ids and [token, logit] pairs would take a line per number otherwise)."""
+    numbers = re.compile(r"\[\s*([-+0-9.eE]+(?:,\s*[-+0-9.eE]+)*)\s*\]")
+    text = numbers.sub(lambda m: "[" + re.sub(r",\s*", ", ", m.group(1)) + "]", text)
+    pairs = re.compile(r"\[\s*(\[[^\[\]\n]*\](?:,\s*\[[^\[\]\n]*\])*)\s*\]")
+    text = pairs.sub(lambda m: "[" + re.sub(r"\],\s*\[", "], [", m.group(1)) + "]", text)
+    flat = re.compile(r"\{\n\s*([^{}]*?)\n\s*\}")  # an object of plain values (a greedy step): one line
+    return flat.sub(lambda m: "{" + re.sub(r",\n\s*", ", ", m.group(1)) + "}", text)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ enum TestModel {
 
     /// Loads the model on `backend`. The KV cache is F32 unless asked: the golden data (llama.cpp with an F32
     /// cache) and the float64 reference compare best with it; F16 caches have tests of their own.
-    static func load(_ backend: String, nCtx: Int = 512, kvFormat: WeightFormat = .f32) throws -> LanguageModel {
+    static func load(_ backend: String, nCtx: Int = 512, kvFormat: WeightFormat = .f32, file: String? = nil) throws
+        -> LanguageModel
+    {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
-        return try LanguageModel(path: path!, backend: be, nCtx: nCtx, kvFormat: kvFormat)
+        return try LanguageModel(path: file ?? path!, backend: be, nCtx: nCtx, kvFormat: kvFormat)
     }
 
     /// (backend, KV cache format) pairs to run end-to-end tests on: every backend with F32, and F16 where supported.
