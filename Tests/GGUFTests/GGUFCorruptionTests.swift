@@ -88,10 +88,10 @@ struct GGUFCorruptionTests {
     func unknownType() throws {
         var bytes = try Sample.bytes()
         let layout = TensorInfoLayout(try GGUFFile(bytes: bytes), index: 3)
-        patch(&bytes, at: layout.typeOffset, UInt32(20))
+        patch(&bytes, at: layout.typeOffset, UInt32(21))
         let error = try #require(throws: GGUFError.self) { try GGUFFile(bytes: bytes, name: "s.gguf") }
-        #expect(error == .unknownTensorType(path: "s.gguf", tensor: "q4_0.matrix", typeID: 20))
-        #expect(String(describing: error).contains("IQ4_NL"))
+        #expect(error == .unknownTensorType(path: "s.gguf", tensor: "q4_0.matrix", typeID: 21))
+        #expect(String(describing: error).contains("IQ3_S"))
         #expect(String(describing: error).contains(WeightFormat.names(WeightFormat.allCases)))
         patch(&bytes, at: layout.typeOffset, UInt32(0xDEAD))
         #expect(throws: GGUFError.unknownTensorType(path: "s.gguf", tensor: "q4_0.matrix", typeID: 0xDEAD)) {
