@@ -71,19 +71,6 @@ struct IQ4Golden: Decodable {
         }
         return (nil, nil)
     }
-
-    /// `sha256sum FILE` (coreutils).
-    static func sha256(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sha256sum", path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: out, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
-    }
 }
 
 @Suite("IQ4 formats on the real model (llama.cpp)", .enabled(if: IQ4Golden.present, IQ4Golden.missingReason),
@@ -94,7 +81,7 @@ struct IQ4GoldenTests {
     func variant(_ type: String) throws {
         let golden = try #require(IQ4Golden.file.variants.first { $0.type == type })
         let path = IQ4Golden.path(golden)
-        let sha = try IQ4Golden.sha256(path)
+        let sha = try TestModel.sha256(path)
         try #require(sha == golden.sha256, """
             \(path) has SHA-256 \(sha), but llama.cpp's golden data was computed on \(golden.sha256): \
             rerun scripts/make_quant_golden.py --types IQ4_NL,IQ4_XS --out Tests/EndToEndTests/Golden/iq4.json

@@ -159,7 +159,7 @@ enum QuantVariants {
     static func file(_ golden: QuantGolden.Variant) throws -> String {
         if golden.type == "Q4_1" { return TestModel.path! }
         let path = folder + "/" + golden.file
-        if FileManager.default.fileExists(atPath: path), try sha256(path) == golden.sha256 { return path }
+        if FileManager.default.fileExists(atPath: path), try TestModel.sha256(path) == golden.sha256 { return path }
         let type = try #require(QuantizationType(rawValue: golden.type))
         let partial = path + ".partial-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: partial) }
@@ -167,19 +167,6 @@ enum QuantVariants {
         _ = try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.moveItem(atPath: partial, toPath: path)
         return path
-    }
-
-    /// `sha256sum FILE` (coreutils).
-    static func sha256(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sha256sum", path]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: out, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
     }
 }
 
@@ -191,7 +178,7 @@ struct QuantGoldenTests {
     func variant(_ type: String) throws {
         let golden = QuantGolden.variant(type)
         let path = try QuantVariants.file(golden)
-        let sha = try QuantVariants.sha256(path)
+        let sha = try TestModel.sha256(path)
         try #require(sha == golden.sha256, """
             \(path) has SHA-256 \(sha), but llama.cpp's golden data was computed on \(golden.sha256): gpt quantize's \
             output changed; rerun scripts/make_quant_golden.py

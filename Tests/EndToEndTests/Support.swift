@@ -4,6 +4,19 @@ import SwiftGPT
 import Testing
 
 enum TestModel {
+    /// `sha256sum FILE` (coreutils): the golden files name the model files they were made from by it.
+    static func sha256(_ path: String) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["sha256sum", path]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        try p.run()
+        let out = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: out, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+    }
+
     /// The default model, when `make model` (or GPT_MODEL) has put it in place.
     static let path: String? = {
         let path = ModelLocator.defaultModelPath
