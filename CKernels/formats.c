@@ -36,7 +36,7 @@ int ck_format_supports(int fmt, int what) {
     if (ck_format_find(fmt) == NULL) return 0;
     switch (what) {
     case CK_CAN_DEQUANTIZE: return 1;  // ref/dequantize.c has every format of the table
-    case CK_CAN_QUANTIZE: return fmt != CK_IQ4_NL && fmt != CK_IQ4_XS;  // quants.c, quantize.c: the others
+    case CK_CAN_QUANTIZE: return 1;    // quants.c, quantize.c: every format of the table
     case CK_CAN_MATMUL: return 1;  // cpu/matmul.c: every format at the scalar level, the common ones in SIMD
     default: return 0;
     }

@@ -11,6 +11,11 @@
 //         rms(x) + |x|), then 6-bit scales and mins.
 //   q6_K  16 sub-blocks of 16: a symmetric scale by a least-squares search (weights x²) over 19 candidates, then
 //         int8 scales.
+// The IQ4 formats follow ggml's quantize_iq4_nl / quantize_iq4_xs without an importance matrix (the path
+// llama-quantize runs; not quantize_row_iq4_nl_ref, which skips the search):
+//   iq4_nl  one scale per 32: x ≈ d * values[L] over the non-linear table, d by a least-squares search (weights x²)
+//           over 16 candidate scales; stored as fp16.
+//   iq4_xs  8 sub-blocks of 32 fitted the same way, then 6-bit signed scales against the largest.
 // After the sub-block scales are quantized, every element is quantized again against the quantized scale it will be
 // dequantized with. Block layouts: ckernels.h (ck_block_*), bit for bit ggml's.
 #include <math.h>
@@ -22,8 +27,8 @@ static inline int qz_round(float x) { return (int)lrintf(x); }
 
 static inline int qz_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/// The value of largest magnitude in x (n), keeping its sign; 0 when every |x| is below 1e-15.
-static float qz_signed_absmax(const float *x, int n) {
+/// The value of largest magnitude in x (n), keeping its sign (the first of equal magnitudes).
+static float qz_signed_max(const float *x, int n) {
     float amax = 0, max = 0;
     for (int i = 0; i < n; i++) {
         if (fabsf(x[i]) > amax) {
@@ -31,7 +36,13 @@ static float qz_signed_absmax(const float *x, int n) {
             max = x[i];
         }
     }
-    return amax < 1e-15f ? 0 : max;
+    return max;
+}
+
+/// qz_signed_max, but 0 when every |x| is below 1e-15 (ggml's GROUP_MAX_EPS in its scale searches).
+static float qz_signed_absmax(const float *x, int n) {
+    const float max = qz_signed_max(x, n);
+    return fabsf(max) < 1e-15f ? 0 : max;
 }
 
 // MARK: - Scale searches
@@ -183,7 +194,7 @@ void ck_quantize_q5_0(void *dst, const float *src, int64_t n) {
     // d = signed absmax / -16, q = min(31, (int)(x / d + 16.5)); the fifth bits go to qh
     ck_block_q5_0 *b = dst;
     for (int64_t i = 0; i < n / CK_QK; i++, src += CK_QK) {
-        const float d = qz_signed_absmax(src, CK_QK) / -16, id = d != 0 ? 1 / d : 0;
+        const float d = qz_signed_max(src, CK_QK) / -16, id = d != 0 ? 1 / d : 0;  // (no epsilon, as ggml's)
         b[i].d = ck_fp32_to_fp16(d);
         uint32_t qh = 0;
         for (int j = 0; j < CK_QK / 2; j++) {
@@ -417,6 +428,100 @@ void ck_quantize_q6_K(void *dst, const float *src, int64_t n) {
                 ql[l + 32] = (uint8_t)((q2 & 15) | (q4 & 15) << 4);
                 qh[l] = (uint8_t)((q1 >> 4) | (q2 >> 4) << 2 | (q3 >> 4) << 4 | (q4 >> 4) << 6);
             }
+        }
+    }
+}
+
+// MARK: - IQ4 (non-linear 4-bit table)
+
+/// Midpoints between neighbouring entries of ck_iq4_values (exact half-integers; [0] unused).
+static const float qz_iq4_mid[16] = {0, -115.5f, -93.5f, -74, -57, -42, -28.5f, -16, -4.5f, 7, 19, 31.5f, 45.5f,
+                                     61, 79, 101};
+
+/// The index of the table value nearest x, the higher one on a tie (x at or beyond the ends: 0 or 15). Comparing
+/// with the midpoints is exact: ggml's differences (x - lower < upper - x) are exact wherever they could tie.
+static inline int qz_iq4_index(float x) {
+    int k = 0;
+    if (qz_iq4_mid[k + 8] <= x) k += 8;
+    if (qz_iq4_mid[k + 4] <= x) k += 4;
+    if (qz_iq4_mid[k + 2] <= x) k += 2;
+    if (qz_iq4_mid[k + 1] <= x) k += 1;
+    return x != x ? 15 : k;  // NaN: the last entry, as ggml's search ends
+}
+
+/// The x²-weighted least-squares fit of one scale d for 32 values on the fixed grid: each candidate inverse scale
+/// maps x to the table (rounding to the nearest entry), and d = Σw·q·x / Σw·q² for that rounding; the candidate with
+/// the largest explained energy (Σw·q·x)² / Σw·q² wins. Candidates: the one mapping the largest |x| (signed) to +127
+/// (beyond the table's top, so it clamps), then (t - 127) / max for t = -7..7, which map it near the table's -127
+/// end. Returns 0 when every |x| < 1e-15.
+static float qz_iq4_fit(const float *x) {
+    const float max = qz_signed_absmax(x, 32);
+    if (max == 0) return 0;
+    float d = max / 127;
+    float id = 1 / d, sumqx = 0, sumq2 = 0;
+    for (int j = 0; j < 32; j++) {
+        const float q = ck_iq4_values[qz_iq4_index(id * x[j])], w = x[j] * x[j];
+        sumqx += w * q * x[j];
+        sumq2 += w * q * q;
+    }
+    d = sumq2 > 0 ? sumqx / sumq2 : 0;
+    float best = d * sumqx;
+    for (int t = -7; t <= 7; t++) {
+        id = (float)(t - 127) / max;
+        sumqx = sumq2 = 0;
+        for (int j = 0; j < 32; j++) {
+            const float q = ck_iq4_values[qz_iq4_index(id * x[j])], w = x[j] * x[j];
+            sumqx += w * q * x[j];
+            sumq2 += w * q * q;
+        }
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+            d = sumqx / sumq2;
+            best = d * sumqx;
+        }
+    }
+    return d;
+}
+
+/// 32 values to 16 bytes of table indices with inverse scale id: element j in the low nibble of byte j, j + 16 in
+/// the high one.
+static void qz_iq4_pack(uint8_t *qs, const float *x, float id) {
+    for (int j = 0; j < 16; j++) {
+        qs[j] = (uint8_t)(qz_iq4_index(id * x[j]) | qz_iq4_index(id * x[j + 16]) << 4);
+    }
+}
+
+void ck_quantize_iq4_nl(void *dst, const float *src, int64_t n) {
+    ck_block_iq4_nl *b = dst;
+    for (int64_t i = 0; i < n / CK_QK; i++, src += CK_QK) {
+        // the indices are taken against the fitted scale itself, not its fp16 rounding
+        const float d = qz_iq4_fit(src);
+        b[i].d = ck_fp32_to_fp16(d);
+        qz_iq4_pack(b[i].qs, src, d != 0 ? 1 / d : 0);
+    }
+}
+
+void ck_quantize_iq4_xs(void *dst, const float *src, int64_t n) {
+    ck_block_iq4_xs *b = dst;
+    float scales[8];
+    for (int64_t i = 0; i < n / CK_QK_K; i++, src += CK_QK_K) {
+        float max_scale = 0;  // the sub-block scale of largest magnitude (the first such), signed
+        for (int j = 0; j < 8; j++) {
+            scales[j] = qz_iq4_fit(src + 32 * j);
+            if (fabsf(scales[j]) > fabsf(max_scale)) max_scale = scales[j];
+        }
+        // super-block scale d maps max_scale to -32; each sub-block gets l in -32..31 (stored + 32), and its
+        // elements are indexed against d * l (d unrounded, as ggml does; only the stored d is fp16). An all-zero
+        // block stores d = -0.
+        const float d = -max_scale / 32, id = d != 0 ? 1 / d : 0;
+        b[i].d = ck_fp32_to_fp16(d);
+        b[i].scales_h = 0;
+        memset(b[i].scales_l, 0, sizeof b[i].scales_l);
+        for (int j = 0; j < 8; j++) {
+            const int l = qz_clamp(qz_round(id * scales[j]), -32, 31);
+            const float dl = d * l;
+            qz_iq4_pack(b[i].qs + 16 * j, src + 32 * j, dl != 0 ? 1 / dl : 0);
+            b[i].scales_l[j / 2] |= (uint8_t)(((l + 32) & 15) << 4 * (j % 2));
+            b[i].scales_h |= (uint16_t)(((l + 32) >> 4) << 2 * j);
         }
     }
 }

@@ -132,6 +132,8 @@ void ck_quantize_row(int fmt, void *dst, const float *src, int64_t n) {
     case CK_Q4_K: ck_quantize_q4_K(dst, src, n); break;
     case CK_Q5_K: ck_quantize_q5_K(dst, src, n); break;
     case CK_Q6_K: ck_quantize_q6_K(dst, src, n); break;
+    case CK_IQ4_NL: ck_quantize_iq4_nl(dst, src, n); break;
+    case CK_IQ4_XS: ck_quantize_iq4_xs(dst, src, n); break;
     default: break;
     }
 }

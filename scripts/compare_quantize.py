@@ -21,7 +21,7 @@ import make_quant_golden as mq  # noqa: E402
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--types", default=",".join(mq.TYPES))
+    p.add_argument("--types", default=",".join(mq.TYPES + mq.IQ4))
     p.add_argument("--model", type=Path, default=mg.CACHE / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf")
     p.add_argument("--variants", type=Path, default=mg.CACHE / "models" / "variants")
     p.add_argument("--gpt", type=Path, default=mg.REPO / ".build" / "release" / "gpt")

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Golden blocks for SwiftGPT's quantizers (CKernels ck_quantize_row): ggml's own reference quantizers
 (quantize_row_<fmt>_ref in libggml-base, the code path llama-quantize runs without an importance matrix, and
-ggml_fp32_to_bf16_row_ref) applied to fixed inputs. Writes Tests/CKernelsTests/Golden/quantize.json: the inputs
+ggml_fp32_to_bf16_row_ref) applied to fixed inputs. IQ4_NL and IQ4_XS go through ggml_quantize_chunk with no
+importance matrix, as llama-quantize calls them (quantize_iq4_nl / quantize_iq4_xs: the scale search;
+quantize_row_iq4_nl_ref would skip it). Writes Tests/CKernelsTests/Golden/quantize.json: the inputs
 (float32, base64) and, per format, ggml's bytes (base64). The test requires CKernels' output to equal them bit for
 bit.
 
-Inputs (seeded, 4 rows of 512): gaussian (weights-like), cubed gaussian (heavy tails), uniform with all-zero
-sub-blocks, and a row mixing huge, tiny and exactly zero values.
+Inputs (seeded, 5 rows of 512): gaussian (weights-like), cubed gaussian (heavy tails), uniform with all-zero
+sub-blocks, a row mixing huge, tiny and exactly zero values, and a row with an all-zero super-block of 256 and
+zero / below-1e-15 blocks of 32 among gaussian ones.
 
 Usage: scripts/make_quantize_golden.py [--lib DIR_WITH_libggml-base.so] [--out FILE]
 """
@@ -32,6 +35,7 @@ FORMATS = {  # name -> (ggml function, bytes per block, elements per block)
     "q5_K": ("quantize_row_q5_K_ref", 176, 256), "q6_K": ("quantize_row_q6_K_ref", 210, 256),
     "q4_0": ("quantize_row_q4_0_ref", 18, 32), "q4_1": ("quantize_row_q4_1_ref", 20, 32),
     "q8_0": ("quantize_row_q8_0_ref", 34, 32),
+    "iq4_nl": (20, 18, 32), "iq4_xs": (23, 136, 256),  # ggml type ids for ggml_quantize_chunk
 }
 
 
@@ -42,7 +46,10 @@ def rows() -> list[tuple[str, list[float]]]:
     cubed = [f32(r.gauss(0, 1) ** 3 * 0.01) for _ in range(N)]
     zeros = [0.0 if (i // 16) % 5 == 0 else f32(r.uniform(-0.3, 0.7)) for i in range(N)]
     mixed = [f32([1e4, -3e3, 1e-20, 0.0, -0.0, r.gauss(0, 1)][i % 6]) for i in range(N)]
-    return [("gaussian", gauss), ("cubed", cubed), ("zero sub-blocks", zeros), ("extremes", mixed)]
+    blocks = [0.0 if i < 256 or 288 <= i < 320 else f32(1e-16) if i < 352 and i >= 320 else f32(r.gauss(0, 0.05))
+              for i in range(N)]
+    return [("gaussian", gauss), ("cubed", cubed), ("zero sub-blocks", zeros), ("extremes", mixed),
+            ("zero blocks", blocks)]
 
 
 def main() -> None:
@@ -62,7 +69,11 @@ def main() -> None:
         for fmt, (fn, block_bytes, block) in FORMATS.items():
             size = N // block * block_bytes
             dst = (ctypes.c_uint8 * size)()
-            getattr(lib, fn)(src, dst, ctypes.c_int64(N))
+            if isinstance(fn, int):  # ggml_quantize_chunk(type, src, dst, start, nrows, n_per_row, imatrix)
+                lib.ggml_quantize_chunk(ctypes.c_int(fn), src, dst, ctypes.c_int64(0), ctypes.c_int64(1),
+                                        ctypes.c_int64(N), None)
+            else:
+                getattr(lib, fn)(src, dst, ctypes.c_int64(N))
             entry["formats"][fmt] = base64.b64encode(bytes(dst)).decode()
         out["rows"].append(entry)
     a.out.parent.mkdir(parents=True, exist_ok=True)

@@ -61,7 +61,7 @@ const ck_format_info *ck_format_find(int fmt);
 /// What CKernels can do with a format (ck_format_supports).
 enum ck_capability {
     CK_CAN_DEQUANTIZE = 1,  // ck_dequantize_row, ck_ref_matmul, ck_ref_embedding
-    CK_CAN_QUANTIZE = 2,    // ck_quantize_row (every format but iq4_nl and iq4_xs)
+    CK_CAN_QUANTIZE = 2,    // ck_quantize_row
     CK_CAN_MATMUL = 3,      // ck_matmul, ck_matmul_multi, ck_embedding (the openmp backend's kernels)
 };
 /// 1 when CKernels implements `what` (enum ck_capability) for fmt, else 0: backends answer `supports` with it.
@@ -269,6 +269,10 @@ void ck_quantize_q3_K(void *dst, const float *src, int64_t n);
 void ck_quantize_q4_K(void *dst, const float *src, int64_t n);
 void ck_quantize_q5_K(void *dst, const float *src, int64_t n);
 void ck_quantize_q6_K(void *dst, const float *src, int64_t n);
+/// IQ4 with ggml's scale search over the non-linear table (quantize_iq4_nl / quantize_iq4_xs without an importance
+/// matrix, llama-quantize's path); n a multiple of 32 (iq4_nl) or 256 (iq4_xs).
+void ck_quantize_iq4_nl(void *dst, const float *src, int64_t n);
+void ck_quantize_iq4_xs(void *dst, const float *src, int64_t n);
 
 #ifdef __cplusplus
 }

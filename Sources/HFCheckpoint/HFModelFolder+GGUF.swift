@@ -28,8 +28,8 @@ extension HFModelFolder {
         case .q5_K: 17  // MOSTLY_Q5_K_M
         case .q6_K: 18  // MOSTLY_Q6_K
         case .bf16: 32  // MOSTLY_BF16
-        case .iq4_nl: 25  // MOSTLY_IQ4_NL (no quantizer: not in outputFormats)
-        case .iq4_xs: 30  // MOSTLY_IQ4_XS (no quantizer: not in outputFormats)
+        case .iq4_nl: 25  // MOSTLY_IQ4_NL
+        case .iq4_xs: 30  // MOSTLY_IQ4_XS
         }
     }
 

@@ -9,6 +9,7 @@ public enum QuantizationType: String, CaseIterable, Sendable {
     case q4_0 = "Q4_0", q4_1 = "Q4_1", q5_0 = "Q5_0", q5_1 = "Q5_1", q8_0 = "Q8_0"
     case q2_K = "Q2_K", q3_K_S = "Q3_K_S", q3_K_M = "Q3_K_M", q3_K_L = "Q3_K_L"
     case q4_K_S = "Q4_K_S", q4_K_M = "Q4_K_M", q5_K_S = "Q5_K_S", q5_K_M = "Q5_K_M", q6_K = "Q6_K"
+    case iq4_nl = "IQ4_NL", iq4_xs = "IQ4_XS"
 
     /// Parses a name case-insensitively ("q4_k_m", "Q4_K_M"); the bare K-quant names Q3_K, Q4_K and Q5_K mean the
     /// _M mixes, as in llama-quantize.
@@ -38,6 +39,8 @@ public enum QuantizationType: String, CaseIterable, Sendable {
         case .q5_K_S: 16
         case .q5_K_M: 17
         case .q6_K: 18
+        case .iq4_nl: 25
+        case .iq4_xs: 30
         case .bf16: 32
         }
     }
@@ -58,6 +61,8 @@ public enum QuantizationType: String, CaseIterable, Sendable {
         case .q4_K_S, .q4_K_M: .q4_K
         case .q5_K_S, .q5_K_M: .q5_K
         case .q6_K: .q6_K
+        case .iq4_nl: .iq4_nl
+        case .iq4_xs: .iq4_xs
         }
     }
 }
@@ -138,6 +143,7 @@ public struct QuantizationPlan {
             case .q3_K_L: f = .q5_K
             case .q4_K_M, .q5_K_M: if Self.useMoreBits(iAttentionV, nAttentionV) { f = .q6_K }
             case .q4_K_S: if iAttentionV < 4 { f = .q5_K }
+            case .iq4_nl, .iq4_xs: if gqa >= 4 { f = .q5_K }
             default: break
             }
             iAttentionV += 1
@@ -148,7 +154,7 @@ public struct QuantizationPlan {
             case .q3_K_M: f = i < n / 16 ? .q5_K : .q4_K
             case .q3_K_L: f = .q5_K
             case .q4_K_M, .q5_K_M: if Self.useMoreBits(i, n) { f = .q6_K }
-            case .q4_K_S: if i < n / 8 { f = .q5_K }
+            case .q4_K_S, .iq4_nl, .iq4_xs: if i < n / 8 { f = .q5_K }  // (IQ4: without an importance matrix)
             default: break
             }
             iFFNDown += 1
@@ -169,6 +175,7 @@ public struct QuantizationPlan {
             case .q4_K: f = .q5_0
             case .q5_K: f = .q5_1
             case .q6_K: f = .q8_0
+            case .iq4_xs: f = .iq4_nl
             default: break
             }
             if shape[0] % f.blockSize != 0 { f = .f16 }

@@ -7,12 +7,13 @@ import SwiftGPT
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantize a model to a GGUF file type (Q4_0 ... Q8_0, Q2_K ... Q6_K, Q4_K_M, Q5_K_M, F16, BF16).",
+        abstract: "Quantize a model to a GGUF file type (Q4_0 ... Q6_K, Q4_K_M, Q5_K_M, IQ4_NL, IQ4_XS, F16, BF16).",
         discussion: """
             Types: \(QuantizationType.allCases.map(\.rawValue).joined(separator: ", ")) (Q3_K, Q4_K, Q5_K mean \
             the _M mixes, as in llama-quantize). Norms and other vectors keep their format; matrices whose rows \
             are not whole blocks of the chosen format fall back as llama.cpp's do (Q4_K -> Q5_0, Q6_K -> Q8_0, \
-            ...). Quantizing an already quantized file loses quality twice: it is allowed, with a warning.
+            IQ4_XS -> IQ4_NL, ...). Quantizing an already quantized file loses quality twice: it is allowed, with a \
+            warning.
             """)
 
     @Argument(help: "The input: a GGUF file or a Hugging Face GPT-2 checkpoint folder.")

@@ -1,8 +1,9 @@
 // QuantizeGoldenTests: ck_quantize_row (CKernels/quants.c and quantize.c) equals ggml's reference quantizers bit for
 // bit, on every format with a quantizer. Golden/quantize.json was made by scripts/make_quantize_golden.py, which
-// calls quantize_row_<fmt>_ref (and ggml_fp32_to_bf16_row_ref) in the libggml-base of the llama.cpp that
-// scripts/build-llama.sh builds: the quantizers llama-quantize runs without an importance matrix. Inputs: gaussian,
-// heavy-tailed, all-zero sub-blocks, and huge / tiny / signed-zero values.
+// calls quantize_row_<fmt>_ref (and ggml_fp32_to_bf16_row_ref; for IQ4_NL / IQ4_XS ggml_quantize_chunk without an
+// importance matrix) in the libggml-base of the llama.cpp that scripts/build-llama.sh builds: the quantizers
+// llama-quantize runs without an importance matrix. Inputs: gaussian, heavy-tailed, all-zero sub-blocks, huge /
+// tiny / signed-zero values, and all-zero (and below 1e-15) blocks of 32 and 256.
 import CKernels
 import Foundation
 import GPTCore
@@ -26,16 +27,16 @@ private struct QuantizeGolden: Decodable {
 extension CKernelsSuite {
     @Suite("Quantize golden (ggml)")
     struct QuantizeGoldenTests {
-        /// The formats with a quantizer besides F32 and F16: all but IQ4_NL and IQ4_XS, which SwiftGPT reads only.
+        /// The formats with a quantizer besides F32 and F16 (every other format of the table).
         static let quantized = WeightFormat.allCases.filter {
             $0 != .f32 && $0 != .f16 && ck_format_supports(Int32($0.ggmlType), Int32(CK_CAN_QUANTIZE.rawValue)) == 1
         }
 
-        @Test("every quantized format and bf16 has golden blocks; only the IQ4 formats lack a quantizer")
+        @Test("every quantized format and bf16 has a quantizer and golden blocks")
         func covered() {
             let golden = Set(QuantizeGolden.file.rows[0].formats.keys)
             for f in Self.quantized { #expect(golden.contains(f.rawValue), "\(f)") }
-            #expect(Set(WeightFormat.allCases).subtracting(Self.quantized) == [.f32, .f16, .iq4_nl, .iq4_xs])
+            #expect(Set(WeightFormat.allCases).subtracting(Self.quantized) == [.f32, .f16])
         }
 
         @Test("ck_quantize_row equals ggml's reference quantizer bit for bit", arguments: quantized)

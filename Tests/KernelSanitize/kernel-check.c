@@ -91,21 +91,10 @@ static double *term_sums(int fmt, const float *x, const void *w, size_t rb, int6
     return bound;
 }
 
-// N rows of K weights in fmt (rb bytes each) from master (N, K): quantized the standard way, or, for a format without
-// a quantizer (iq4_nl, iq4_xs), random blocks (every bit pattern of quants and sub-block scales) whose leading
-// fp16 scale (at offset 0 in both) is set to a random value in [-1/4096, 1/4096), so |weights| < 1.
+// N rows of K weights in fmt (rb bytes each) from master (N, K), quantized the standard way (every format has a
+// quantizer).
 static void fill_weights(int fmt, void *w, const float *master, size_t rb, int64_t N, int64_t K) {
-    if (ck_format_supports(fmt, CK_CAN_QUANTIZE)) {
-        for (int64_t n = 0; n < N; n++) ck_quantize_row(fmt, (char *)w + (size_t)n * rb, master + n * K, K);
-        return;
-    }
-    const ck_format_info *f = ck_format_find(fmt);
-    uint8_t *bytes = w;
-    for (size_t i = 0; i < rb * (size_t)N; i++) bytes[i] = (uint8_t)(frand() * 128.0f + 128.0f);
-    for (size_t b = 0; b < rb * (size_t)N; b += (size_t)f->block_bytes) {
-        const uint16_t d = ck_fp32_to_fp16(frand() / 4096.0f);
-        memcpy(bytes + b, &d, 2);
-    }
+    for (int64_t n = 0; n < N; n++) ck_quantize_row(fmt, (char *)w + (size_t)n * rb, master + n * K, K);
 }
 
 static void check_matmul(int fmt, const char *name, int64_t T, int64_t K, int64_t N, int threads) {
