@@ -19,9 +19,8 @@ Steps:
      Tests/EndToEndTests/Golden/declaration.txt.
   3. Writes Tests/EndToEndTests/Golden/quant.json (small: ids, margins, perplexities, SHA-256; no model bytes); with
      --types, the other types' entries already in the file are kept.
-  IQ4_NL and IQ4_XS (LLAMA_ONLY: gpt quantize has no IQ4 quantizer) are llama-quantize's files themselves: step 1
-  makes only those, and the golden data is computed on them. Their data goes to its own file, without the base
-  model's entry: `--types IQ4_NL,IQ4_XS --out Tests/EndToEndTests/Golden/iq4.json` (EndToEndTests/IQ4GoldenTests).
+  IQ4_NL and IQ4_XS (IQ4) go the same way, but to their own file, without the base model's entry:
+  `--types IQ4_NL,IQ4_XS --out Tests/EndToEndTests/Golden/iq4.json` (EndToEndTests/IQ4GoldenTests).
 
 Usage:
   scripts/make_quant_golden.py [--model PATH] [--variants DIR] [--types Q4_0,...] [--gpt .build/release/gpt]
@@ -43,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_golden as mg  # noqa: E402  (the same libllama driver as the default model's golden data)
 
 TYPES = ["Q4_0", "Q4_K_M", "Q8_0", "Q6_K", "Q5_0", "Q5_1", "Q2_K", "Q3_K_M", "Q5_K_M"]
-LLAMA_ONLY = ["IQ4_NL", "IQ4_XS"]  # made by llama-quantize only (gpt quantize reads these formats, cannot write them)
+IQ4 = ["IQ4_NL", "IQ4_XS"]  # Golden/iq4.json (IQ4GoldenTests), not quant.json
 PROMPT_NAMES = ["capital", "robot", "chat"]
 N_PREDICT = 32
 TEXT = mg.REPO / "Tests" / "EndToEndTests" / "Golden" / "declaration.txt"
@@ -110,8 +109,6 @@ def main() -> None:
             print(f"llama-quantize {t} -> {theirs}", file=sys.stderr)
             subprocess.run([str(bin_dir / "llama-quantize"), "--allow-requantize", str(a.model), str(theirs), t,
                             str(a.threads)], check=True, capture_output=True)
-        if t in LLAMA_ONLY:
-            continue
         out = variant_path(ours, a.model, t)
         print(f"gpt quantize {t} -> {out}", file=sys.stderr)
         subprocess.run([str(a.gpt), "quantize", str(a.model), str(out), t, "-t", str(a.threads)], check=True,
@@ -132,7 +129,7 @@ def main() -> None:
         **mg.vendored_info(args.py_src),
         "base_model": {"file": a.model.name, "sha256": mg.sha256(a.model)},
         "variants_made_by": "gpt quantize MODEL VARIANTS/swiftgpt/FILE TYPE -t N (deterministic; "
-                            "EndToEndTests/QuantGoldenTests makes the same files and checks their sha256)",
+                            "EndToEndTests/QuantGoldenTests and IQ4GoldenTests make the same files and check their sha256)",
         "perplexity_ctx": 128,
         "perplexity_chunks": 4,
         "perplexity_command": "llama-perplexity -m FILE -f Tests/EndToEndTests/Golden/declaration.txt "
@@ -147,17 +144,13 @@ def main() -> None:
                               "stops there (the continuations may part)"},
     }
     kept = {}
-    if a.out.is_file() and (set(types) != set(TYPES) or a.greedy_only):
+    if a.out.is_file() and (set(types) not in (set(TYPES), set(IQ4)) or a.greedy_only):
         kept = {e["type"]: e for e in json.loads(a.out.read_text())["variants"]}
     entries = []
     base = kept.get("Q4_1")
     reuse_base = base is not None and base["sha256"] == meta["base_model"]["sha256"]
-    base_entry = [] if all(t in LLAMA_ONLY for t in types) else [("Q4_1", a.model)]
-    if not base_entry:
-        meta["variants_made_by"] = ("llama-quantize --allow-requantize MODEL VARIANTS/FILE TYPE 2 (the test checks "
-                                    "the file's sha256)")
-    for t, path in base_entry + [(t, variant_path(a.variants if t in LLAMA_ONLY else ours, a.model, t))
-                                 for t in types]:
+    base_entry = [] if all(t in IQ4 for t in types) else [("Q4_1", a.model)]
+    for t, path in base_entry + [(t, variant_path(ours, a.model, t)) for t in types]:
         if t == "Q4_1" and reuse_base:  # a partial run (--types) keeps the base model's entry
             entries.append(base)
             continue
@@ -177,7 +170,7 @@ def main() -> None:
                 sys.exit(f"make_quant_golden: --greedy-only needs {a.out} made on {path} (no entry or SHA-256 differs)")
             entries.append(old | {"greedy": greedy})
             print(f"{t:7s} greedy redone", file=sys.stderr)
-            write(a.out, meta, entries + [kept[k] for k in TYPES if k in kept and k not in types])
+            write(a.out, meta, entries + [kept[k] for k in TYPES + IQ4 if k in kept and k not in types])
             continue
         ppl = perplexity(bin_dir, path, a.threads)
         print(f"{t:7s} ppl {ppl['ppl']:.4f} +/- {ppl['uncertainty']:.4f}  {path.stat().st_size} bytes",
@@ -185,7 +178,7 @@ def main() -> None:
         entries.append({"type": t, "file": path.name, "size": path.stat().st_size, "sha256": mg.sha256(path),
                         **({"tensors_equal_to_llama_quantize": same_as_llama[t]} if t in same_as_llama else {}),
                         "perplexity": ppl, "greedy": greedy})
-        write(a.out, meta, entries + [kept[k] for k in TYPES if k in kept and k not in types])
+        write(a.out, meta, entries + [kept[k] for k in TYPES + IQ4 if k in kept and k not in types])
         # (after every file: a long run keeps what it has done)
     print(f"wrote {a.out} ({a.out.stat().st_size} bytes)", file=sys.stderr)
 

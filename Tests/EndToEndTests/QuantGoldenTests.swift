@@ -24,37 +24,12 @@ import Foundation
 import SwiftGPT
 import Testing
 
-/// quant.json (scripts/make_quant_golden.py).
-struct QuantGolden: Decodable {
-    /// One of llama.cpp's best candidates at a step: JSON `[token, logit]`.
-    struct Candidate: Decodable {
-        var token: Int32
-        var logit: Float
-        init(from decoder: any Decoder) throws {
-            var pair = try decoder.unkeyedContainer()
-            token = try pair.decode(Int32.self)
-            logit = try pair.decode(Float.self)
-        }
-        init(_ token: Int32, _ logit: Float) { (self.token, self.logit) = (token, logit) }
-    }
-    struct Step: Decodable {
-        var token: Int32
-        var top5: [Candidate]  // llama.cpp's five highest logits, highest first
-    }
-    struct Prompt: Decodable {
-        var name: String
-        var prompt: String
-        var parse_special: Bool
-        var prompt_tokens: [Int32]
-        var steps: [Step]
-    }
-    struct Variant: Decodable {
-        var type: String
-        var file: String
-        var sha256: String
-        var greedy: [Prompt]
-    }
-    var variants: [Variant]
+/// quant.json (scripts/make_quant_golden.py; layout: Top5Golden) and the rule its greedy steps are judged by.
+enum QuantGolden {
+    typealias Candidate = Top5Golden.Candidate
+    typealias Step = Top5Golden.Step
+    typealias Prompt = Top5Golden.Prompt
+    typealias Variant = Top5Golden.Variant
 
     /// Greedy steps compared per prompt: enough to cross several of each prompt's near-ties and non-ties (every
     /// prompt has steps with margins above 0.5 among its first 8), few enough that a format costs seconds.
@@ -74,12 +49,7 @@ struct QuantGolden: Decodable {
     /// Near-tie threshold in logits (the brief's rule, greedy.json's and quant.json's "rules").
     static let nearTie: Float = 0.5
 
-    static let file: QuantGolden = {
-        let url = Bundle.module.url(forResource: "Golden/quant", withExtension: "json")!
-        return try! JSONDecoder().decode(QuantGolden.self, from: Data(contentsOf: url))
-    }()
-
-    static func variant(_ type: String) -> Variant { file.variants.first { $0.type == type }! }
+    static let file = Top5Golden.load("Golden/quant")
 
     /// A step where our token is not within `nearTie` of llama.cpp's top, accepted because a float64 reference shows
     /// that exact arithmetic picks our token (llama.cpp's int8 activation rounding moved the logits). The test
@@ -141,47 +111,16 @@ struct QuantGolden: Decodable {
         }
         return .equal
     }
-}
 
-enum QuantVariants {
-    static let folder = (ModelLocator.defaultModelPath as NSString).deletingLastPathComponent + "/variants/swiftgpt"
-
-    /// Whether the variants can be made (or are there): the model cache folder is writable.
-    static let writable: Bool = {
-        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        return FileManager.default.isWritableFile(atPath: folder)
-    }()
-
-    static let unwritableReason: Comment = "cannot write the quantized variants to \(folder) (not writable)"
-
-    /// The variant file of `golden`: the base model itself for Q4_1, else made by GGUFQuantizer when missing or
-    /// different.
-    static func file(_ golden: QuantGolden.Variant) throws -> String {
-        if golden.type == "Q4_1" { return TestModel.path! }
-        let path = folder + "/" + golden.file
-        if FileManager.default.fileExists(atPath: path), try TestModel.sha256(path) == golden.sha256 { return path }
-        let type = try #require(QuantizationType(rawValue: golden.type))
-        let partial = path + ".partial-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: partial) }
-        try GGUFQuantizer(path: TestModel.path!).write(type, to: partial, threads: 2)
-        _ = try? FileManager.default.removeItem(atPath: path)
-        try FileManager.default.moveItem(atPath: partial, toPath: path)
-        return path
-    }
-}
-
-@Suite("Quantized formats on the real model (llama.cpp)", .enabled(if: TestModel.path != nil, TestModel.missingReason),
-       .enabled(if: QuantVariants.writable, QuantVariants.unwritableReason), .serialized)
-struct QuantGoldenTests {
-    @Test("greedy continuations equal llama.cpp's up to near-ties on every backend",
-          arguments: QuantGolden.file.variants.map(\.type).filter { $0 != "Q4_1" })
-    func variant(_ type: String) throws {
-        let golden = QuantGolden.variant(type)
+    /// Runs `golden`'s file (made by `QuantVariants.file`, its SHA-256 checked) on every backend and judges each
+    /// prompt's first `steps` greedy tokens by the rule. `regenerate`: the command that remakes the golden data.
+    static func check(_ golden: Variant, regenerate: String) throws {
+        let type = golden.type
         let path = try QuantVariants.file(golden)
         let sha = try TestModel.sha256(path)
         try #require(sha == golden.sha256, """
             \(path) has SHA-256 \(sha), but llama.cpp's golden data was computed on \(golden.sha256): gpt quantize's \
-            output changed; rerun scripts/make_quant_golden.py
+            output changed; rerun \(regenerate)
             """)
         for backend in TestModel.backends {
             let model = try TestModel.load(backend, nCtx: 64, file: path)
@@ -219,6 +158,43 @@ struct QuantGoldenTests {
                 }
             }
         }
+    }
+}
+
+enum QuantVariants {
+    static let folder = (ModelLocator.defaultModelPath as NSString).deletingLastPathComponent + "/variants/swiftgpt"
+
+    /// Whether the variants can be made (or are there): the model cache folder is writable.
+    static let writable: Bool = {
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        return FileManager.default.isWritableFile(atPath: folder)
+    }()
+
+    static let unwritableReason: Comment = "cannot write the quantized variants to \(folder) (not writable)"
+
+    /// The variant file of `golden`: the base model itself for Q4_1, else made by GGUFQuantizer when missing or
+    /// different.
+    static func file(_ golden: QuantGolden.Variant) throws -> String {
+        if golden.type == "Q4_1" { return TestModel.path! }
+        let path = folder + "/" + golden.file
+        if FileManager.default.fileExists(atPath: path), try TestModel.sha256(path) == golden.sha256 { return path }
+        let type = try #require(QuantizationType(rawValue: golden.type))
+        let partial = path + ".partial-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        try GGUFQuantizer(path: TestModel.path!).write(type, to: partial, threads: 2)
+        _ = try? FileManager.default.removeItem(atPath: path)
+        try FileManager.default.moveItem(atPath: partial, toPath: path)
+        return path
+    }
+}
+
+@Suite("Quantized formats on the real model (llama.cpp)", .enabled(if: TestModel.path != nil, TestModel.missingReason),
+       .enabled(if: QuantVariants.writable, QuantVariants.unwritableReason), .serialized)
+struct QuantGoldenTests {
+    @Test("greedy continuations equal llama.cpp's up to near-ties on every backend",
+          arguments: QuantGolden.file.variants.map(\.type).filter { $0 != "Q4_1" })
+    func variant(_ type: String) throws {
+        try QuantGolden.check(QuantGolden.file.variant(type), regenerate: "scripts/make_quant_golden.py")
     }
 
     /// The rule itself can fail: a token outside llama.cpp's near-tie band, or absent from its top five, is reported.

@@ -93,6 +93,46 @@ struct GoldenGreedy: Decodable {
     }
 }
 
+/// quant.json and iq4.json (scripts/make_quant_golden.py): per file type, the file llama.cpp ran (name, SHA-256)
+/// and its greedy continuations, with llama.cpp's five best [token, logit] at every step. The rule applied to them is
+/// QuantGolden's (QuantGoldenTests.swift).
+struct Top5Golden: Decodable {
+    /// One of llama.cpp's best candidates at a step: JSON `[token, logit]`.
+    struct Candidate: Decodable {
+        var token: Int32
+        var logit: Float
+        init(from decoder: any Decoder) throws {
+            var pair = try decoder.unkeyedContainer()
+            token = try pair.decode(Int32.self)
+            logit = try pair.decode(Float.self)
+        }
+        init(_ token: Int32, _ logit: Float) { (self.token, self.logit) = (token, logit) }
+    }
+    struct Step: Decodable {
+        var token: Int32
+        var top5: [Candidate]  // llama.cpp's five highest logits, highest first
+    }
+    struct Prompt: Decodable {
+        var name: String
+        var prompt: String
+        var parse_special: Bool
+        var prompt_tokens: [Int32]
+        var steps: [Step]
+    }
+    struct Variant: Decodable {
+        var type, file, sha256: String  // file type (llama.cpp's name), file name, the file's SHA-256
+        var greedy: [Prompt]
+    }
+    var variants: [Variant]
+
+    static func load(_ resource: String) -> Top5Golden {
+        let url = Bundle.module.url(forResource: resource, withExtension: "json")!
+        return try! JSONDecoder().decode(Top5Golden.self, from: Data(contentsOf: url))
+    }
+
+    func variant(_ type: String) -> Variant { variants.first { $0.type == type }! }
+}
+
 struct GoldenLogits: Decodable {
     struct Prompt: Decodable {
         var name: String
