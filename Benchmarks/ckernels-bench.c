@@ -49,15 +49,7 @@ static char *weights(int fmt, int64_t k, int64_t n, int copies) {
     return w;
 }
 
-static const char *fmt_name(int fmt) {
-    switch (fmt) {
-    case CK_F32: return "f32";
-    case CK_F16: return "f16";
-    case CK_Q4_0: return "q4_0";
-    case CK_Q4_1: return "q4_1";
-    default: return "q8_0";
-    }
-}
+static const char *fmt_name(int fmt) { return ck_format_find(fmt) ? ck_format_find(fmt)->name : "?"; }
 
 // out (T, N) = x (T, K) · w (N, K)ᵀ; decode (T = 1) on cold weights -> GB/s, else GFLOP/s.
 static void bench_matmul(int fmt, int64_t K, int64_t N, int64_t T, int nt) {
@@ -162,6 +154,14 @@ int main(int argc, char **argv) {
     const int nt = argc > 1 ? atoi(argv[1]) : 2;
     if (argc > 2) ck_simd_set_level(atoi(argv[2]));
     printf("ckernels-bench: %d threads, SIMD level %s\n", nt, ck_simd_name(ck_simd_level()));
+    if (argc > 3 && strcmp(argv[3], "prefill") == 0) {  // prefill products per format (the variant files' formats)
+        static const int fmts[] = {CK_Q4_0, CK_Q4_1, CK_Q5_0, CK_Q8_0, CK_Q4_K, CK_Q6_K};
+        for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+            if (fmts[i] != CK_Q4_K && fmts[i] != CK_Q6_K) bench_matmul(fmts[i], 576, 1536, 512, nt);
+            bench_matmul(fmts[i], 1536, 576, 512, nt);
+        }
+        return 0;
+    }
     bench_matmul(CK_Q4_1, 576, 1536, 1, nt);
     bench_matmul(CK_Q4_1, 1536, 576, 1, nt);
     bench_matmul(CK_Q8_0, 576, 49152, 1, nt);

@@ -408,8 +408,191 @@ AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, i
     }
 }
 
+// MARK: - Prefill panels
+//
+// With many tokens (prefill) the tiles above spend most of their time outside the integer dot product: a 4 x 4 tile
+// needs 16 accumulators in AVX2's 16 registers (spills), and every (row, token, block) pays a vpmaddwd, a convert and
+// an FMA with a broadcast scale. Here 8 weight rows are unpacked per chunk of blocks into a panel that puts the 8
+// rows in the 8 dword lanes (bytes 4g..4g+3 of each row's block side by side: an 8 x 8 dword transpose), with the
+// rows' scales as vectors. Each group of 4 activation bytes is broadcast and meets all 8 rows in one vpmaddubsw;
+// the int16 sums of up to 8 groups add up before one vpmaddwd, and one FMA per (block, token) scales 8 rows at once.
+// The panel is rebuilt per token block from the original weights (no copy of the weights is kept: ~5 KB per thread).
+// Kinds: unsigned values (q4: 0..15, q5: 0..31) with the s_a coefficient cw; signed values (q8_0, q6_K: v - 32) as
+// vpmaddubsw(|w|, sign(a, w)), q6_K with two scales per block (its sub-blocks of 16).
+//   int16 bounds: q4 8 groups * 2 * 15 * 127 = 30480; q5 4 * 2 * 31 * 127 = 31496; q6_K 4 * 2 * 32 * 127 = 32512;
+//   q8_0 2 * 128 * 127 = 32512 (one group per vpmaddwd).
+
+#define PANEL_KB 16  // blocks of 32 per panel chunk (a multiple of 8: whole K-quant super-blocks)
+
+typedef struct {
+    __m256i q[PANEL_KB][8];   // block j, group g: lane r = row r's bytes 4g..4g+3
+    __m256 dw[PANEL_KB][2];   // per row: the scale (q6_K: of elements 0-15 and 16-31)
+    __m256 cw[PANEL_KB];      // per row: the coefficient of s_a (unsigned kinds)
+} ck_panel;
+
+AI int panel_signed(const int fmt) { return fmt == CK_Q8_0 || fmt == CK_Q6_K; }
+// Groups of 4 bytes whose vpmaddubsw sums add up as int16 before one vpmaddwd (see the bounds above).
+AI int panel_groups(const int fmt) {
+    return fmt == CK_Q8_0 ? 1 : fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q4_K ? 8 : 4;
+}
+static int panel_has(int fmt) {
+    return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q5_0 || fmt == CK_Q5_1 || fmt == CK_Q8_0 ||
+           fmt == CK_Q4_K || fmt == CK_Q5_K || fmt == CK_Q6_K;
+}
+
+// rows[r] (r < nr; the other lanes get zero weights) -> p for blocks kb0 .. kb0 + nbk - 1 (of 32 elements).
+AI void panel_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
+    const int bs = ck__block_bytes(fmt);
+    float dw[2][8], cw[8];
+    for (int j = 0; j < nbk; j++) {
+        const int64_t b = kb0 + j;
+        __m256i v[8];
+        for (int r = 0; r < 8; r++) {
+            v[r] = _mm256_setzero_si256();
+            dw[0][r] = dw[1][r] = cw[r] = 0.0f;
+            if (r >= nr) continue;
+            const uint8_t *row = wrow + (size_t)r * rb;
+            if (ck__is_k_quant(fmt)) {
+                const uint8_t *blk = row + (b / 8) * bs;
+                const int c = (int)(b % 8);
+                ksuper k;
+                k_decode(fmt, blk, &k);
+                int16_t sc[16];
+                float dm[8];
+                _mm256_storeu_si256((__m256i *)sc, k.sc);
+                v[r] = k_chunk(fmt, blk, c);
+                if (fmt == CK_Q6_K) {
+                    v[r] = _mm256_sub_epi8(v[r], _mm256_set1_epi8(32));
+                    dw[0][r] = k.d * (float)sc[2 * c];
+                    dw[1][r] = k.d * (float)sc[2 * c + 1];
+                } else {
+                    _mm256_storeu_ps(dm, k.dm);
+                    dw[0][r] = k.d * (float)sc[2 * c];
+                    cw[r] = -dm[c];
+                }
+            } else {
+                const uint8_t *blk = row + b * bs;
+                __m256 d[2], c[2];
+                block_scales(fmt, blk, 1, d, c);
+                v[r] = load_block(fmt, blk);
+                dw[0][r] = _mm256_cvtss_f32(d[0]);
+                cw[r] = _mm256_cvtss_f32(c[0]);
+            }
+        }
+        // 8 x 8 dword transpose: v[r] dword g -> q[j][g] dword r
+        __m256i t[8], u[8];
+        for (int i = 0; i < 4; i++) {
+            t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+            t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+        }
+        for (int i = 0; i < 2; i++) {
+            u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+            u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+            u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+            u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+        }
+        for (int g = 0; g < 4; g++) {
+            p->q[j][g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+            p->q[j][g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+        }
+        p->dw[j][0] = _mm256_loadu_ps(dw[0]);
+        p->dw[j][1] = _mm256_loadu_ps(dw[1]);
+        p->cw[j] = _mm256_loadu_ps(cw);
+    }
+}
+
+// out rows t0 .. t0 + C - 1, columns n .. n + nr - 1 (+)= the panel's blocks against activation blocks kb0 ...
+AI void panel_tile(const int fmt, const int C, float *out, int64_t N, int nr, const ck_panel *p, int nbk,
+                   const ck_qact *a, int64_t t0, int64_t kb0, int first) {
+    const int G = panel_groups(fmt), sgn = panel_signed(fmt);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const int8_t *qa[4];
+    const float *da[4], *sa[4];
+    ck__qact_tile(a, t0, C, qa, da, sa);
+    __m256 acc[4];
+#pragma clang loop unroll(full)
+    for (int c = 0; c < C; c++) acc[c] = first ? _mm256_setzero_ps() : _mm256_maskload_ps(out + c * N, lanes);
+    for (int j = 0; j < nbk; j++) {
+        const int64_t b = kb0 + j;
+        __m256i h[4], i32[4];
+#pragma clang loop unroll(full)
+        for (int g = 0; g < 8; g++) {
+            const __m256i w = _mm256_load_si256(&p->q[j][g]);
+            const __m256i wabs = sgn ? _mm256_sign_epi8(w, w) : w;
+#pragma clang loop unroll(full)
+            for (int c = 0; c < C; c++) {
+                int32_t quad;
+                memcpy(&quad, qa[c] + b * CK_QK + 4 * g, 4);
+                __m256i av = _mm256_set1_epi32(quad);
+                if (sgn) av = _mm256_sign_epi8(av, w);
+                const __m256i m = _mm256_maddubs_epi16(wabs, av);
+                h[c] = g % G == 0 ? m : _mm256_add_epi16(h[c], m);
+                if (g % G == G - 1) {
+                    const __m256i s = _mm256_madd_epi16(h[c], ones);
+                    if (fmt == CK_Q6_K && g == 3) {  // the first sub-block of 16 is complete
+                        const __m256 dd = _mm256_mul_ps(p->dw[j][0], _mm256_broadcast_ss(da[c] + b));
+                        acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd, acc[c]);
+                    } else {
+                        i32[c] = g == G - 1 || fmt == CK_Q6_K ? s : _mm256_add_epi32(i32[c], s);
+                    }
+                }
+            }
+        }
+#pragma clang loop unroll(full)
+        for (int c = 0; c < C; c++) {
+            const __m256 dd = _mm256_mul_ps(p->dw[j][fmt == CK_Q6_K], _mm256_broadcast_ss(da[c] + b));
+            acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32[c]), dd, acc[c]);
+            if (!sgn) acc[c] = _mm256_fmadd_ps(p->cw[j], _mm256_broadcast_ss(sa[c] + b), acc[c]);
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int c = 0; c < C; c++) _mm256_maskstore_ps(out + c * N, lanes, acc[c]);
+}
+
+AI void rows_panel_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                       int64_t n1) {
+    const int64_t blocks = ck__is_k_quant(fmt) ? a->nb / 8 : a->nb;  // weight blocks per row
+    const size_t rb = (size_t)blocks * (size_t)ck__block_bytes(fmt);
+    ck_panel p;
+    for (int64_t tb = 0; tb < T; tb += TOKEN_BLOCK) {
+        const int64_t te = T - tb < TOKEN_BLOCK ? T : tb + TOKEN_BLOCK;
+        for (int64_t n = n0; n < n1; n += 8) {
+            const int nr = n1 - n < 8 ? (int)(n1 - n) : 8;
+            for (int64_t kb0 = 0; kb0 < a->nb; kb0 += PANEL_KB) {
+                const int nbk = a->nb - kb0 < PANEL_KB ? (int)(a->nb - kb0) : PANEL_KB;
+                panel_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
+                const int first = kb0 == 0;
+                int64_t t = tb;
+                for (; t + 4 <= te; t += 4) panel_tile(fmt, 4, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first);
+                switch (te - t) {
+                case 3: panel_tile(fmt, 3, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
+                case 2: panel_tile(fmt, 2, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
+                case 1: panel_tile(fmt, 1, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
+                default: break;
+                }
+            }
+        }
+    }
+}
+
+// Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are).
+#define PANEL_MIN_T 16
+
 static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                                   int64_t n0, int64_t n1) {
+    if (T >= PANEL_MIN_T && panel_has(fmt)) {
+        switch (fmt) {
+        case CK_Q4_0: rows_panel_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); return;
+        case CK_Q4_1: rows_panel_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); return;
+        case CK_Q5_0: rows_panel_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); return;
+        case CK_Q5_1: rows_panel_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); return;
+        case CK_Q8_0: rows_panel_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); return;
+        case CK_Q4_K: rows_panel_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); return;
+        case CK_Q5_K: rows_panel_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); return;
+        default: rows_panel_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); return;
+        }
+    }
     switch (fmt) {
     case CK_Q4_0: rows_q_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
     case CK_Q4_1: rows_q_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
