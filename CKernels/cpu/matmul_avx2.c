@@ -435,7 +435,7 @@ AI int panel_signed(const int fmt) { return fmt == CK_Q8_0 || fmt == CK_Q6_K; }
 AI int panel_groups(const int fmt) {
     return fmt == CK_Q8_0 ? 1 : fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q4_K ? 8 : 4;
 }
-static int panel_has(int fmt) {
+AI int panel_has(const int fmt) {
     return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q5_0 || fmt == CK_Q5_1 || fmt == CK_Q8_0 ||
            fmt == CK_Q4_K || fmt == CK_Q5_K || fmt == CK_Q6_K;
 }
@@ -579,31 +579,26 @@ AI void rows_panel_fmt(const int fmt, float *out, const void *w, const ck_qact *
 // Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are).
 #define PANEL_MIN_T 16
 
+// The panels for 16+ tokens where the format has them, else the tiles (constant-folded per format).
+AI void rows_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                 int64_t n1) {
+    if (T >= PANEL_MIN_T && panel_has(fmt)) rows_panel_fmt(fmt, out, w, a, T, N, n0, n1);
+    else rows_q_fmt(fmt, out, w, a, T, N, n0, n1);
+}
+
 static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
                                   int64_t n0, int64_t n1) {
-    if (T >= PANEL_MIN_T && panel_has(fmt)) {
-        switch (fmt) {
-        case CK_Q4_0: rows_panel_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); return;
-        case CK_Q4_1: rows_panel_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); return;
-        case CK_Q5_0: rows_panel_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); return;
-        case CK_Q5_1: rows_panel_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); return;
-        case CK_Q8_0: rows_panel_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); return;
-        case CK_Q4_K: rows_panel_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); return;
-        case CK_Q5_K: rows_panel_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); return;
-        default: rows_panel_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); return;
-        }
-    }
     switch (fmt) {
-    case CK_Q4_0: rows_q_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
-    case CK_Q4_1: rows_q_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
-    case CK_Q5_0: rows_q_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); break;
-    case CK_Q5_1: rows_q_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); break;
-    case CK_Q8_0: rows_q_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
-    case CK_Q2_K: rows_q_fmt(CK_Q2_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q3_K: rows_q_fmt(CK_Q3_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q4_K: rows_q_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q5_K: rows_q_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); break;
-    case CK_Q6_K: rows_q_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_0: rows_fmt(CK_Q4_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_1: rows_fmt(CK_Q4_1, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_0: rows_fmt(CK_Q5_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_1: rows_fmt(CK_Q5_1, out, w, a, T, N, n0, n1); break;
+    case CK_Q8_0: rows_fmt(CK_Q8_0, out, w, a, T, N, n0, n1); break;
+    case CK_Q2_K: rows_fmt(CK_Q2_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q3_K: rows_fmt(CK_Q3_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q4_K: rows_fmt(CK_Q4_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q5_K: rows_fmt(CK_Q5_K, out, w, a, T, N, n0, n1); break;
+    case CK_Q6_K: rows_fmt(CK_Q6_K, out, w, a, T, N, n0, n1); break;
     default: break;
     }
 }
