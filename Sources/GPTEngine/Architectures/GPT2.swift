@@ -1,5 +1,6 @@
 // GPT2: LayerNorm with bias, learned position embeddings, a fused QKV projection, GELU MLP, biases on every
-// projection (GPT-2, GPT-3). The whole model, top to bottom: hyper-parameters, tensors, forward pass.
+// projection (GPT-2, GPT-3). The whole model, top to bottom: hyper-parameters, tensors, forward pass (its two block
+// halves are PlanBuilder's attentionBlock and geluMLP, PlanBuilder+Blocks.swift).
 import GGUF
 import GPTCore
 
@@ -19,79 +20,38 @@ public struct GPT2: ModelArchitecture {
 
     public func build(_ p: PlanBuilder) throws {
         let c = config
-        // MARK: tensors
+        // MARK: tensors: (rows, cols) = (N, K) of each product
         let tokenEmbedding = try p.tokenEmbedding()
         let positionEmbedding = try p.weight("position_embd.weight", [c.nCtxTrain, c.nEmbd], for: [.embedding])
-        struct Layer {
-            var attnNorm, attnNormBias, wq, wk, wv, bq, bk, bv, wo, bo: any DeviceTensor
-            var ffnNorm, ffnNormBias, wUp, bUp, wDown, bDown: any DeviceTensor
-        }
+        // blk.N.attn_norm (+ bias), attn_qkv (+ bias; rows q | k | v, split at load), attn_output (+ bias);
+        // ffn_norm (+ bias), ffn_up (+ bias), ffn_down (+ bias)
         let layers = try (0..<c.nLayers).map { i in
-            let b = "blk.\(i)."
-            // The fused QKV projection (3*nEmbd, nEmbd) is three contiguous row blocks: split at load.
-            let qkv = try p.weight(b + "attn_qkv.weight", [3 * c.nEmbd, c.nEmbd], split: [c.nEmbd, c.nEmbd, c.nEmbd])
-            let qkvBias = try p.weight(b + "attn_qkv.bias", [3 * c.nEmbd], split: [c.nEmbd, c.nEmbd, c.nEmbd])
-            return Layer(
-                attnNorm: try p.weight(b + "attn_norm.weight", [c.nEmbd]),
-                attnNormBias: try p.weight(b + "attn_norm.bias", [c.nEmbd]),
-                wq: qkv[0], wk: qkv[1], wv: qkv[2], bq: qkvBias[0], bk: qkvBias[1], bv: qkvBias[2],
-                wo: try p.weight(b + "attn_output.weight", [c.nEmbd, c.nEmbd]),
-                bo: try p.weight(b + "attn_output.bias", [c.nEmbd]),
-                ffnNorm: try p.weight(b + "ffn_norm.weight", [c.nEmbd]),
-                ffnNormBias: try p.weight(b + "ffn_norm.bias", [c.nEmbd]),
-                wUp: try p.weight(b + "ffn_up.weight", [c.nFF, c.nEmbd]),
-                bUp: try p.weight(b + "ffn_up.bias", [c.nFF]),
-                wDown: try p.weight(b + "ffn_down.weight", [c.nEmbd, c.nFF]),
-                bDown: try p.weight(b + "ffn_down.bias", [c.nEmbd]))
+            (attention: try p.attentionWeights(layer: i, fusedQKV: true, biases: true, layerNorm: true,
+                                               outputBias: true),
+             mlp: try p.mlpWeights(layer: i, gated: false, biases: true, layerNorm: true))
         }
         let outputNorm = try p.weight("output_norm.weight", [c.nEmbd])
         let outputNormBias = try p.weight("output_norm.bias", [c.nEmbd])
         let output = try p.optionalWeight("output.weight", [c.nVocab, c.nEmbd]) ?? tokenEmbedding
 
-        // MARK: activations
-        let x = try p.activation("x", width: c.nEmbd)  // residual stream
-        let pos = try p.activation("pos", width: c.nEmbd)
-        let xn = try p.activation("x_norm", width: c.nEmbd)
-        let q = try p.activation("q", width: c.nEmbd)
-        let k = try p.activation("k", width: c.kvDim)
-        let v = try p.activation("v", width: c.kvDim)
-        let att = try p.activation("attn", width: c.nEmbd)
-        let proj = try p.activation("proj", width: c.nEmbd)
-        let up = try p.activation("ffn_up", width: c.nFF)
-        let hidden = try p.activation("ffn_hidden", width: c.nFF)
+        // MARK: activations, (B, width) for a batch of B rows; projections reuse x_norm, GELU writes into ffn_gate
+        let a = try p.decoderActivations(compact: true)
 
         // MARK: forward pass
-        // token embedding plus the learned position embedding
-        p.embedTokens(x, table: tokenEmbedding)
-        p.embedPositions(pos, table: positionEmbedding)
-        p.add(x, x, pos)
+        // token embedding plus the learned position embedding (x_norm is free until the first block)
+        p.embedTokens(a.x, table: tokenEmbedding)
+        p.embedPositions(a.xn, table: positionEmbedding)
+        p.add(a.x, a.x, a.xn)
         for (l, layer) in layers.enumerated() {
-            // attention norm
-            p.layerNorm(xn, x, layer.attnNorm, layer.attnNormBias, eps: c.normEps)
-            // query, key, value projections with their biases
-            p.matmul([q, k, v], xn, [layer.wq, layer.wk, layer.wv])
-            p.addBias(q, layer.bq)
-            p.addBias(k, layer.bk)
-            p.addBias(v, layer.bv)
-            // keys and values into the cache; causal attention over it
-            p.attention(layer: l, out: att, q: q, k: k, v: v, heads: c.nHeads, kvHeads: c.nKVHeads,
-                        headDim: c.headDim, scale: 1 / Float(c.headDim).squareRoot())
-            // output projection and residual connection
-            p.matmul(proj, att, layer.wo)
-            p.addBias(proj, layer.bo)
-            p.add(x, x, proj)
-            // MLP norm, then down(gelu(up(x) + b)) + b
-            p.layerNorm(xn, x, layer.ffnNorm, layer.ffnNormBias, eps: c.normEps)
-            p.matmul(up, xn, layer.wUp)
-            p.addBias(up, layer.bUp)
-            p.gelu(hidden, up)
-            p.matmul(proj, hidden, layer.wDown)
-            p.addBias(proj, layer.bDown)
-            // residual connection
-            p.add(x, x, proj)
+            // attention LayerNorm; query, key, value projections with their biases; keys and values into the
+            // cache, causal attention over it (no rotation: the positions are in x); output projection with its
+            // bias; residual connection
+            p.attentionBlock(layer: l, layer.attention, a, rotary: nil)
+            // MLP LayerNorm, then down(gelu(up(x) + b)) + b; residual connection
+            p.geluMLP(layer.mlp, a)
         }
-        // final norm of the rows whose logits are wanted, then the unembedding
-        try p.outputHead(x, norm: outputNorm, normBias: outputNormBias, unembedding: output)
+        // final LayerNorm of the rows whose logits are wanted, then the unembedding
+        try p.outputHead(a.x, norm: outputNorm, normBias: outputNormBias, unembedding: output)
     }
 
     public func parameterCount(has: (String) -> Bool) throws -> ParameterCount {
