@@ -10,7 +10,7 @@
 //   clang -O3 -ffp-contract=fast -fno-math-errno -fopenmp -I$OMP_INC -ICKernels/include CKernels/*.c \
 //     CKernels/ref/*.c CKernels/cpu/*.c Benchmarks/ckernels-bench.c -o /tmp/ckernels-bench \
 //     -L$OMP_LIB -Wl,-rpath,$OMP_LIB -lomp -lm
-//   /tmp/ckernels-bench [threads (2)] [simd level: 0 scalar, 1 avx2, 2 avx512 (best)]
+//   /tmp/ckernels-bench [threads (2)] [simd level: 0 scalar, 1 avx2, 2 avx512 (best)] [prefill | batch]
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,7 +88,7 @@ static void bench_model(int64_t T, int nt) {
     for (int i = 0; i < LAYERS * PER_LAYER; i++)
         w[i] = weights(CK_Q4_1, shapes[i % PER_LAYER][0], shapes[i % PER_LAYER][1], 1);
     w[LAYERS * PER_LAYER] = weights(CK_Q8_0, 576, 49152, 1);
-    const int count = T == 1 ? LAYERS * PER_LAYER + 1 : LAYERS * PER_LAYER;
+    const int count = T <= 16 ? LAYERS * PER_LAYER + 1 : LAYERS * PER_LAYER;  // decode (batches) need every logit
     float *x = alloc((size_t)(T * 1536) * sizeof(float)), *out = alloc((size_t)(T * 49152) * sizeof(float));
     for (int64_t i = 0; i < T * 1536; i++) x[i] = frand();
     void *scratch = alloc(ck_matmul_scratch_bytes(CK_Q4_1, T, 1536) + 64);
@@ -99,7 +99,7 @@ static void bench_model(int64_t T, int nt) {
         bytes += (double)ck_row_bytes(last ? CK_Q8_0 : CK_Q4_1, K) * (double)N;
         flops += 2.0 * (double)(T * K * N);
     }
-    for (int rep = 0; rep < (T == 1 ? 30 : 3); rep++) {
+    for (int rep = 0; rep < (T <= 16 ? 30 : 3); rep++) {
         const double t0 = now();
         for (int i = 0; i < count; i++) {
             const int last = i == LAYERS * PER_LAYER;
@@ -160,6 +160,11 @@ int main(int argc, char **argv) {
             if (fmts[i] != CK_Q4_K && fmts[i] != CK_Q6_K) bench_matmul(fmts[i], 576, 1536, 512, nt);
             bench_matmul(fmts[i], 1536, 576, 512, nt);
         }
+        return 0;
+    }
+    if (argc > 3 && strcmp(argv[3], "batch") == 0) {  // decode batches: one row per sequence (gpt serve's steps)
+        static const int64_t rows[] = {1, 2, 4, 8, 16};
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) bench_model(rows[i], nt);
         return 0;
     }
     bench_matmul(CK_Q4_1, 576, 1536, 1, nt);

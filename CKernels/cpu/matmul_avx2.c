@@ -450,6 +450,25 @@ AI int panel_has(const int fmt) {
            fmt == CK_Q4_K || fmt == CK_Q5_K || fmt == CK_Q6_K;
 }
 
+// 8 x 8 dword transpose: v[r] dword g -> q[g] dword r.
+AI void transpose8(const __m256i v[8], __m256i q[8]) {
+    __m256i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int g = 0; g < 4; g++) {
+        q[g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
+        q[g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
+    }
+}
+
 // rows[r] (r < nr; the other lanes get zero weights) -> p for blocks kb0 .. kb0 + nbk - 1 (of 32 elements).
 AI void panel_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
     const int bs = ck__block_bytes(fmt);
@@ -489,22 +508,7 @@ AI void panel_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb,
                 cw[r] = _mm256_cvtss_f32(c[0]);
             }
         }
-        // 8 x 8 dword transpose: v[r] dword g -> q[j][g] dword r
-        __m256i t[8], u[8];
-        for (int i = 0; i < 4; i++) {
-            t[2 * i] = _mm256_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
-            t[2 * i + 1] = _mm256_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
-        }
-        for (int i = 0; i < 2; i++) {
-            u[4 * i + 0] = _mm256_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-            u[4 * i + 1] = _mm256_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-            u[4 * i + 2] = _mm256_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-            u[4 * i + 3] = _mm256_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-        }
-        for (int g = 0; g < 4; g++) {
-            p->q[j][g] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x20);
-            p->q[j][g + 4] = _mm256_permute2x128_si256(u[g], u[g + 4], 0x31);
-        }
+        transpose8(v, p->q[j]);
         p->dw[j][0] = _mm256_loadu_ps(dw[0]);
         p->dw[j][1] = _mm256_loadu_ps(dw[1]);
         p->cw[j] = _mm256_loadu_ps(cw);
@@ -560,6 +564,19 @@ AI void panel_tile(const int fmt, const int C, float *out, int64_t N, int nr, co
     for (int c = 0; c < C; c++) _mm256_maskstore_ps(out + c * N, lanes, acc[c]);
 }
 
+// Tokens tb .. te - 1 against one panel (see panel_tile).
+AI void panel_tokens(const int fmt, float *out, int64_t N, int nr, const ck_panel *p, int nbk, const ck_qact *a,
+                     int64_t tb, int64_t te, int64_t kb0, int first) {
+    int64_t t = tb;
+    for (; t + 4 <= te; t += 4) panel_tile(fmt, 4, out + t * N, N, nr, p, nbk, a, t, kb0, first);
+    switch (te - t) {
+    case 3: panel_tile(fmt, 3, out + t * N, N, nr, p, nbk, a, t, kb0, first); break;
+    case 2: panel_tile(fmt, 2, out + t * N, N, nr, p, nbk, a, t, kb0, first); break;
+    case 1: panel_tile(fmt, 1, out + t * N, N, nr, p, nbk, a, t, kb0, first); break;
+    default: break;
+    }
+}
+
 AI void rows_panel_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
                        int64_t n1) {
     const int64_t blocks = ck__is_k_quant(fmt) ? a->nb / 8 : a->nb;  // weight blocks per row
@@ -572,28 +589,82 @@ AI void rows_panel_fmt(const int fmt, float *out, const void *w, const ck_qact *
             for (int64_t kb0 = 0; kb0 < a->nb; kb0 += PANEL_KB) {
                 const int nbk = a->nb - kb0 < PANEL_KB ? (int)(a->nb - kb0) : PANEL_KB;
                 panel_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
-                const int first = kb0 == 0;
-                int64_t t = tb;
-                for (; t + 4 <= te; t += 4) panel_tile(fmt, 4, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first);
-                switch (te - t) {
-                case 3: panel_tile(fmt, 3, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
-                case 2: panel_tile(fmt, 2, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
-                case 1: panel_tile(fmt, 1, out + t * N + n, N, nr, &p, nbk, a, t, kb0, first); break;
-                default: break;
-                }
+                panel_tokens(fmt, out + n, N, nr, &p, nbk, a, tb, te, kb0, kb0 == 0);
             }
         }
     }
 }
 
-// Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are).
-#define PANEL_MIN_T 16
+// MARK: - Decode batches
+//
+// A decode batch (one row per running sequence, up to CK_PF_TOKENS rows) computes too long per weight byte for the 4 x 4 tiles
+// (their 16 accumulators spill, and every (row, token, block) pays a vpmaddwd, a convert and an FMA: a SmolLM2 step
+// of 8 rows took 5.7x one row's) and too short for panel_unpack (a masked gather of scales and a store-to-load round
+// trip per row and block). For the q4 / q5 / q8_0 formats a batch unpacks the same panel with ONE gather of the 8
+// rows' block scales per block (rows rb bytes apart), prefetches the weights CK_PF_TILES groups of 8 rows ahead as
+// the decode tiles do, and meets every token with panel_tile.
 
-// The panels for 16+ tokens where the format has them, else the tiles (constant-folded per format).
+AI int batch_has(const int fmt) {
+    return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q5_0 || fmt == CK_Q5_1 || fmt == CK_Q8_0;
+}
+
+// rows[r] of wrow (r < nr, rb bytes apart; the other lanes get zero weights) -> p for blocks kb0 .. kb0 + nbk - 1.
+AI void batch_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
+    const int bs = ck__block_bytes(fmt);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i offsets = _mm256_mullo_epi32(iota, _mm256_set1_epi32((int)rb));
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    const uint8_t *next = wrow + (size_t)CK_PF_TILES * 8 * rb + kb0 * bs;  // this chunk of the rows 2 groups ahead
+    for (int r = 0; r < 8; r++)
+        for (int k = 0; k < (nbk * bs + 63) / 64 + 1; k++) _mm_prefetch((const char *)next + r * rb + 64 * k, _MM_HINT_T0);
+    for (int j = 0; j < nbk; j++) {
+        const uint8_t *blk = wrow + (kb0 + j) * bs;
+        const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)blk, offsets, lanes, 1);
+        const __m256 dw = cvt_half_lanes(g, 0);  // d in every format's first two bytes, m (q4_1, q5_1) next
+        p->dw[j][0] = dw;
+        p->cw[j] = fmt == CK_Q4_1 || fmt == CK_Q5_1 ? cvt_half_lanes(g, 1)
+                   : fmt == CK_Q8_0                 ? _mm256_setzero_ps()
+                                                    : _mm256_mul_ps(dw, _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -16.0f));
+        __m256i v[8];
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 8; r++) v[r] = r < nr ? load_block(fmt, blk + r * rb) : _mm256_setzero_si256();
+        transpose8(v, p->q[j]);
+    }
+}
+
+AI void rows_batch_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
+                       int64_t n1) {
+    const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
+    ck_panel p;
+    for (int64_t n = n0; n < n1; n += 8) {
+        const int nr = n1 - n < 8 ? (int)(n1 - n) : 8;
+        for (int64_t kb0 = 0; kb0 < a->nb; kb0 += PANEL_KB) {
+            const int nbk = a->nb - kb0 < PANEL_KB ? (int)(a->nb - kb0) : PANEL_KB;
+            batch_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
+            panel_tokens(fmt, out + n, N, nr, &p, nbk, a, 0, T, kb0, kb0 == 0);
+        }
+    }
+}
+
+// Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are).
+#ifndef PANEL_MIN_T
+#define PANEL_MIN_T 16
+#endif
+// Rows from which a decode batch (up to CK_PF_TOKENS rows) takes the panel of rows_batch_fmt (below: the tiles).
+#ifndef BATCH_MIN_T
+#define BATCH_MIN_T 4
+#endif
+
+// The batch panels for decode batches, the panels for more tokens where the format has them, else the tiles
+// (constant-folded per format). The gather offsets of a batch are int32: rows of 256 MB and more take the tiles.
 AI void rows_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
                  int64_t n1) {
-    if (T >= PANEL_MIN_T && panel_has(fmt)) rows_panel_fmt(fmt, out, w, a, T, N, n0, n1);
-    else rows_q_fmt(fmt, out, w, a, T, N, n0, n1);
+    if (T >= BATCH_MIN_T && T <= CK_PF_TOKENS && batch_has(fmt) && (int64_t)a->nb * ck__block_bytes(fmt) < (1 << 28))
+        rows_batch_fmt(fmt, out, w, a, T, N, n0, n1);
+    else if (T >= PANEL_MIN_T && panel_has(fmt))
+        rows_panel_fmt(fmt, out, w, a, T, N, n0, n1);
+    else
+        rows_q_fmt(fmt, out, w, a, T, N, n0, n1);
 }
 
 static CK_TARGET_AVX2 void rows_q(int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N,
