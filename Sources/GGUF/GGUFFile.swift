@@ -52,7 +52,10 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     public let path: String
     public let version: UInt32
     public let alignment: Int
-    public let metadata: [String: GGUFValue]
+    /// Every metadata value (the large arrays decoded from the mapping on each call: prefer `value(_:)`).
+    public var metadata: [String: GGUFValue] {
+        Dictionary(uniqueKeysWithValues: metadataKeys.compactMap { key in value(key).map { (key, $0) } })
+    }
     /// Metadata keys in file order (for listings).
     public let metadataKeys: [String]
     /// Tensors in file order.
@@ -62,8 +65,18 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     /// Absolute offset of the data section (aligned end of the tensor table).
     public let dataOffset: Int
 
+    /// Arrays with at least this many elements (none of them arrays) stay in the mapping until asked for.
+    static let largeArrayCount = 1024
+
     private let storage: MappedFile
     private let tensorIndex: [String: Int]
+    /// The metadata values, except the large flat arrays (a vocabulary's tokens, merges, scores and token types:
+    /// ~100k entries) which are decoded from the mapping when asked for, so that an open model does not keep a
+    /// second copy of its vocabulary on the heap beside its tokenizer's.
+    private let values: [String: GGUFValue]
+    /// Key -> offset in the mapping of a large array's body (element type, count, elements), bounds-checked at
+    /// parse time.
+    private let largeArrays: [String: Int]
 
     /// Maps and parses the file at `path`.
     /// - Throws: `GGUFError` naming the path and the problem.
@@ -92,7 +105,8 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
         self.path = path
         self.version = parsed.version
         self.alignment = parsed.alignment
-        self.metadata = parsed.metadata
+        self.values = parsed.metadata
+        self.largeArrays = parsed.largeArrays
         self.metadataKeys = parsed.metadataKeys
         self.tensors = parsed.tensors
         self.tensorInfoOffset = parsed.tensorInfoOffset
@@ -118,7 +132,23 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     // MARK: - Metadata lookups
 
     /// The value at `key`, or nil.
-    public func value(_ key: String) -> GGUFValue? { metadata[key] }
+    public func value(_ key: String) -> GGUFValue? {
+        if let value = values[key] { return value }
+        guard let start = largeArrays[key] else { return nil }
+        var reader = GGUFReader(base: storage.base, count: storage.count, path: path, offset: start)
+        // Parsing walked these bytes with the same checks, so decoding them again cannot fail.
+        return try? reader.value(.array, key: key)
+    }
+
+    /// Whether the metadata has `key` (without decoding a large array).
+    public func contains(_ key: String) -> Bool { values[key] != nil || largeArrays[key] != nil }
+
+    /// The element count of the array at `key` (without decoding it); nil when absent or not an array.
+    public func arrayCount(_ key: String) -> Int? {
+        if let value = values[key] { return value.array?.count }
+        guard let start = largeArrays[key] else { return nil }
+        return Int(storage.base.loadUnaligned(fromByteOffset: start + 4, as: UInt64.self).littleEndian)
+    }
 
     public func string(_ key: String) throws -> String { try typed(key, "string") { $0.string } }
     /// Any integer type that fits in `Int`.
@@ -126,7 +156,13 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     /// float32, float64 or an integer.
     public func float(_ key: String) throws -> Float { try typed(key, "float") { $0.float } }
     public func bool(_ key: String) throws -> Bool { try typed(key, "bool") { $0.bool } }
-    public func stringArray(_ key: String) throws -> [String] { try typed(key, "array<string>") { $0.stringArray } }
+    public func stringArray(_ key: String) throws -> [String] {
+        if let start = largeArrays[key] {  // straight from the mapping, without a GGUFValue per element
+            var reader = GGUFReader(base: storage.base, count: storage.count, path: path, offset: start)
+            if let strings = try reader.stringArray(key: key) { return strings }
+        }
+        return try typed(key, "array<string>") { $0.stringArray }
+    }
     public func intArray(_ key: String) throws -> [Int] { try typed(key, "array<integer>") { $0.intArray } }
     public func floatArray(_ key: String) throws -> [Float] { try typed(key, "array<float>") { $0.floatArray } }
 
@@ -138,16 +174,16 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     public func bool(_ key: String, default: Bool?) throws -> Bool? { try bool(ifPresent: key) ?? `default` }
 
     /// nil when the key is absent; still `.wrongType` when it is present with another type.
-    public func string(ifPresent key: String) throws -> String? { metadata[key] == nil ? nil : try string(key) }
-    public func int(ifPresent key: String) throws -> Int? { metadata[key] == nil ? nil : try int(key) }
-    public func float(ifPresent key: String) throws -> Float? { metadata[key] == nil ? nil : try float(key) }
-    public func bool(ifPresent key: String) throws -> Bool? { metadata[key] == nil ? nil : try bool(key) }
+    public func string(ifPresent key: String) throws -> String? { contains(key) ? try string(key) : nil }
+    public func int(ifPresent key: String) throws -> Int? { contains(key) ? try int(key) : nil }
+    public func float(ifPresent key: String) throws -> Float? { contains(key) ? try float(key) : nil }
+    public func bool(ifPresent key: String) throws -> Bool? { contains(key) ? try bool(key) : nil }
     public func stringArray(ifPresent key: String) throws -> [String]? {
-        metadata[key] == nil ? nil : try stringArray(key)
+        contains(key) ? try stringArray(key) : nil
     }
 
     private func typed<T>(_ key: String, _ expected: String, _ convert: (GGUFValue) -> T?) throws -> T {
-        guard let value = metadata[key] else { throw GGUFError.missingKey(path: path, key: key) }
+        guard let value = value(key) else { throw GGUFError.missingKey(path: path, key: key) }
         guard let converted = convert(value) else {
             throw GGUFError.wrongType(path: path, key: key, expected: expected, actual: value.typeName)
         }
@@ -163,6 +199,7 @@ extension GGUFFile {
         var alignment = 32
         var metadata: [String: GGUFValue] = [:]
         var metadataKeys: [String] = []
+        var largeArrays: [String: Int] = [:]
         var tensors: [GGUFTensorInfo] = []
         var tensorIndex: [String: Int] = [:]
         var tensorInfoOffset = 0
@@ -197,9 +234,16 @@ extension GGUFFile {
             for i in 0..<kvCount {
                 let key = try reader.string("key of metadata entry \(i)")
                 let type = try reader.valueType("value type of '\(key)'")
-                let value = try reader.value(type, key: key)
-                guard parsed.metadata.updateValue(value, forKey: key) == nil else {
+                guard parsed.metadata[key] == nil, parsed.largeArrays[key] == nil else {
                     throw GGUFError.duplicateKey(path: path, key: key)
+                }
+                let start = reader.offset
+                if type == .array, key != "general.alignment",
+                    try reader.skipLargeFlatArray(key: key, minimumCount: GGUFFile.largeArrayCount)
+                {
+                    parsed.largeArrays[key] = start
+                } else {
+                    parsed.metadata[key] = try reader.value(type, key: key)
                 }
                 parsed.metadataKeys.append(key)
             }

@@ -11,10 +11,12 @@ struct GGUFReader {
     let path: String
     private(set) var offset = 0
 
-    init(base: UnsafeRawPointer, count: Int, path: String) {
+    /// A cursor at `offset` (0: the start of the file).
+    init(base: UnsafeRawPointer, count: Int, path: String, offset: Int = 0) {
         self.base = base
         self.count = count
         self.path = path
+        self.offset = offset
     }
 
     var remaining: Int { count - offset }
@@ -104,6 +106,39 @@ struct GGUFReader {
             for _ in 0..<n { values.append(try value(elementType, key: key, depth: depth)) }
         }
         return values
+    }
+
+    /// An array body (element type, count, elements) that holds at least `minimumCount` elements of a type other
+    /// than array: its bounds are checked as `value(.array)` would check them, but nothing is decoded, and the
+    /// cursor moves past it. Any other array body: nil, and the cursor stays where it was.
+    mutating func skipLargeFlatArray(key: String, minimumCount: Int) throws -> Bool {
+        let start = offset
+        let elementType = try valueType("array element type of '\(key)'")
+        let n = try count(minBytes: elementType.minimumEncodedSize, "array '\(key)'")
+        guard elementType != .array, n >= minimumCount else {
+            offset = start
+            return false
+        }
+        if let size = elementType.fixedSize {
+            offset += n * size  // count(minBytes:) checked that n * size bytes are left
+        } else {
+            for i in 0..<n {
+                let length = try count(minBytes: 1, "element \(i) of array '\(key)'")
+                offset += length
+            }
+        }
+        return true
+    }
+
+    /// The strings of an array body at the cursor (nil when its elements are not strings), without building a
+    /// `GGUFValue` for each.
+    mutating func stringArray(key: String) throws -> [String]? {
+        guard try valueType("array element type of '\(key)'") == .string else { return nil }
+        let n = try count(minBytes: GGUFValueType.string.minimumEncodedSize, "array '\(key)'")
+        var strings: [String] = []
+        strings.reserveCapacity(n)
+        for i in 0..<n { strings.append(try string("element \(i) of array '\(key)'")) }
+        return strings
     }
 
     /// Moves to the next multiple of `alignment` (a power of two); the result may lie past the end.

@@ -64,8 +64,8 @@ public struct ModelHyperParameters: Sendable, Equatable {
         nCtx = try positive("context_length", try file.int(key("context_length")))
         if let vocab = try file.int(ifPresent: key("vocab_size")) {
             nVocab = try positive("vocab_size", vocab)
-        } else if let tokens = file.value("tokenizer.ggml.tokens")?.array {
-            nVocab = tokens.count
+        } else if let count = file.arrayCount("tokenizer.ggml.tokens") {
+            nVocab = count
         } else {
             throw GGUFError.missingKey(path: file.path, key: "\(key("vocab_size")) (or tokenizer.ggml.tokens)")
         }

@@ -63,7 +63,7 @@ public struct GGUFQuantizer {
             (nLayers, nHeads, nKVHeads) = (folder.config.nLayers, folder.config.nHeads, folder.config.nKVHeads)
         } else {
             let file = try GGUFFile(path: path)
-            metadata = file.metadataKeys.compactMap { key in file.metadata[key].map { (key, $0) } }
+            metadata = file.metadataKeys.compactMap { key in file.value(key).map { (key, $0) } }
             sources = file.tensors.sorted { Self.loaderOrder($0.name, $1.name) }.map { t in
                 Source(name: t.name, shape: t.shape, format: t.format) { Array(file.bytes(of: t)) }
             }

@@ -9,10 +9,10 @@
 
 /// The byte-level BPE merge tables of a vocabulary. Immutable, so shareable across threads.
 struct BytePairMerges: Sendable {
-    /// Text -> symbol id for every vocabulary token (id < nVocab) and every merge operand or result that is not a
-    /// token (id >= nVocab). BPE works on these ids, never on strings.
-    private let symbolIDs: [String: Int32]
-    /// (nSymbols - nVocab,) UTF-8 of the symbols that are not tokens (needed only if one survives merging).
+    /// Exact bytes of every vocabulary token's text -> its id (the tokenizer's own table, shared, not copied).
+    private let vocabulary: ByteStringTable
+    /// (nSymbols - nVocab,) UTF-8 of the merge operands and results that are not tokens (ids >= nVocab; needed
+    /// only if one survives merging).
     private let extraSymbolUTF8: [[UInt8]]
     /// (256,) symbol of each raw byte's GPT-2 character: a word's merging starts from these.
     private let byteSymbol: [Int32]
@@ -22,44 +22,42 @@ struct BytePairMerges: Sendable {
     let preTokenizer: PreTokenizer
 
     /// - Parameters:
-    ///   - texts: (nVocab,) token texts, byte-encoded, empty ones already renamed.
+    ///   - vocabulary: (nVocab,) token texts (byte-encoded, empty ones already renamed) -> ids, compared by bytes
+    ///     as llama.cpp's token_to_id does.
     ///   - merges: tokenizer.ggml.merges, "left right" per line; line number = rank.
     /// - Throws: `TokenizerError.badMerge` for a line without a space after its first character.
-    init(texts: [String], merges: [String], preTokenizer: PreTokenizer) throws {
-        let nVocab = texts.count
-        var symbols = [String: Int32](minimumCapacity: nVocab + nVocab / 8)
-        for i in 0..<nVocab { symbols[texts[i]] = Int32(i) }  // a repeated text maps to its last id, as in llama.cpp
-
-        // Symbols and merge ranks. llama.cpp keeps the first rank of a repeated pair.
+    init(vocabulary: ByteStringTable, nVocab: Int, merges: [String], preTokenizer: PreTokenizer) throws {
+        // Symbols: a vocabulary token's id, or an id past the vocabulary for other texts the merges name. Only
+        // those few extra texts need a map of their own while the merges are read; BPE then works on ids.
         var extra: [[UInt8]] = []
-        func intern<S: StringProtocol>(_ text: S) -> Int32 {
-            let key = String(text)
-            if let id = symbols[key] { return id }
+        var extraIDs: [[UInt8]: Int32] = [:]
+        func intern(_ bytes: [UInt8]) -> Int32 {
+            if let id = bytes.withUnsafeBufferPointer({ vocabulary.id($0) }) ?? extraIDs[bytes] { return id }
             let id = Int32(nVocab + extra.count)
-            symbols[key] = id
-            extra.append(Array(key.utf8))
+            extraIDs[bytes] = id
+            extra.append(bytes)
             return id
         }
+        // Merge ranks; llama.cpp keeps the first rank of a repeated pair.
         var ranks = [UInt64: UInt64](minimumCapacity: merges.count)
         for (rank, line) in merges.enumerated() {
             // llama.cpp splits at the first space after the first byte, so "  x" is (" ", "x").
-            let utf8 = line.utf8
+            let utf8 = Array(line.utf8)
             guard let space = utf8.dropFirst().firstIndex(of: 0x20) else {
                 throw TokenizerError.badMerge(index: rank, line: line)
             }
-            let left = line[..<space]
-            let right = line[utf8.index(after: space)...]
+            let left = Array(utf8[..<space])
+            let right = Array(utf8[(space + 1)...])
             let l = intern(left)
             let r = intern(right)
             let key = UInt64(UInt32(bitPattern: l)) << 32 | UInt64(UInt32(bitPattern: r))
             if ranks[key] == nil {
-                let merged = intern(String(left) + String(right))
-                ranks[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: merged))
+                ranks[key] = UInt64(rank) << 32 | UInt64(UInt32(bitPattern: intern(left + right)))
             }
         }
-        self.byteSymbol = (0..<256).map { intern(String(Unicode.Scalar(GPT2ByteMap.scalarForByte[$0])!)) }
+        self.byteSymbol = (0..<256).map { intern(GPT2ByteMap.utf8ForByte[$0]) }
         self.merges = ranks
-        self.symbolIDs = symbols
+        self.vocabulary = vocabulary
         self.extraSymbolUTF8 = extra
         self.nVocab = nVocab
         self.preTokenizer = preTokenizer
@@ -123,8 +121,7 @@ struct BytePairMerges: Sendable {
     private func wholeWordToken(_ bytes: [UInt8], _ word: Range<Int>, _ s: inout Scratch) -> Int32? {
         s.word.removeAll(keepingCapacity: true)
         for b in bytes[word] { s.word += GPT2ByteMap.utf8ForByte[Int(b)] }
-        guard let id = symbolIDs[String(decoding: s.word, as: UTF8.self)], Int(id) < nVocab else { return nil }
-        return id
+        return s.word.withUnsafeBufferPointer { vocabulary.id($0) }
     }
 
     /// BPE on one word: start from one symbol per byte, repeatedly merge the adjacent pair with the lowest rank
@@ -189,7 +186,7 @@ struct BytePairMerges: Sendable {
             return
         }
         for byte in extraSymbolUTF8[Int(symbol) - nVocab] where byte < 0x80 {
-            if let id = symbolIDs[String(Unicode.Scalar(byte))], Int(id) < nVocab { out.append(id) }
+            if let id = vocabulary.id(CollectionOfOne(byte)) { out.append(id) }
         }
     }
 }

@@ -54,6 +54,16 @@ struct ByteStringTable: Sendable {
         self.slots = slots
     }
 
+    /// Number of keys.
+    var count: Int { keyID.count }
+
+    /// Key `k`'s text (0 <= k < count).
+    func key(_ k: Int) -> String {
+        keyBytes.withUnsafeBufferPointer {
+            String(decoding: UnsafeBufferPointer(rebasing: $0[keyStart[k]..<keyStart[k + 1]]), as: UTF8.self)
+        }
+    }
+
     /// The id of the key equal to `bytes`, or nil.
     func id(_ bytes: UnsafeBufferPointer<UInt8>) -> Int32? {
         let mask = slots.count - 1

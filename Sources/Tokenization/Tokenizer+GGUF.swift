@@ -21,12 +21,12 @@ extension Tokenizer {
             throw TokenizerError.unsupportedModel(model, preTokenizer: try file.string(ifPresent: "tokenizer.ggml.pre"))
         }
         let required = kind == .bytePairs ? "tokenizer.ggml.merges" : "tokenizer.ggml.scores"
-        for key in ["tokenizer.ggml.tokens", required] where file.value(key) == nil {
+        for key in ["tokenizer.ggml.tokens", required] where !file.contains(key) {
             throw TokenizerError.missingKey(key, file: file.path)
         }
         let tokens = try file.stringArray("tokenizer.ggml.tokens")
         let types =
-            file.value("tokenizer.ggml.token_type") == nil
+            !file.contains("tokenizer.ggml.token_type")
             ? [Int](repeating: 1, count: tokens.count) : try file.intArray("tokenizer.ggml.token_type")
 
         func id(_ name: String) throws -> Int32? {

@@ -23,12 +23,10 @@ public final class Tokenizer: Sendable {
 
     // MARK: - Vocabulary
 
-    /// (nVocab,) token texts as stored in the file (BPE: byte-encoded, "Ġworld" is " world"; SentencePiece:
-    /// "▁world").
-    private let tokenTexts: [String]
     /// (nVocab,) attributes after llama.cpp's fix-ups (EOG and FIM tokens forced to control, strip flags).
     private let attributes: [TokenAttributes]
-    /// Exact bytes of every token text -> id (the last id for a repeated text, as llama.cpp's token_to_id).
+    /// (nVocab,) token texts as stored in the file (BPE: byte-encoded, "Ġworld" is " world"; SentencePiece:
+    /// "▁world"), and their exact bytes -> id (the last id for a repeated text, as llama.cpp's token_to_id).
     private let textIDs: ByteStringTable
     private let model: Model
 
@@ -63,7 +61,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// Number of tokens in the vocabulary (nVocab).
-    public var vocabSize: Int { tokenTexts.count }
+    public var vocabSize: Int { textIDs.count }
 
     /// Builds a byte-level BPE tokenizer from the arrays a GGUF file stores.
     /// - Parameters:
@@ -86,7 +84,10 @@ public final class Tokenizer: Sendable {
             kind: .bytePairs, tokens: tokens, tokenTypes: tokenTypes, bos: bos, eos: eos, unknown: nil,
             addBOS: addBOS, addEOS: addEOS, addSpacePrefix: false, cleansSpaces: pre.cleansSpaces,
             specialIDs: specialIDs, modelName: modelName
-        ) { texts, _ in .bytePairs(try BytePairMerges(texts: texts, merges: merges, preTokenizer: pre)) }
+        ) { texts, textIDs in
+            .bytePairs(
+                try BytePairMerges(vocabulary: textIDs, nVocab: texts.count, merges: merges, preTokenizer: pre))
+        }
     }
 
     /// Builds a SentencePiece tokenizer from the arrays a GGUF file stores.
@@ -165,7 +166,6 @@ public final class Tokenizer: Sendable {
 
         self.model = try makeModel(texts, textIDs)
         self.kind = kind
-        self.tokenTexts = texts
         self.attributes = attrs
         self.textIDs = textIDs
         self.pieceBytes = bytes
@@ -361,7 +361,7 @@ public final class Tokenizer: Sendable {
 
     /// Appends one token's bytes.
     func appendPiece(_ id: Int32, renderSpecial: Bool, to out: inout [UInt8]) {
-        guard id >= 0 && Int(id) < tokenTexts.count else { return }
+        guard id >= 0 && Int(id) < vocabSize else { return }
         if !renderSpecial && !attributes[Int(id)].isDisjoint(with: [.control, .unknown]) { return }
         out += pieceBytes[Int(pieceStart[Int(id)])..<Int(pieceStart[Int(id) + 1])]
     }
@@ -375,12 +375,12 @@ public final class Tokenizer: Sendable {
 
     /// The vocabulary entry of `id` as stored (byte-encoded), or nil outside the vocabulary.
     public func tokenText(_ id: Int32) -> String? {
-        id >= 0 && Int(id) < tokenTexts.count ? tokenTexts[Int(id)] : nil
+        id >= 0 && Int(id) < vocabSize ? textIDs.key(Int(id)) : nil
     }
 
     /// Whether `id` is a control/unknown token (hidden when decoding with `renderSpecial: false`).
     public func isSpecial(_ id: Int32) -> Bool {
-        id >= 0 && Int(id) < tokenTexts.count && !attributes[Int(id)].isDisjoint(with: [.control, .unknown])
+        id >= 0 && Int(id) < vocabSize && !attributes[Int(id)].isDisjoint(with: [.control, .unknown])
     }
 
     /// Whether generation stops at `id`: EOS, EOT/EOM, FIM pad/repo/sep, and every token llama.cpp's EOG list

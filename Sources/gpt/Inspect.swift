@@ -27,7 +27,7 @@ struct Inspect: ParsableCommand {
         // collected in `problems` and printed at the end.
         var problems: [String] = []
         var out = "\(path)\n  GGUF v\(file.version), \(file.fileSize) bytes, \(file.tensors.count) tensors, "
-            + "\(file.metadata.count) metadata keys, alignment \(file.alignment)\n"
+            + "\(file.metadataKeys.count) metadata keys, alignment \(file.alignment)\n"
         if let name = file.value("general.name")?.string { out += "  name: \(name)\n" }
         var architecture: (any ModelArchitecture)?
         do {

@@ -30,6 +30,17 @@ struct GGUFCorruptionTests {
         }
     }
 
+    @Test("every truncation inside large arrays (left in the mapping) throws GGUFError")
+    func everyTruncationOfLargeArrays() throws {
+        var writer = GGUFWriter()
+        for (key, value) in Sample.largeArrays { writer.set(key, value) }
+        let bytes = try writer.serialized()
+        let metadataEnd = try GGUFFile(bytes: bytes).tensorInfoOffset
+        for length in 0..<metadataEnd {
+            #expect(throws: GGUFError.self, "length \(length)") { try GGUFFile(bytes: Array(bytes[..<length])) }
+        }
+    }
+
     @Test("truncated files on disk throw GGUFError", arguments: [0, 3, 4, 8, 23, 24, 100, 1000])
     func truncatedOnDisk(length: Int) throws {
         let dir = try TemporaryDirectory()

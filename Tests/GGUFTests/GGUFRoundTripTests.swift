@@ -37,6 +37,29 @@ struct GGUFRoundTripTests {
         #expect(file.tensor("missing") == nil)
     }
 
+    @Test("large arrays stay in the mapping and read back equal through every lookup")
+    func largeArrays() throws {
+        var writer = GGUFWriter()
+        for (key, value) in Sample.largeArrays { writer.set(key, value) }
+        let file = try GGUFFile(bytes: try writer.serialized())
+        let written = Dictionary(uniqueKeysWithValues: Sample.largeArrays)
+        #expect(file.metadata == written)
+        for (key, value) in Sample.largeArrays {
+            #expect(file.contains(key) && file.value(key) == value, "\(key)")
+            #expect(file.arrayCount(key) == value.array?.count, "\(key)")
+        }
+        #expect(try file.stringArray("test.large.strings") == written["test.large.strings"]?.stringArray)
+        #expect(try file.intArray("test.large.int8s") == written["test.large.int8s"]?.intArray)
+        #expect(try file.floatArray("test.large.float32s") == written["test.large.float32s"]?.floatArray)
+        #expect(throws: GGUFError.self) { try file.stringArray("test.large.int8s") }  // wrong element type
+        #expect(!file.contains("test.missing") && file.arrayCount("test.missing") == nil)
+
+        // general.alignment as a large array is still the wrong type, not ignored.
+        var bad = GGUFWriter()
+        bad.set("general.alignment", .array((0..<2000).map { .uint32($0) }))
+        #expect(throws: GGUFError.self) { try GGUFFile(bytes: try bad.serialized()) }
+    }
+
     @Test("file and in-memory parses agree")
     func memoryMatchesFile() throws {
         let dir = try TemporaryDirectory()

@@ -137,6 +137,15 @@ enum Sample {
         ("q8_0.4d", [32, 1, 2, 2], .q8_0),
     ]
 
+    /// Arrays of at least GGUFFile.largeArrayCount elements (these stay in the mapping until asked for), of
+    /// small elements so that every truncation of a file holding them stays quick to try.
+    static let largeArrays: [(String, GGUFValue)] = [
+        ("test.large.strings", .array((0..<1030).map { .string($0 % 7 == 0 ? "" : $0 % 5 == 0 ? "·\($0)" : "t") })),
+        ("test.large.int8s", .array((0..<1200).map { .int8(Int8(truncatingIfNeeded: $0 * 7)) })),
+        ("test.large.float32s", .array((0..<1024).map { .float32(Float($0) / 3) })),
+        ("test.after", .string("the key after the large arrays")),
+    ]
+
     static func writer(version: UInt32 = 3, alignment: Int = 32) throws -> GGUFWriter {
         var writer = GGUFWriter(version: version, alignment: alignment)
         for (key, value) in metadata { writer.set(key, value) }
