@@ -449,6 +449,18 @@ static inline int qz_iq4_index(float x) {
     return x != x ? 15 : k;  // NaN: the last entry, as ggml's search ends
 }
 
+/// For inverse scale id: Σw·q·x and Σw·q² over 32 values, q = the table entry nearest id·x, w = x².
+static inline void qz_iq4_sums(const float *x, float id, float *sumqx, float *sumq2) {
+    float qx = 0, q2 = 0;
+    for (int j = 0; j < 32; j++) {
+        const float q = ck_iq4_values[qz_iq4_index(id * x[j])], w = x[j] * x[j];
+        qx += w * q * x[j];
+        q2 += w * q * q;
+    }
+    *sumqx = qx;
+    *sumq2 = q2;
+}
+
 /// The x²-weighted least-squares fit of one scale d for 32 values on the fixed grid: each candidate inverse scale
 /// maps x to the table (rounding to the nearest entry), and d = Σw·q·x / Σw·q² for that rounding; the candidate with
 /// the largest explained energy (Σw·q·x)² / Σw·q² wins. Candidates: the one mapping the largest |x| (signed) to +127
@@ -457,23 +469,12 @@ static inline int qz_iq4_index(float x) {
 static float qz_iq4_fit(const float *x) {
     const float max = qz_signed_absmax(x, 32);
     if (max == 0) return 0;
-    float d = max / 127;
-    float id = 1 / d, sumqx = 0, sumq2 = 0;
-    for (int j = 0; j < 32; j++) {
-        const float q = ck_iq4_values[qz_iq4_index(id * x[j])], w = x[j] * x[j];
-        sumqx += w * q * x[j];
-        sumq2 += w * q * q;
-    }
-    d = sumq2 > 0 ? sumqx / sumq2 : 0;
+    float sumqx, sumq2;
+    qz_iq4_sums(x, 1 / (max / 127), &sumqx, &sumq2);  // as 1 / d for d = max / 127, rounded so
+    float d = sumq2 > 0 ? sumqx / sumq2 : 0;
     float best = d * sumqx;
     for (int t = -7; t <= 7; t++) {
-        id = (float)(t - 127) / max;
-        sumqx = sumq2 = 0;
-        for (int j = 0; j < 32; j++) {
-            const float q = ck_iq4_values[qz_iq4_index(id * x[j])], w = x[j] * x[j];
-            sumqx += w * q * x[j];
-            sumq2 += w * q * q;
-        }
+        qz_iq4_sums(x, (float)(t - 127) / max, &sumqx, &sumq2);
         if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
             d = sumqx / sumq2;
             best = d * sumqx;

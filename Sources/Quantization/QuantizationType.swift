@@ -2,6 +2,7 @@
 // tensor gets in them: llama.cpp's rules (src/llama-quant.cpp, llama_tensor_get_type) for these types, so a Q4_K_M
 // made here has the same tensor formats as llama-quantize's.
 import GPTCore
+import HFCheckpoint
 
 /// A file type: one base format, plus per-tensor exceptions for the K-quant mixes (_S, _M, _L).
 public enum QuantizationType: String, CaseIterable, Sendable {
@@ -20,28 +21,15 @@ public enum QuantizationType: String, CaseIterable, Sendable {
         self = t
     }
 
-    /// llama_ftype, written as general.file_type.
+    /// llama_ftype, written as general.file_type: the _S and _L mixes have their own ids; every other type has
+    /// its base format's whole-file id (the _M mixes are what a K format means for a whole file).
     public var fileType: UInt32 {
         switch self {
-        case .f32: 0
-        case .f16: 1
-        case .q4_0: 2
-        case .q4_1: 3
-        case .q8_0: 7
-        case .q5_0: 8
-        case .q5_1: 9
-        case .q2_K: 10
         case .q3_K_S: 11
-        case .q3_K_M: 12
         case .q3_K_L: 13
         case .q4_K_S: 14
-        case .q4_K_M: 15
         case .q5_K_S: 16
-        case .q5_K_M: 17
-        case .q6_K: 18
-        case .iq4_nl: 25
-        case .iq4_xs: 30
-        case .bf16: 32
+        default: HFModelFolder.fileType(baseFormat)
         }
     }
 

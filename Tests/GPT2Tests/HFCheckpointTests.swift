@@ -8,6 +8,18 @@ import Testing
 struct HFCheckpointTests {
     static let ref = Reference.file
 
+    @Test("general.file_type of every quantization type is llama.cpp's llama_ftype")
+    func fileTypes() {
+        // From llama.cpp's include/llama.h (enum llama_ftype, the tree vendored in llama-cpp-python 0.3.36).
+        let llamaFtype: [String: UInt32] = [
+            "F32": 0, "F16": 1, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9, "Q2_K": 10, "Q3_K_S": 11,
+            "Q3_K_M": 12, "Q3_K_L": 13, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "Q6_K": 18,
+            "IQ4_NL": 25, "IQ4_XS": 30, "BF16": 32,
+        ]
+        #expect(Set(QuantizationType.allCases.map(\.rawValue)) == Set(llamaFtype.keys))
+        for type in QuantizationType.allCases { #expect(type.fileType == llamaFtype[type.rawValue], "\(type)") }
+    }
+
     @Test("config.json gives the model's shape")
     func config() throws {
         let folder = try HFModelFolder(path: Resources.folder)
