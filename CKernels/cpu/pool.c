@@ -10,6 +10,9 @@
 // so an idle process burns no CPU; the caller wakes sleepers with one broadcast. Joins and barriers spin for the
 // same time, then yield the core (the threads they wait for are running a job, so they finish).
 // One caller at a time owns the pool; a concurrent or nested caller runs its job on one thread (correct, serial).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // sched_getcpu, sched_setaffinity, CPU_SET
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <time.h>
@@ -27,6 +30,8 @@
 // Spin this long before sleeping (workers) or yielding (joins, barriers): longer than the gaps between the
 // parallel kernels of one decode step (a few microseconds to tens of them), far shorter than a human notices.
 #define CK_POOL_SPIN_NS 200000
+// A spinning thread yields its core this often (see spin_while_equal).
+#define CK_POOL_YIELD_NS 20000
 // Workers at most (threads = workers + the caller).
 #define CK_POOL_MAX 255
 
@@ -44,6 +49,7 @@ static struct {
     ck_job_fn fn;          // the current job (valid for threads 1..nth-1 once their go equals job_no)
     void *ctx;
     int nth;
+    int caller_cpu;        // the CPU the caller posted the current job from (-1: unknown)
     _Alignas(64) unsigned done;  // workers finished with the current job
     _Alignas(64) int bar_count;  // threads arrived at the current barrier
     unsigned bar_gen;            // barriers passed
@@ -60,17 +66,26 @@ static int64_t now_ns(void) {
 // would hold the core the thread it waits for needs).
 static int spin_allowed = 1;
 
-// Spins until *p != value or the spin time is over: returns whether *p changed.
+// Spins until *p != value or the spin time is over: returns whether *p changed. Every CK_POOL_YIELD_NS of spinning
+// it yields the core once: nearly free when the core has nothing else to run, and when the thread it waits for
+// shares this core (see move_off_caller), that thread runs after at most that long instead of after the whole spin.
 static int spin_while_equal(const unsigned *p, unsigned value) {
     if (!__atomic_load_n(&spin_allowed, __ATOMIC_RELAXED)) return __atomic_load_n(p, __ATOMIC_ACQUIRE) != value;
-    int64_t deadline = 0;
+    int64_t deadline = 0, next_yield = 0;
     for (int i = 0;; i++) {
         if (__atomic_load_n(p, __ATOMIC_ACQUIRE) != value) return 1;
         CK_PAUSE();
         if ((i & 63) == 63) {  // read the clock now and then (~25 ns through the vDSO)
             const int64_t t = now_ns();
-            if (deadline == 0) deadline = t + CK_POOL_SPIN_NS;
-            else if (t > deadline) return 0;
+            if (deadline == 0) {
+                deadline = t + CK_POOL_SPIN_NS;
+                next_yield = t + CK_POOL_YIELD_NS;
+            } else if (t > deadline) {
+                return 0;
+            } else if (t > next_yield) {
+                sched_yield();
+                next_yield = now_ns() + CK_POOL_YIELD_NS;
+            }
         }
     }
 }
@@ -81,9 +96,24 @@ static void wait_while_equal(const unsigned *p, unsigned value) {
     while (__atomic_load_n(p, __ATOMIC_ACQUIRE) == value) sched_yield();
 }
 
+// A worker that finds itself on its caller's CPU moves off it: sets its affinity to the CPUs it was allowed at start
+// less the caller's. Seen in a 2-vCPU KVM guest (Benchmarks/results/decode-avx2.md, 2026-12-01): the wake-up placed
+// a sleeping worker on its caller's vCPU, where it spun 200 µs per job while the caller waited behind it, then
+// slept, and the next wake-up placed it there again: most of a decode ran on one vCPU, the other idle, with a context
+// switch per job; the load balancer did not separate them even with both threads runnable. Costs one sched_getcpu
+// per job (vDSO), a system call only on a move; the worker stays off that CPU until it meets its caller again.
+static void move_off_caller(const cpu_set_t *allowed, int caller_cpu) {
+    if (caller_cpu < 0 || caller_cpu >= CPU_SETSIZE || sched_getcpu() != caller_cpu) return;
+    cpu_set_t others = *allowed;
+    CPU_CLR(caller_cpu, &others);
+    if (CPU_COUNT(&others) > 0) sched_setaffinity(0, sizeof others, &others);
+}
+
 static void *worker_main(void *arg) {
     const int i = (int)(intptr_t)arg;
     worker_slot *s = &P.slot[i];
+    cpu_set_t allowed;
+    const int know_allowed = sched_getaffinity(0, sizeof allowed, &allowed) == 0;
     unsigned seen = 0;  // go starts at 0; the first job may be posted before this thread runs
     for (;;) {
         if (!spin_while_equal(&s->go, seen)) {
@@ -95,6 +125,7 @@ static void *worker_main(void *arg) {
         }
         seen = __atomic_load_n(&s->go, __ATOMIC_ACQUIRE);
         // go was set after fn, ctx and nth (release), and this worker is one of the job's threads
+        if (know_allowed) move_off_caller(&allowed, P.caller_cpu);
         const ck_thread th = {i, P.nth};
         P.fn(P.ctx, &th);
         __atomic_fetch_add(&P.done, 1u, __ATOMIC_RELEASE);
@@ -138,6 +169,7 @@ void ck__parallel(int nth, ck_job_fn fn, void *ctx) {
     P.fn = fn;
     P.ctx = ctx;
     P.nth = nth;
+    P.caller_cpu = sched_getcpu();
     __atomic_store_n(&P.done, 0u, __ATOMIC_RELAXED);
     const unsigned job = ++P.job_no;
     int sleepers = 0;
