@@ -134,9 +134,9 @@ static void bench_attention(int64_t T, int64_t start_pos, int fused, int nt) {
     for (int rep = 0; now() - start < 1.0 || rep < 3; rep++) {
         const double t0 = now();
         if (fused)
-            ck_attention_fused(out, q, k, v, T, start_pos, nh, nkv, hd, 0.125f, 0, nt, scratch);
+            ck_attention_fused(out, q, k, v, T, start_pos, nh, nkv, hd, 0.125f, 0, 0, nt, scratch);
         else
-            ck_attention_naive(out, q, k, v, T, start_pos, nh, nkv, hd, 0.125f, 0, nt, scratch);
+            ck_attention_naive(out, q, k, v, T, start_pos, nh, nkv, hd, 0.125f, 0, 0, nt, scratch);
         const double dt = now() - t0;
         best = dt < best ? dt : best;
     }

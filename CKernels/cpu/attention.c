@@ -203,6 +203,7 @@ typedef struct {
     int64_t T, start_pos, nh, nkv, hd, G, bq, ldq, ldk;
     float scale;
     int64_t window;  // > 0: row at position p sees keys p-window+1..p only (sliding-window attention)
+    int64_t ring;    // rows of the caches: position j is at row j % ring (the identity for a full cache)
     // F16 caches (ck_attention_fused_f16kv; k and v are NULL then): each KV block is converted by cvt into the
     // float buffer after the F32 workspace, K first, then V over it once the scores are done.
     const uint16_t *k16, *v16;
@@ -214,19 +215,27 @@ typedef struct {
 CK_INLINE const float *kv_block(const attn_ctx *c, const float *f32, const uint16_t *f16, int64_t g, int64_t j0,
                                 int64_t nj, float *buf, int64_t *ld) {
     if (f16) {
-        c->cvt(buf, f16 + j0 * c->ldk + g * c->hd, nj, c->ldk, c->hd);
+        c->cvt(buf, f16 + (j0 % c->ring) * c->ldk + g * c->hd, nj, c->ldk, c->hd);
         *ld = c->hd;
         return buf;
     }
     *ld = c->ldk;
-    return f32 + j0 * c->ldk + g * c->hd;
+    return f32 + (j0 % c->ring) * c->ldk + g * c->hd;
+}
+
+// Keys of the block that starts at position j0 (of at most ke): KB, fewer at the end, and cut where the ring wraps
+// so that a block is one contiguous run of cache rows.
+CK_INLINE int64_t block_keys(const attn_ctx *c, int64_t j0, int64_t ke) {
+    int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+    const int64_t to_wrap = c->ring - j0 % c->ring;
+    return nj < to_wrap ? nj : to_wrap;
 }
 
 // Prefetches rows j0..j0+nj of KV head g of a cache (F32 or F16): decode reads the cache of every layer cold (the
 // weights streamed since have evicted it), a short strided row per key that the hardware prefetcher misses.
 CK_INLINE void kv_prefetch(const attn_ctx *c, const void *cache, int64_t g, int64_t j0, int64_t nj) {
     const size_t es = c->k16 ? sizeof(uint16_t) : sizeof(float), row = (size_t)c->hd * es;
-    const char *p = (const char *)cache + (size_t)(j0 * c->ldk + g * c->hd) * es;
+    const char *p = (const char *)cache + (size_t)((j0 % c->ring) * c->ldk + g * c->hd) * es;
     for (int64_t j = 0; j < nj; j++, p += (size_t)c->ldk * es)
         for (size_t o = 0; o < row; o += 64) __builtin_prefetch(p + o);
 }
@@ -308,8 +317,8 @@ CK_INLINE void attn_rows_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t 
     memset(accT, 0, (size_t)(hd * RP) * sizeof(float));
     const int64_t pmin = pos[0], pmax = pos[RP - 1];
     float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
-    for (int64_t j0 = ks; j0 < ke; j0 += KB) {
-        const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+    for (int64_t j0 = ks, nj; j0 < ke; j0 += nj) {
+        nj = block_keys(c, j0, ke);
         int64_t ldb;
         const float *kb = kv_block(c, c->k, c->k16, g, j0, nj, cb, &ldb);
         // scores
@@ -445,12 +454,12 @@ CK_INLINE void attn_few_body(const attn_ctx *c, int64_t g, int64_t t0, int64_t t
     float *cb = ws + workspace_floats(c->nh, hd);  // converted F16 block (f16kv only)
     const void *kc = c->k16 ? (const void *)c->k16 : (const void *)c->k;
     const void *vc = c->v16 ? (const void *)c->v16 : (const void *)c->v;
-    if (ks < ke) kv_prefetch(c, kc, g, ks, ke - ks < KB ? ke - ks : KB);
-    for (int64_t j0 = ks; j0 < ke; j0 += KB) {
-        const int64_t nj = ke - j0 < KB ? ke - j0 : KB;
+    if (ks < ke) kv_prefetch(c, kc, g, ks, block_keys(c, ks, ke));
+    for (int64_t j0 = ks, nj; j0 < ke; j0 += nj) {
+        nj = block_keys(c, j0, ke);
         // this block's values (read after the scores) and the next block's keys load while the scores compute
         kv_prefetch(c, vc, g, j0, nj);
-        if (j0 + KB < ke) kv_prefetch(c, kc, g, j0 + KB, ke - j0 - KB < KB ? ke - j0 - KB : KB);
+        if (j0 + nj < ke) kv_prefetch(c, kc, g, j0 + nj, block_keys(c, j0 + nj, ke));
         int64_t ldb;
         const float *kb = kv_block(c, c->k, c->k16, g, j0, nj, cb, &ldb);
         // scores S[i][j], 8 keys at a time
@@ -615,11 +624,12 @@ static void fused_work(void *p, const ck_thread *th) {
 // The fused kernel for F32 (k, v) or F16 (k16, v16) caches; scratch as sized by fused_scratch_bytes.
 static void fused_run(float *out, const float *q, const float *k, const float *v, const uint16_t *k16,
                       const uint16_t *v16, int64_t T, int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd,
-                      float scale, int64_t window, int nthreads, void *scratch) {
+                      float scale, int64_t window, int64_t kv_rows, int nthreads, void *scratch) {
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int f16kv = k16 != NULL;
     const attn_ctx c = {out, q, k, v, T, start_pos, nh, nkv, hd, nh / nkv, block_positions(nh / nkv, T), nh * hd,
-                        nkv * hd, scale, window > 0 ? window : 0, k16, v16, f16kv ? cvt_rows_pick() : NULL};
+                        nkv * hd, scale, window > 0 ? window : 0, kv_rows > 0 ? kv_rows : start_pos + T, k16, v16,
+                        f16kv ? cvt_rows_pick() : NULL};
     const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb;
     const int64_t seen = c.window > 0 && start_pos + (T + 1) / 2 > c.window ? c.window : start_pos + (T + 1) / 2;
     const int64_t nkeys = c.window > 0 && start_pos + T > c.window + T ? c.window + T : start_pos + T;
@@ -635,18 +645,18 @@ static void fused_run(float *out, const float *q, const float *k, const float *v
 }
 
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
-                        void *scratch) {
-    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
-    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, window, nthreads, scratch);
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int64_t kv_rows,
+                        int nthreads, void *scratch) {
+    // out, q (T, nh*hd); k, v (kv_rows, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
+    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, window, kv_rows, nthreads, scratch);
 }
 
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
-                              int nthreads, void *scratch) {
-    // k, v (start_pos+T, nkv*hd) halves; scratch >= ck_attention_fused_f16kv_scratch_bytes(.., nthreads)
+                              int64_t kv_rows, int nthreads, void *scratch) {
+    // k, v (kv_rows, nkv*hd) halves; scratch >= ck_attention_fused_f16kv_scratch_bytes(.., nthreads)
     if (!k || !v) return;
-    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, window, nthreads, scratch);
+    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, window, kv_rows, nthreads, scratch);
 }
 
 // MARK: - Naive
@@ -654,12 +664,16 @@ void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, con
 /// The first key a query at position p sees.
 CK_INLINE int64_t naive_first_key(int64_t p, int64_t window) { return window > 0 && p + 1 > window ? p + 1 - window : 0; }
 
+/// Row offset (in rows from the first key's) of key j of a run that wraps to the ring's start after `wrap` keys.
+CK_INLINE int64_t ring_offset(int64_t j, int64_t wrap, int64_t ring) { return j < wrap ? j : j - ring; }
+
 CK_INLINE void naive_row_body(float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys,
-                              int64_t ldk, int64_t hd, float scale) {
-    // o (hd) = softmax(scale * qh · kh[j], j < nkeys) · vh; sc (nkeys) holds the scores
+                              int64_t wrap, int64_t ring, int64_t ldk, int64_t hd, float scale) {
+    // o (hd) = softmax(scale * qh · kh[j], j < nkeys) · vh; sc (nkeys) holds the scores; key j is ring_offset rows
+    // from kh (the ring wraps after `wrap` keys)
     float max = -INFINITY;
     for (int64_t j = 0; j < nkeys; j++) {
-        const float *kj = kh + j * ldk;
+        const float *kj = kh + ring_offset(j, wrap, ring) * ldk;
         ck_v8f a = ck_v8_splat(0.0f);
         int64_t d = 0;
         for (; d + 8 <= hd; d += 8) a += ck_v8_load(qh + d) * ck_v8_load(kj + d);
@@ -677,18 +691,19 @@ CK_INLINE void naive_row_body(float *o, const float *qh, const float *kh, const 
     for (int64_t j = 0; j < nkeys; j++) sc[j] *= inv;
     for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
     for (int64_t j = 0; j < nkeys; j++) {
-        const float p = sc[j], *vj = vh + j * ldk;
+        const float p = sc[j], *vj = vh + ring_offset(j, wrap, ring) * ldk;
         for (int64_t d = 0; d < hd; d++) o[d] += p * vj[d];
     }
 }
 CK_LEVELS(naive_row,
-          (float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys, int64_t ldk,
-           int64_t hd, float scale),
-          (o, qh, kh, vh, sc, nkeys, ldk, hd, scale))
+          (float *o, const float *qh, const float *kh, const float *vh, float *sc, int64_t nkeys, int64_t wrap,
+           int64_t ring, int64_t ldk, int64_t hd, float scale),
+          (o, qh, kh, vh, sc, nkeys, wrap, ring, ldk, hd, scale))
 
 // F16 rows (defined below with their kernel).
 typedef void (*naive_row_f16_fn)(float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc,
-                                 int64_t nkeys, int64_t ldk, int64_t hd, float scale, cvt_rows_fn cvt);
+                                 int64_t nkeys, int64_t wrap, int64_t ring, int64_t ldk, int64_t hd, float scale,
+                                 cvt_rows_fn cvt);
 
 // One naive call's work on the pool: (head, row) pairs taken in order from an atomic counter, as in
 // ck_attention_fused. F32 caches (k, v, fn) or F16 caches (k16, v16, fn16, cvt).
@@ -702,7 +717,7 @@ typedef struct {
     cvt_rows_fn cvt;
     int64_t T, start_pos, nh, G, ldq, ldk, nk, hd;
     float scale;
-    int64_t window;
+    int64_t window, ring;
     int64_t next;
 } naive_job;
 
@@ -715,14 +730,14 @@ static void naive_work(void *p, const ck_thread *th) {
         if (ht >= j->nh * T) break;
         const int64_t h = ht / T, t = ht % T;
         const int64_t j0 = naive_first_key(start_pos + t, j->window);
-        const int64_t kv = j0 * ldk + (h / j->G) * hd;
+        const int64_t kv = (j0 % j->ring) * ldk + (h / j->G) * hd, wrap = j->ring - j0 % j->ring;
         float *o = j->out + t * ldq + h * hd, *sc = j->scores + ht * nk;
         if (j->fn)
-            j->fn(o, j->q + t * ldq + h * hd, j->k + kv, j->v + kv, sc + j0, start_pos + t + 1 - j0, ldk, hd,
-                  j->scale);
+            j->fn(o, j->q + t * ldq + h * hd, j->k + kv, j->v + kv, sc + j0, start_pos + t + 1 - j0, wrap, j->ring,
+                  ldk, hd, j->scale);
         else
-            j->fn16(o, j->q + t * ldq + h * hd, j->k16 + kv, j->v16 + kv, sc + j0, start_pos + t + 1 - j0, ldk, hd,
-                    j->scale, j->cvt);
+            j->fn16(o, j->q + t * ldq + h * hd, j->k16 + kv, j->v16 + kv, sc + j0, start_pos + t + 1 - j0, wrap,
+                    j->ring, ldk, hd, j->scale, j->cvt);
         // masked keys have probability 0: the scratch is a readable (nh, T, nk) attention pattern (ckernels.h)
         for (int64_t jj = 0; jj < j0; jj++) sc[jj] = 0.0f;
         for (int64_t jj = start_pos + t + 1; jj < nk; jj++) sc[jj] = 0.0f;
@@ -730,9 +745,9 @@ static void naive_work(void *p, const ck_thread *th) {
 }
 
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
-                        void *scratch) {
-    // out, q (T, nh*hd); k, v (start_pos+T, nkv*hd); scratch: scores (nh, T, start_pos+T)
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int64_t kv_rows,
+                        int nthreads, void *scratch) {
+    // out, q (T, nh*hd); k, v (kv_rows, nkv*hd); scratch: scores (nh, T, start_pos+T)
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
     float *scores = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -740,14 +755,15 @@ void ck_attention_naive(float *out, const float *q, const float *k, const float 
     const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
     naive_job j = {out, q, k, v, NULL, NULL, scores, fn, NULL, NULL, T, start_pos, nh, G, ldq, ldk, nk, hd, scale,
-                   window, 0};
+                   window, kv_rows > 0 ? kv_rows : nk, 0};
     ck__parallel(nt, naive_work, &j);
 }
 
 // F16 caches: the same row, each key and value row converted in chunks of NAIVE_CHUNK floats on the stack.
 #define NAIVE_CHUNK 128
 CK_INLINE void naive_row_f16_body(float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc,
-                                  int64_t nkeys, int64_t ldk, int64_t hd, float scale, cvt_rows_fn cvt) {
+                                  int64_t nkeys, int64_t wrap, int64_t ring, int64_t ldk, int64_t hd, float scale,
+                                  cvt_rows_fn cvt) {
     float buf[NAIVE_CHUNK];
     float max = -INFINITY;
     for (int64_t j = 0; j < nkeys; j++) {
@@ -755,7 +771,7 @@ CK_INLINE void naive_row_f16_body(float *o, const float *qh, const uint16_t *kh,
         float s = 0.0f;
         for (int64_t d0 = 0; d0 < hd; d0 += NAIVE_CHUNK) {
             const int64_t n = hd - d0 < NAIVE_CHUNK ? hd - d0 : NAIVE_CHUNK;
-            cvt(buf, kh + j * ldk + d0, 1, ldk, n);
+            cvt(buf, kh + ring_offset(j, wrap, ring) * ldk + d0, 1, ldk, n);
             int64_t d = 0;
             for (; d + 8 <= n; d += 8) a += ck_v8_load(qh + d0 + d) * ck_v8_load(buf + d);
             for (; d < n; d++) s += qh[d0 + d] * buf[d];
@@ -775,20 +791,20 @@ CK_INLINE void naive_row_f16_body(float *o, const float *qh, const uint16_t *kh,
         const float p = sc[j];
         for (int64_t d0 = 0; d0 < hd; d0 += NAIVE_CHUNK) {
             const int64_t n = hd - d0 < NAIVE_CHUNK ? hd - d0 : NAIVE_CHUNK;
-            cvt(buf, vh + j * ldk + d0, 1, ldk, n);
+            cvt(buf, vh + ring_offset(j, wrap, ring) * ldk + d0, 1, ldk, n);
             for (int64_t d = 0; d < n; d++) o[d0 + d] += p * buf[d];
         }
     }
 }
 CK_LEVELS(naive_row_f16,
-          (float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc, int64_t nkeys, int64_t ldk,
-           int64_t hd, float scale, cvt_rows_fn cvt),
-          (o, qh, kh, vh, sc, nkeys, ldk, hd, scale, cvt))
+          (float *o, const float *qh, const uint16_t *kh, const uint16_t *vh, float *sc, int64_t nkeys, int64_t wrap,
+           int64_t ring, int64_t ldk, int64_t hd, float scale, cvt_rows_fn cvt),
+          (o, qh, kh, vh, sc, nkeys, wrap, ring, ldk, hd, scale, cvt))
 
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
-                              int nthreads, void *scratch) {
-    // as ck_attention_naive, with k, v (start_pos+T, nkv*hd) halves
+                              int64_t kv_rows, int nthreads, void *scratch) {
+    // as ck_attention_naive, with k, v (kv_rows, nkv*hd) halves
     if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int64_t G = nh / nkv, ldq = nh * hd, ldk = nkv * hd, nk = start_pos + T;
     float *scores = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
@@ -797,6 +813,6 @@ void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, con
     const double work = (double)T * (double)nh * (double)(start_pos + (T + 1) / 2) * (double)hd * 2.0;
     const int nt = ck__threads_for(nthreads, work, ATTN_GRAIN);
     naive_job j = {out, q, NULL, NULL, k, v, scores, NULL, fn, cvt, T, start_pos, nh, G, ldq, ldk, nk, hd, scale,
-                   window, 0};
+                   window, kv_rows > 0 ? kv_rows : nk, 0};
     ck__parallel(nt, naive_work, &j);
 }

@@ -200,6 +200,10 @@ void ck_add(float *out, const float *a, const float *b, int64_t n, int nthreads)
 /// x (T, n) += bias (n).
 void ck_add_bias(float *x, const float *bias, int64_t T, int64_t n, int nthreads);
 
+/// The CPU attention kernels take kv_rows, the rows of the caches k and v: position j is at row j % kv_rows. A full
+/// cache (kv_rows >= start_pos + T, or 0 for exactly that) is the identity; a sliding-window layer's cache may be
+/// a ring of kv_rows >= window + T - 1 rows (every key some query of the call sees is still there; older ones are
+/// overwritten), which the kernels read as at most two contiguous runs.
 /// Scratch bytes for ck_attention_naive: the full score matrix, nh * T * (start_pos + T) floats.
 size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
 /// Same contract as ck_ref_attention (window included); writes every score to scratch, then softmax, then the
@@ -207,8 +211,8 @@ size_t ck_attention_naive_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh
 /// with zeros above the causal diagonal (and before each row's window), from scratch's first 64-byte boundary on: `gpt attention` reads them to draw
 /// attention patterns.
 void ck_attention_naive(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
-                        void *scratch);
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int64_t kv_rows,
+                        int nthreads, void *scratch);
 /// Scratch bytes for ck_attention_fused: per-thread tiles plus the decode split partials, independent of the context
 /// length. Pass the same nthreads to ck_attention_fused.
 size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
@@ -218,8 +222,8 @@ size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh
 /// partial softmax results (flash-decoding). Memory is linear in the context length. With a window, key blocks
 /// before every row's window are never read: a query block reads at most window + its own length keys.
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,
-                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
-                        void *scratch);
+                        int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int64_t kv_rows,
+                        int nthreads, void *scratch);
 
 // MARK: - F16 KV cache (llama.cpp's default KV type: half the cache's memory and bandwidth)
 
@@ -233,12 +237,12 @@ void ck_convert_f32_to_f16(uint16_t *dst, const float *src, int64_t n, int nthre
 size_t ck_attention_fused_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads);
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
-                              int nthreads, void *scratch);
+                              int64_t kv_rows, int nthreads, void *scratch);
 size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
 /// On return scratch holds the (nh, T, start_pos+T) probabilities, zeros above the diagonal, like ck_attention_naive.
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
-                              int nthreads, void *scratch);
+                              int64_t kv_rows, int nthreads, void *scratch);
 
 // MARK: - Threads (cpu/pool.c)
 

@@ -278,7 +278,7 @@ public final class OpenCLBackend: Backend {
         try check(.attention, a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && qi.cols == a.nHeads * a.headDim
                   && o.cols == qi.cols && a.row >= 0 && a.row + a.rows <= qi.rows && a.row + a.rows <= o.rows
                   && kc.cols == a.nKVHeads * a.headDim && vc.cols == kc.cols && a.startPos >= 0
-                  && a.keys <= kc.rows && a.keys <= vc.rows,
+                  && kc.rows >= a.cacheRowsNeeded && vc.rows == kc.rows,
                   "q \(qi.shape), cache \(kc.shape), rows \(a.row)..<\(a.row + a.rows) at \(a.startPos), "
                     + "\(a.nHeads)/\(a.nKVHeads) heads")
         guard a.rows > 0 else { return }
@@ -291,10 +291,10 @@ public final class OpenCLBackend: Backend {
         switch a.kind {
         case .fused:
             try attentionFused(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads, nkv: a.nKVHeads,
-                               hd: a.headDim, scale: a.scale, window: a.window)
+                               hd: a.headDim, scale: a.scale, window: a.window, ring: kc.rows)
         case .naive:
             try attentionNaive(outRows, qRows, kc, vc, T: a.rows, startPos: a.startPos, nh: a.nHeads,
-                               nkv: a.nKVHeads, hd: a.headDim, scale: a.scale, window: a.window)
+                               nkv: a.nKVHeads, hd: a.headDim, scale: a.scale, window: a.window, ring: kc.rows)
             if let target = a.probabilities, let scores = scoreScratch {
                 let p = try f32(target, .attention)
                 let bytes = a.nHeads * a.rows * a.keys * 4
@@ -312,9 +312,10 @@ public final class OpenCLBackend: Backend {
 
     // MARK: - Attention
 
-    /// Flash attention; see Kernels/attention.cl for the work decomposition.
+    /// Flash attention; see Kernels/attention.cl for the work decomposition. Position j of the caches is at row
+    /// j % ring (their rows: the identity for a full cache, a sliding-window layer's ring otherwise).
     private func attentionFused(_ o: CLBuffer, _ q: CLBuffer, _ kc: CLBuffer, _ vc: CLBuffer, T: Int, startPos: Int,
-                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int) throws {
+                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int, ring: Int) throws {
         let k = kernels.attentionFused
         let wg = k.reductionSize(cap: max(128, 4 * k.preferredMultiple))
         let G = nh / nkv
@@ -336,7 +337,7 @@ public final class OpenCLBackend: Backend {
         let part = nsplit > 1 ? try scratch(&partialScratch, floats: nsplit * T * nh * (hd + 2), "attention partials")
                               : o  // unused by the kernel when nsplit == 1, but an argument must be a buffer
         let args: [any CLArg] = [
-            o, q, kc, vc, part, T, startPos, nh, nkv, hd, scale, max(0, window), bq, bk, chunk, nsplit,
+            o, q, kc, vc, part, T, startPos, nh, nkv, hd, scale, max(0, window), ring, bq, bk, chunk, nsplit,
             CLLocal(floats: R * hd), CLLocal(floats: R * hd), CLLocal(floats: bk * (hd + 1)),
             CLLocal(floats: R * bk), CLLocal(floats: 3 * R),
         ]
@@ -371,19 +372,20 @@ public final class OpenCLBackend: Backend {
 
     /// Scores (nh, T, nk) into device scratch, row softmax, weighted sum of values.
     private func attentionNaive(_ o: CLBuffer, _ q: CLBuffer, _ kc: CLBuffer, _ vc: CLBuffer, T: Int, startPos: Int,
-                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int) throws {
+                                nh: Int, nkv: Int, hd: Int, scale: Float, window: Int, ring: Int) throws {
         let nk = startPos + T
         let scores = try scratch(&scoreScratch, floats: nh * T * nk, "attention scores")
         let s = kernels.attentionScores
         let l0 = s.reductionSize(cap: 64)
-        try launch(s, [scores, q, kc, T, startPos, nh, nkv, hd, scale, max(0, window)], global: [roundUp(nk, l0), T, nh],
+        try launch(s, [scores, q, kc, T, startPos, nh, nkv, hd, scale, max(0, window), ring],
+                   global: [roundUp(nk, l0), T, nh],
                    local: [l0, 1, 1])
         let sm = kernels.attentionSoftmax
         let ls = sm.reductionSize(cap: 256)
         try launch(sm, [scores, nk, CLLocal(floats: ls)], global: [ls * nh * T], local: [ls])
         let v = kernels.attentionValues
         let lv = v.reductionSize(cap: min(64, hd))
-        try launch(v, [o, scores, vc, T, startPos, nh, nkv, hd], global: [roundUp(hd, lv), T, nh],
+        try launch(v, [o, scores, vc, T, startPos, nh, nkv, hd, ring], global: [roundUp(hd, lv), T, nh],
                    local: [lv, 1, 1])
     }
 

@@ -189,27 +189,27 @@ open class OpenMPBackend: Backend {
         try check(.attention, a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && qi.cols == a.nHeads * a.headDim
                   && o.cols == qi.cols && a.row >= 0 && a.row + a.rows <= qi.rows && a.row + a.rows <= o.rows
                   && k.cols == a.nKVHeads * a.headDim && v.cols == k.cols && a.startPos >= 0
-                  && a.keys <= k.rows && a.keys <= v.rows && k.format == v.format,
+                  && k.rows >= a.cacheRowsNeeded && v.rows == k.rows && k.format == v.format,
                   "q \(qi.shape), cache \(k.shape) \(k.format), rows \(a.row)..<\(a.row + a.rows) at \(a.startPos), "
                     + "\(a.nHeads)/\(a.nKVHeads) heads")
         let (t, p, nh, nkv, hd) = (Int64(a.rows), Int64(a.startPos), Int64(a.nHeads), Int64(a.nKVHeads),
                                    Int64(a.headDim))
         let nt = Int32(threads)
-        let w = Int64(max(0, a.window))
+        let (w, ring) = (Int64(max(0, a.window)), Int64(k.rows))  // position j at row j % ring
         let (out, q) = (o.floats + a.row * o.cols, qi.floats + a.row * qi.cols)
         let s = try ensureScratch(scratchBytes(for: .attention(a)))
         var probabilities: UnsafeMutableRawPointer?
         switch (a.kind, k.format) {
         case (.fused, .f32):
-            ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, s)
+            ck_attention_fused(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, ring, nt, s)
         case (.fused, .f16):
-            ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, s)
+            ck_attention_fused_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, ring, nt, s)
         case (.naive, .f32):
             probabilities = s
-            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, nt, s)
+            ck_attention_naive(out, q, k.floats, v.floats, t, p, nh, nkv, hd, a.scale, w, ring, nt, s)
         case (.naive, .f16):
             probabilities = s
-            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, nt, s)
+            ck_attention_naive_f16kv(out, q, k.halves, v.halves, t, p, nh, nkv, hd, a.scale, w, ring, nt, s)
         default:
             throw BackendError.unsupported(op: .attention, format: k.format, backend: name)
         }

@@ -147,9 +147,11 @@ public enum Op {
     }
 
     /// Causal attention. Rows row..<row+rows of q (·, nHeads*headDim) are at positions startPos..<startPos+rows
-    /// of one sequence; kCache, vCache (nCtx, nKVHeads*headDim) hold its positions 0..<startPos+rows in F32 or,
-    /// where the backend supports it, F16; the same rows of out (·, nHeads*headDim) receive the result. Query head
-    /// h reads KV head h / (nHeads / nKVHeads). Scores are scaled by `scale` before the softmax.
+    /// of one sequence; kCache, vCache (R, nKVHeads*headDim) hold its positions in F32 or, where the backend
+    /// supports it, F16, position j at row j % R: all of 0..<startPos+rows (R >= keys), or, with a window, a ring
+    /// of R >= window + rows - 1 rows that still holds every key some row sees (`cacheRowsNeeded`). The same rows
+    /// of out (·, nHeads*headDim) receive the result. Query head h reads KV head h / (nHeads / nKVHeads). Scores
+    /// are scaled by `scale` before the softmax.
     public struct Attention {
         public var out: any DeviceTensor
         public var q: any DeviceTensor
@@ -194,6 +196,9 @@ public enum Op {
         public var keys: Int { startPos + rows }
         /// Keys the op reads at most (for costs): the window plus the rows, or all of them.
         public var keysRead: Int { window > 0 ? min(keys, window + rows) : keys }
+        /// Fewest rows the caches may have: every key (a full cache), or with a window the span of keys the rows
+        /// see together, window + rows - 1 (a ring holds them without overwriting any).
+        public var cacheRowsNeeded: Int { window > 0 ? min(keys, window + rows - 1) : keys }
     }
 }
 

@@ -70,7 +70,7 @@ public struct ChatSession {
         var common = 0
         while common < min(all.count, cachedTokens.count) && all[common] == cachedTokens[common] { common += 1 }
         common = min(common, all.count - 1)
-        model.executor.rewind(to: common)
+        common = model.executor.rewind(to: common)  // 0 where a sliding-window ring no longer holds the prefix
         let fresh = Array(all[common...])
         var answer: [Int32] = []
         var decoder = StreamingDecoder(tokenizer: model.tokenizer)

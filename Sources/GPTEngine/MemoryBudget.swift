@@ -33,7 +33,8 @@ extension TransformerExecutor {
     /// The memory this executor holds or will hold once its cache is full and its largest batch has run.
     public func memoryBudget() throws -> MemoryBudget {
         let c = config
-        let kv = 2 * c.nLayers * nCtx * kvFormat.byteCount(c.kvDim)
+        let rows = KVCache.layerRows(nCtx: nCtx, windows: layerWindows, rowsPerForward: maxBatch)
+        let kv = 2 * rows.reduce(0) { $0 + kvFormat.byteCount($1 * c.kvDim) }
         let logitsBuffer = plan.logits?.byteCount ?? 0
         // Scratch: every op of the body at the largest batch, attention with the batch at the end of the context.
         let stand = try backend.allocate([1, c.kvDim], kvFormat, label: "kv_cache (budget)")

@@ -48,6 +48,9 @@ public final class TransformerExecutor {
     public let kvFormat: WeightFormat
     /// Bytes of weights uploaded to (or adopted by) the backend.
     public let weightBytes: Int
+    /// Each layer's sliding window from the plan (0: global): caches keep a ring of window + maxBatch positions
+    /// for those layers.
+    public let layerWindows: [Int]
 
     /// The single-sequence API's cache (one slot of nCtx positions), made on first use.
     private var ownCache: KVCache?
@@ -75,9 +78,6 @@ public final class TransformerExecutor {
             throw BackendError.unsupported(op: .attention, format: kv, backend: backend.name)
         }
         self.kvFormat = kv
-        // Refuse a cache larger than the machine rather than die in the allocator (a 16M-position --ctx).
-        try KVCache.checkFits(slots: 1, nCtx: nCtx, nLayers: c.nLayers, width: c.kvDim, format: kv,
-                              besides: self.maxBatch * (6 * c.nEmbd + 3 * c.nFF + 2 * c.qDim) * 4)
         // The logits of up to 32 rows at a time: (32, nVocab) floats, 33 MB for a 262,144-token vocabulary.
         let builder = PlanBuilder(config: c, source: source, backend: backend, nCtx: nCtx, maxBatch: self.maxBatch,
                                   outputGroup: min(32, self.maxBatch))
@@ -87,6 +87,16 @@ public final class TransformerExecutor {
         guard plan.logits != nil, plan.outputSource != nil else {
             throw EngineError.badModel(path: source.path, "the architecture's plan computes no logits")
         }
+        var windows = Array(repeating: 0, count: c.nLayers)
+        for case .attention(let layer, _, _, let a) in plan.body where windows.indices.contains(layer) {
+            windows[layer] = a.window
+        }
+        layerWindows = windows
+        // Refuse a cache larger than the machine rather than die in the allocator (a 16M-position --ctx).
+        try KVCache.checkFits(slots: 1, layerRows: KVCache.layerRows(nCtx: nCtx, windows: windows,
+                                                                     rowsPerForward: self.maxBatch),
+                              width: c.kvDim, format: kv,
+                              besides: self.maxBatch * (6 * c.nEmbd + 3 * c.nFF + 2 * c.qDim) * 4)
         try validate()
     }
 
@@ -117,11 +127,12 @@ public final class TransformerExecutor {
 
     // MARK: - Caches
 
-    /// A cache for `slots` sequences of up to `nCtx` positions each, in this executor's KV format.
-    public func makeCache(slots: Int, nCtx: Int) throws -> KVCache {
+    /// A cache for `slots` sequences of up to `nCtx` positions each, in this executor's KV format: sliding-window
+    /// layers keep a ring of window + maxBatch positions, or (rings: false) all nCtx like the global ones.
+    public func makeCache(slots: Int, nCtx: Int, rings: Bool = true) throws -> KVCache {
         guard nCtx <= config.nCtxTrain else { throw EngineError.contextOverflow(needed: nCtx, limit: config.nCtxTrain) }
         return try KVCache(backend: backend, slots: slots, nCtx: nCtx, nLayers: config.nLayers, width: config.kvDim,
-                           format: kvFormat)
+                           format: kvFormat, windows: rings ? layerWindows : [], rowsPerForward: maxBatch)
     }
 
     private func singleCache() throws -> KVCache {
@@ -140,8 +151,11 @@ public final class TransformerExecutor {
     /// Forgets the sequence: the next token goes to position 0.
     public func reset() { ownCache?.truncate(0, to: 0) }
 
-    /// Drops cached positions from `newPosition` on (e.g. to reuse a shared prefix).
-    public func rewind(to newPosition: Int) { ownCache?.truncate(0, to: newPosition) }
+    /// Drops cached positions from `newPosition` on (e.g. to reuse a shared prefix) and returns the position the
+    /// sequence continues from: newPosition, or 0 when a sliding-window layer's ring no longer holds the window
+    /// before it (the caller feeds the tokens from there again).
+    @discardableResult
+    public func rewind(to newPosition: Int) -> Int { ownCache?.truncate(0, to: newPosition) ?? 0 }
 
     /// Feeds `tokens` at the next positions and returns the logits (nVocab) of the last one.
     public func forward(_ tokens: [Int32]) throws -> [Float] {
@@ -230,6 +244,14 @@ public final class TransformerExecutor {
             throw EngineError.badCache("\(cache.nLayers) layers of width \(cache.width) for a model with "
                 + "\(config.nLayers) layers of width \(config.kvDim)")
         }
+        // a ring must hold the window plus every row one pass stores, and the windows must be the plan's
+        for l in 0..<config.nLayers where cache.windows[l] != 0 || cache.layerRows[l] < cache.nCtx {
+            guard cache.windows[l] == layerWindows[l], cache.rowsPerForward >= maxBatch else {
+                throw EngineError.badCache("layer \(l) keeps a ring for window \(cache.windows[l]) and "
+                    + "\(cache.rowsPerForward) rows per pass; the model's window is \(layerWindows[l]), its passes "
+                    + "\(maxBatch) rows")
+            }
+        }
         var seen = Set<Int>()
         for chunk in batch {
             guard cache.isAllocated(chunk.slot) else { throw EngineError.badBatch("slot \(chunk.slot) is not allocated") }
@@ -240,6 +262,10 @@ public final class TransformerExecutor {
             guard chunk.startPosition >= 0, chunk.startPosition <= cache.lengths[chunk.slot] else {
                 throw EngineError.badBatch("slot \(chunk.slot) holds \(cache.lengths[chunk.slot]) positions; a chunk "
                     + "cannot start at \(chunk.startPosition)")
+            }
+            guard cache.canResume(chunk.slot, at: chunk.startPosition) else {
+                throw EngineError.badBatch("slot \(chunk.slot) cannot go back to position \(chunk.startPosition): its "
+                    + "sliding-window layers have overwritten the keys before it (feed the tokens from 0)")
             }
             let end = chunk.startPosition + chunk.tokens.count
             guard end <= cache.nCtx else { throw EngineError.contextOverflow(needed: end, limit: cache.nCtx) }
@@ -271,10 +297,9 @@ public final class TransformerExecutor {
                 a.kind = attention
                 for s in segments {
                     let n = s.tokens.count
-                    let (kc, vc) = (cache.keys[s.slot][layer], cache.values[s.slot][layer])
-                    try be.run(.copyRows(dst: kc, dstRow: s.startPos, src: k, srcRow: s.row, rows: n))
-                    try be.run(.copyRows(dst: vc, dstRow: s.startPos, src: v, srcRow: s.row, rows: n))
-                    (a.kCache, a.vCache, a.row, a.rows, a.startPos) = (kc, vc, s.row, n, s.startPos)
+                    try cache.store(s.slot, layer: layer, position: s.startPos, k: k, v: v, srcRow: s.row, count: n)
+                    (a.kCache, a.vCache) = (cache.keys[s.slot][layer], cache.values[s.slot][layer])
+                    (a.row, a.rows, a.startPos) = (s.row, n, s.startPos)
                     try be.run(.attention(a))
                 }
             }

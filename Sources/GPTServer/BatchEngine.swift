@@ -34,4 +34,12 @@ public protocol BatchEngine: AnyObject {
     /// Makes slot `destination` hold the first `count` positions of slot `source` (which holds at least that many):
     /// a prompt prefix that another sequence already computed (a shared system prompt) is copied, not recomputed.
     func copyPrefix(from source: Int, to destination: Int, count: Int) throws
+    /// Whether a chunk of `slot` may start at `position` (<= what it holds): false where a sliding-window layer's
+    /// ring has overwritten the window before it (the prompt is then fed from 0).
+    func canResume(slot: Int, at position: Int) -> Bool
+}
+
+extension BatchEngine {
+    /// Engines whose caches keep every position can resume anywhere they hold.
+    public func canResume(slot: Int, at position: Int) -> Bool { true }
 }

@@ -34,6 +34,8 @@ public final class ExecutorEngine: BatchEngine {
     public func copyPrefix(from source: Int, to destination: Int, count: Int) throws {
         try cache.copyPrefix(from: source, to: destination, count: count)
     }
+
+    public func canResume(slot: Int, at position: Int) -> Bool { cache.canResume(slot, at: position) }
 }
 
 /// The batch engine for `model` (what `gpt serve` and `gpt bench --parallel` run on). Rows per pass are the

@@ -288,6 +288,7 @@ public final class Scheduler: @unchecked Sendable {
     private func admit(_ s: ActiveRequest, slot: Int) {
         // at least the last prompt token is fed, to get its logits
         var common = min(commonPrefix(slots[slot].cached, s.prompt), s.prompt.count - 1)
+        if !engine.canResume(slot: slot, at: common) { common = 0 }  // a ring overwrote the window before it
         // Another slot (free, or running a sequence) may hold more of the prompt, e.g. a system prompt shared by
         // several users: its rows are copied instead of computed again.
         if let donor = longestPrefixElsewhere(for: s.prompt, excluding: slot) {

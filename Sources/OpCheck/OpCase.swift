@@ -41,7 +41,7 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
 
     /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
     public var description: String {
-        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "vocab", "factors"].filter { sizes[$0] != nil }
+        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "ring", "vocab", "factors"].filter { sizes[$0] != nil }
         var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
         if op == .attention { parts.append("kind=\(attention)") }
         if op == .rope { parts.append("style=\(rope)") }
@@ -105,6 +105,12 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
         let windowShapes: [(Int, Int, Int, Int, Int, Int)] = [
             (1, 4095, 4, 1, 256, 512), (33, 1000, 4, 1, 256, 512), (7, 100, 9, 3, 64, 16), (130, 0, 9, 3, 64, 40),
         ]
+        // sliding windows over a ring cache (a local layer's: window + batch rows, position j at row j % ring):
+        // decode and chunks whose keys wrap around the ring's end, and the smallest ring, window + T - 1
+        let ringShapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
+            (1, 1100, 4, 1, 256, 512, 1024), (33, 1000, 4, 1, 256, 512, 560), (7, 100, 9, 3, 64, 16, 22),
+            (130, 50, 9, 3, 64, 40, 170),
+        ]
         // format = the KV cache's: F32, or F16 (compared with the reference on the same half-rounded keys/values)
         for kvFormat in [WeightFormat.f32, .f16] {
             for kind in AttentionKind.allCases {
@@ -115,6 +121,10 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
                 for (t, start, nh, nkv, hd, window) in windowShapes {
                     cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd,
                                                                "window": window], attention: kind))
+                }
+                for (t, start, nh, nkv, hd, window, ring) in ringShapes {
+                    cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd,
+                                                               "window": window, "ring": ring], attention: kind))
                 }
             }
         }

@@ -146,8 +146,17 @@ public enum OpCheck {
             ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale,
                              Int64(s("window")))
             let qd = try io.upload(q, [t, nh * hd])
-            let kd = try io.uploadCache(k, [ctx, nkv * hd], c.format)
-            let vd = try io.uploadCache(v, [ctx, nkv * hd], c.format)
+            // a ring (s("ring") rows) keeps only the last positions, position j at row j % ring
+            let rows = s("ring") > 0 ? s("ring") : ctx, width = nkv * hd
+            func stored(_ full: [Float]) -> [Float] {
+                var out = [Float](repeating: 0, count: rows * width)
+                for j in max(0, ctx - rows)..<ctx {
+                    out[(j % rows * width)..<((j % rows + 1) * width)] = full[(j * width)..<((j + 1) * width)]
+                }
+                return out
+            }
+            let kd = try io.uploadCache(stored(k), [rows, width], c.format)
+            let vd = try io.uploadCache(stored(v), [rows, width], c.format)
             let od = try io.guarded([t + 1, nh * hd])
             try backend.run(.attention(Op.Attention(out: od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start,
                                                     nHeads: nh, nKVHeads: nkv, headDim: hd, scale: scale,

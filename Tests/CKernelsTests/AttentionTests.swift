@@ -11,8 +11,22 @@ struct AttentionShape: CustomStringConvertible, Sendable {
     let T: Int, startPos: Int, nh: Int, nkv: Int, hd: Int
     /// Sliding window (0: every earlier key).
     var window = 0
+    /// Rows of a ring cache (position j at row j % ring, kv_rows in ckernels.h); 0: the full cache.
+    var ring = 0
     var description: String {
-        "ATTN(T=\(T),start=\(startPos),nh=\(nh),nkv=\(nkv),hd=\(hd)" + (window > 0 ? ",window=\(window))" : ")")
+        "ATTN(T=\(T),start=\(startPos),nh=\(nh),nkv=\(nkv),hd=\(hd)" + (window > 0 ? ",window=\(window)" : "")
+            + (ring > 0 ? ",ring=\(ring))" : ")")
+    }
+
+    /// The cache the kernels read for the full one (startPos + T rows of `width`): the full one, or its last
+    /// `ring` positions laid out as a ring (older rows are lost, as in a sliding-window layer's cache).
+    func stored<E: Numeric>(_ full: [E], width: Int) -> [E] {
+        guard ring > 0 else { return full }
+        var out = [E](repeating: 0, count: ring * width)
+        for j in max(0, startPos + T - ring)..<(startPos + T) {
+            out[(j % ring * width)..<((j % ring + 1) * width)] = full[(j * width)..<((j + 1) * width)]
+        }
+        return out
     }
 
     /// T in {1, 3, 17, 64, 130} x start_pos in {0, 1, 100, 1000} x (nh, nkv) in {(9,3), (4,4), (6,1)} x hd in
@@ -23,13 +37,21 @@ struct AttentionShape: CustomStringConvertible, Sendable {
                 [8, 64, 72].map { AttentionShape(T: t, startPos: p, nh: heads.0, nkv: heads.1, hd: $0) }
             }
         }
-    } + windowed
+    } + windowed + ringed
 
     /// Sliding windows (Gemma 3, Mistral): smaller than, equal to and larger than the rows, inside one key block
     /// (64) and across several, for prefill and decode, so window masks, skipped blocks and key splits all run.
     static let windowed: [AttentionShape] = [(1, 1000, 5), (1, 1000, 512), (3, 100, 1), (17, 100, 16), (64, 1000, 64),
                                              (130, 0, 40), (130, 1000, 300), (64, 7, 1000)].flatMap { t, p, w in
         [(9, 3), (4, 1)].map { AttentionShape(T: t, startPos: p, nh: $0.0, nkv: $0.1, hd: 64, window: w) }
+    }
+
+    /// Sliding windows over ring caches of window + T - 1 rows and more (Gemma 3's window + batch): decode and
+    /// chunks whose keys wrap around the ring's end, key blocks cut at the wrap, rings that have not wrapped yet.
+    static let ringed: [AttentionShape] = [(1, 1100, 512, 1024), (1, 300, 64, 64), (1, 1000, 5, 7), (33, 1000, 512, 560),
+                                           (7, 100, 16, 22), (130, 50, 40, 170), (64, 1000, 64, 127),
+                                           (17, 3, 16, 40)].flatMap { t, p, w, r in
+        [(9, 3), (4, 1)].map { AttentionShape(T: t, startPos: p, nh: $0.0, nkv: $0.1, hd: 64, window: w, ring: r) }
     }
 }
 
@@ -45,13 +67,14 @@ extension CKernelsSuite {
             var rng = SplitMix64(seed: UInt64(s.T * 7919 + s.startPos * 104_729 + s.nh * 31 + s.nkv * 17 + s.hd))
             let nKeys = s.startPos + s.T
             let q = GuardedFloats(rng.floats(s.T * s.nh * s.hd))
-            let k = GuardedFloats(rng.floats(nKeys * s.nkv * s.hd))
-            let v = GuardedFloats(rng.floats(nKeys * s.nkv * s.hd))
+            let kFull = rng.floats(nKeys * s.nkv * s.hd), vFull = rng.floats(nKeys * s.nkv * s.hd)
+            let k = GuardedFloats(s.stored(kFull, width: s.nkv * s.hd))
+            let v = GuardedFloats(s.stored(vFull, width: s.nkv * s.hd))
             // A scale 3x the usual 1/sqrt(hd) makes the softmax peaky enough that masking errors would show.
             let scale = 3 / Float(s.hd).squareRoot()
             let (t, p, nh, nkv, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.nkv), Int64(s.hd))
             var expected = [Float](repeating: 0, count: s.T * s.nh * s.hd)
-            ck_ref_attention(&expected, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window))
+            ck_ref_attention(&expected, q.pointer, kFull, vFull, t, p, nh, nkv, hd, scale, Int64(s.window))
 
             atEachLevel { level in
                 for threads: Int32 in [1, 2, 3] {
@@ -60,12 +83,12 @@ extension CKernelsSuite {
                     let fusedScratch = GuardedScratch(bytes: ck_attention_fused_scratch_bytes(t, p, nh, hd, threads))
                     ck_attention_fused(
                         fused.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window),
-                        threads, fusedScratch.pointer)
+                        Int64(s.ring), threads, fusedScratch.pointer)
                     let naive = GuardedFloats(count: s.T * s.nh * s.hd)
                     let naiveScratch = GuardedScratch(bytes: ck_attention_naive_scratch_bytes(t, p, nh))
                     ck_attention_naive(
                         naive.pointer, q.pointer, k.pointer, v.pointer, t, p, nh, nkv, hd, scale, Int64(s.window),
-                        threads, naiveScratch.pointer)
+                        Int64(s.ring), threads, naiveScratch.pointer)
                     for (name, out, scratch) in [("fused", fused, fusedScratch), ("naive", naive, naiveScratch)] {
                         #expect(out.guardsIntact && scratch.guardsIntact, "\(context) \(name): wrote out of bounds")
                         #expect(out.allFinite, "\(context) \(name): NaN or inf")
@@ -106,7 +129,7 @@ extension CKernelsSuite {
             let scratch = GuardedScratch(bytes: bytes)
             var out = [Float](repeating: 0, count: T * nh * hd)
             atEachLevel { level in
-                ck_attention_naive(&out, q, k, v, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), scale, 0, 2,
+                ck_attention_naive(&out, q, k, v, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), scale, 0, 0, 2,
                                    scratch.pointer)
                 let start = (Int(bitPattern: scratch.pointer) + 63) & ~63
                 let probs = Array(UnsafeBufferPointer(

@@ -64,6 +64,7 @@ extension CKernelsSuite {
             let (t, p, nh, nkv, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.nkv), Int64(s.hd))
             var expected = [Float](repeating: 0, count: s.T * s.nh * s.hd)
             ck_ref_attention(&expected, q.pointer, kf, vf, t, p, nh, nkv, hd, scale, Int64(s.window))
+            let (ringK, ringV) = (s.stored(kh, width: s.nkv * s.hd), s.stored(vh, width: s.nkv * s.hd))
 
             atEachLevel { level in
                 for threads: Int32 in [1, 2, 3] {
@@ -72,13 +73,13 @@ extension CKernelsSuite {
                     let fusedScratch = GuardedScratch(
                         bytes: ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, threads))
                     ck_attention_fused_f16kv(
-                        fused.pointer, q.pointer, kh, vh, t, p, nh, nkv, hd, scale, Int64(s.window), threads,
-                        fusedScratch.pointer)
+                        fused.pointer, q.pointer, ringK, ringV, t, p, nh, nkv, hd, scale, Int64(s.window),
+                        Int64(s.ring), threads, fusedScratch.pointer)
                     let naive = GuardedFloats(count: s.T * s.nh * s.hd)
                     let naiveScratch = GuardedScratch(bytes: ck_attention_naive_f16kv_scratch_bytes(t, p, nh))
                     ck_attention_naive_f16kv(
-                        naive.pointer, q.pointer, kh, vh, t, p, nh, nkv, hd, scale, Int64(s.window), threads,
-                        naiveScratch.pointer)
+                        naive.pointer, q.pointer, ringK, ringV, t, p, nh, nkv, hd, scale, Int64(s.window),
+                        Int64(s.ring), threads, naiveScratch.pointer)
                     for (name, out, scratch) in [("fused", fused, fusedScratch), ("naive", naive, naiveScratch)] {
                         #expect(out.guardsIntact && scratch.guardsIntact, "\(context) \(name): wrote out of bounds")
                         #expect(out.allFinite, "\(context) \(name): NaN or inf")
@@ -108,8 +109,8 @@ extension CKernelsSuite {
             }
             atEachLevel { level in
                 ck_attention_naive_f16kv(&out16, q, kh, vh, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd),
-                                         0.5, 0, 2, s16.pointer)
-                ck_attention_naive(&out32, q, kf, vf, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), 0.5, 0, 2,
+                                         0.5, 0, 0, 2, s16.pointer)
+                ck_attention_naive(&out32, q, kf, vf, Int64(T), Int64(p), Int64(nh), Int64(nkv), Int64(hd), 0.5, 0, 0, 2,
                                    s32.pointer)
                 let (a, b) = (probs(s16), probs(s32))
                 #expect(nmse(a, b) <= 1e-10, "\(levelName(level))")

@@ -13,11 +13,11 @@ enum Gemma3Model {
     static let missingReason: Comment = "Gemma 3 270M is not at \(path) (242 MB; fetch it with `gpt pull gemma3-270m`)"
 
     /// The executor alone: prompts come as token ids, so no tokenizer is needed.
-    static func executor(_ backend: String, nCtx: Int = 1024) throws -> TransformerExecutor {
+    static func executor(_ backend: String, nCtx: Int = 1024, maxBatch: Int = 512) throws -> TransformerExecutor {
         let be = try BackendRegistry.standard.make(backend, options: BackendOptions(threads: 2))
         let file = try GGUFFile(path: path)
         return try TransformerExecutor(architecture: try Architectures.make(file), source: file, backend: be,
-                                       nCtx: nCtx, kvFormat: .f32)
+                                       nCtx: nCtx, maxBatch: maxBatch, kvFormat: .f32)
     }
 }
 
@@ -87,5 +87,51 @@ struct Gemma3Tests {
         var stepped: [Float] = []
         for id in prompt.suffix(10) { stepped = try ex.forward([id]) }
         #expect(nmse(stepped, batched) < 1e-8, "NMSE \(nmse(stepped, batched))")
+    }
+
+    @Test("the local layers' ring of window + batch positions gives the full cache's logits", arguments: TestModel.backends)
+    func ringEqualsFullCache(backend: String) throws {
+        // Passes of 64 rows: the 15 local layers keep 512 + 64 = 576 positions; the 900-token prompt wraps them.
+        let ex = try Gemma3Model.executor(backend, nCtx: 1024, maxBatch: 64)
+        #expect(ex.layerWindows == (0..<18).map { $0 % 6 == 5 ? 0 : 512 })
+        let ring = try ex.makeCache(slots: 1, nCtx: 1024), full = try ex.makeCache(slots: 1, nCtx: 1024, rings: false)
+        #expect(ring.layerRows == ex.layerWindows.map { $0 > 0 ? 576 : 1024 } && full.layerRows.allSatisfy { $0 == 1024 })
+        #expect(ring.byteCount == 2 * (15 * 576 + 3 * 1024) * 256 * 4 && full.byteCount == 2 * 18 * 1024 * 256 * 4)
+        let prompt = Self.greedy.prompts.first { $0.name == "count" }!.prompt_tokens
+        #expect(prompt.count > 512 + 64)
+        var logits: [[Float]] = []
+        for cache in [ring, full] {
+            _ = cache.allocate()
+            var out = try ex.forward([SequenceChunk(slot: 0, startPosition: 0, tokens: prompt)], cache: cache)[0]
+            var steps = [out]
+            for _ in 0..<4 {  // greedy decode after the chunked prefill
+                let next = Int32(Sampler.argmax(out))
+                out = try ex.forward([SequenceChunk(slot: 0, startPosition: cache.lengths[0], tokens: [next])],
+                                     cache: cache)[0]
+                steps.append(out)
+            }
+            logits.append(steps.flatMap { $0 })
+        }
+        // the same sums, key blocks cut at the ring's wrap: float noise only
+        #expect(nmse(logits[0], logits[1]) < 1e-9, "\(backend): NMSE \(nmse(logits[0], logits[1]))")
+
+        // Going back: within the ring's reach the prefix is kept; farther, the ring reports it lost (the caller
+        // feeds the tokens again) and the executor refuses a chunk there rather than attend to overwritten keys.
+        let end = ring.lengths[0]
+        #expect(ring.canResume(0, at: end - 60) && !ring.canResume(0, at: end - 100) && full.canResume(0, at: 10))
+        let other = try ex.makeCache(slots: 2, nCtx: 1024)
+        _ = other.allocate()
+        _ = other.allocate()
+        _ = try ex.forward([SequenceChunk(slot: 0, startPosition: 0, tokens: prompt, logits: .none)], cache: other)
+        #expect(throws: EngineError.self) { try other.copyPrefix(from: 0, to: 1, count: 200) }
+        try other.copyPrefix(from: 0, to: 1, count: prompt.count - 40)
+        #expect(throws: EngineError.self) {
+            try ex.forward([SequenceChunk(slot: 0, startPosition: 200, tokens: [prompt[200]])], cache: other)
+        }
+        #expect(other.truncate(0, to: 200) == 0 && other.truncate(1, to: prompt.count - 41) == prompt.count - 41)
+        // the copied prefix continues as the original would
+        let resumed = try ex.forward([SequenceChunk(slot: 1, startPosition: prompt.count - 41,
+                                                    tokens: Array(prompt.suffix(41)))], cache: other)[0]
+        #expect(nmse(resumed, Array(logits[1].prefix(resumed.count))) < 1e-9)
     }
 }

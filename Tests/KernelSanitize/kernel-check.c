@@ -225,10 +225,10 @@ static void check_attention(int64_t T, int64_t start, int64_t nh, int64_t nkv, i
             sb = half ? ck_attention_naive_f16kv_scratch_bytes(T, start, nh)
                       : ck_attention_naive_scratch_bytes(T, start, nh);
         void *scratch = exact(sb);
-        if (fused && half) ck_attention_fused_f16kv(got, q, k16, v16, T, start, nh, nkv, hd, scale, window, threads, scratch);
-        if (fused && !half) ck_attention_fused(got, q, k, v, T, start, nh, nkv, hd, scale, window, threads, scratch);
-        if (!fused && half) ck_attention_naive_f16kv(got, q, k16, v16, T, start, nh, nkv, hd, scale, window, threads, scratch);
-        if (!fused && !half) ck_attention_naive(got, q, k, v, T, start, nh, nkv, hd, scale, window, threads, scratch);
+        if (fused && half) ck_attention_fused_f16kv(got, q, k16, v16, T, start, nh, nkv, hd, scale, window, 0, threads, scratch);
+        if (fused && !half) ck_attention_fused(got, q, k, v, T, start, nh, nkv, hd, scale, window, 0, threads, scratch);
+        if (!fused && half) ck_attention_naive_f16kv(got, q, k16, v16, T, start, nh, nkv, hd, scale, window, 0, threads, scratch);
+        if (!fused && !half) ck_attention_naive(got, q, k, v, T, start, nh, nkv, hd, scale, window, 0, threads, scratch);
         snprintf(what, sizeof what, "attention %s%s T=%lld start=%lld heads=%lld/%lld hd=%lld window=%lld threads=%d",
                  fused ? "fused" : "naive", half ? " f16kv" : "", (long long)T, (long long)start, (long long)nh,
                  (long long)nkv, (long long)hd, (long long)window, threads);

@@ -1,6 +1,7 @@
 // attention.cl: causal multi-head attention over the KV cache, grouped-query aware.
-//   q (T, nh*hd) at positions start_pos .. start_pos+T-1; k, v (nCtx, nkv*hd) hold positions 0 .. start_pos+T-1;
-//   out (T, nh*hd). Query head h reads KV head h / G, G = nh / nkv; query t (position p = start_pos + t) sees
+//   q (T, nh*hd) at positions start_pos .. start_pos+T-1; k, v (ring, nkv*hd) hold positions 0 .. start_pos+T-1,
+//   position j at row j % ring (the identity for a full cache; a sliding-window layer's ring keeps the last
+//   ring >= window + T - 1 positions, all the keys the queries see); out (T, nh*hd). Query head h reads KV head h / G, G = nh / nkv; query t (position p = start_pos + t) sees
 //   keys 0 .. p, or with window > 0 (sliding-window attention) keys p-window+1 .. p only: the fused kernel then
 //   starts each work-group at its first query's window, so a local layer reads at most window + bq keys.
 //
@@ -19,10 +20,10 @@
 kernel void kernel_attention_fused_f32(
     global float *out,          // (T, nh*hd), written when nsplit == 1
     global const float *q,      // (T, nh*hd)
-    global const float *k,      // (nCtx, nkv*hd)
-    global const float *v,      // (nCtx, nkv*hd)
+    global const float *k,      // (ring, nkv*hd)
+    global const float *v,      // (ring, nkv*hd)
     global float *part,         // (nsplit, T, nh, hd + 2): acc[hd], m, l; written when nsplit > 1
-    int T, int start_pos, int nh, int nkv, int hd, float scale, int window,
+    int T, int start_pos, int nh, int nkv, int hd, float scale, int window, int ring,
     int bq, int bk, int chunk, int nsplit,
     local float *qs,            // (R, hd) query rows
     local float *acc,           // (R, hd) unnormalised outputs
@@ -57,7 +58,7 @@ kernel void kernel_attention_fused_f32(
         barrier(CLK_LOCAL_MEM_FENCE);  // the previous block's V is no longer read
         for (int i = lid; i < nb * hd; i += wg) {
             int j = i / hd, d = i % hd;
-            kv[j * hdp + d] = k[(size_t)(j0 + j) * kvStride + g * hd + d];
+            kv[j * hdp + d] = k[(size_t)((j0 + j) % ring) * kvStride + g * hd + d];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         // Scores, masked to -inf past each row's position.
@@ -89,7 +90,7 @@ kernel void kernel_attention_fused_f32(
         }
         for (int i = lid; i < nb * hd; i += wg) {  // K is no longer read: scores were done before the barrier
             int j = i / hd, d = i % hd;
-            kv[j * hdp + d] = v[(size_t)(j0 + j) * kvStride + g * hd + d];
+            kv[j * hdp + d] = v[(size_t)((j0 + j) % ring) * kvStride + g * hd + d];
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int i = lid; i < R * hd; i += wg) {
@@ -143,13 +144,13 @@ kernel void kernel_attention_merge_f32(global float *out, global const float *pa
 /// j <= start_pos + t - window with a window).
 /// Global (nk rounded up, T, nh).
 kernel void kernel_attention_scores_f32(global float *S, global const float *q, global const float *k, int T,
-                                        int start_pos, int nh, int nkv, int hd, float scale, int window) {
+                                        int start_pos, int nh, int nkv, int hd, float scale, int window, int ring) {
     int j = get_global_id(0), t = get_global_id(1), h = get_global_id(2), nk = start_pos + T;
     if (j >= nk) return;
     float s = -INFINITY;
     if (j <= start_pos + t && (window <= 0 || j > start_pos + t - window)) {
         global const float *qr = q + (size_t)t * nh * hd + h * hd;
-        global const float *kr = k + (size_t)j * nkv * hd + (h / (nh / nkv)) * hd;
+        global const float *kr = k + (size_t)(j % ring) * nkv * hd + (h / (nh / nkv)) * hd;
         float dotp = 0.0f;
         for (int d = 0; d < hd; d++) dotp = fma(qr[d], kr[d], dotp);
         s = dotp * scale;
@@ -184,12 +185,12 @@ kernel void kernel_attention_softmax_f32(global float *S, int nk, local float *r
 
 /// out[t][h*hd + d] = Σ_j P[h][t][j] v[j][g*hd + d]. Global (hd rounded up, T, nh).
 kernel void kernel_attention_values_f32(global float *out, global const float *P, global const float *v, int T,
-                                        int start_pos, int nh, int nkv, int hd) {
+                                        int start_pos, int nh, int nkv, int hd, int ring) {
     int d = get_global_id(0), t = get_global_id(1), h = get_global_id(2), nk = start_pos + T;
     if (d >= hd) return;
     global const float *p = P + ((size_t)h * T + t) * nk;
     global const float *vc = v + (h / (nh / nkv)) * hd + d;
     float a = 0.0f;
-    for (int j = 0; j <= start_pos + t; j++) a = fma(p[j], vc[(size_t)j * nkv * hd], a);
+    for (int j = 0; j <= start_pos + t; j++) a = fma(p[j], vc[(size_t)(j % ring) * nkv * hd], a);
     out[((size_t)t * nh + h) * hd + d] = a;
 }
