@@ -112,8 +112,10 @@ struct Gemma3Tests {
             }
             logits.append(steps.flatMap { $0 })
         }
-        // the same sums, key blocks cut at the ring's wrap: float noise only
-        #expect(nmse(logits[0], logits[1]) < 1e-9, "\(backend): NMSE \(nmse(logits[0], logits[1]))")
+        // The same sums, key blocks cut at the ring's wrap: float noise only, which openmp's 8-bit activations turn
+        // into ~1e-3 (as different batch shapes do: BatchTests.limit); blas and opencl stay at ~1e-12.
+        let limit = backend == "openmp" ? 3e-2 : 1e-9
+        #expect(nmse(logits[0], logits[1]) < limit, "\(backend): NMSE \(nmse(logits[0], logits[1]))")
 
         // Going back: within the ring's reach the prefix is kept; farther, the ring reports it lost (the caller
         // feeds the tokens again) and the executor refuses a chunk there rather than attend to overwritten keys.
@@ -132,6 +134,6 @@ struct Gemma3Tests {
         // the copied prefix continues as the original would
         let resumed = try ex.forward([SequenceChunk(slot: 1, startPosition: prompt.count - 41,
                                                     tokens: Array(prompt.suffix(41)))], cache: other)[0]
-        #expect(nmse(resumed, Array(logits[1].prefix(resumed.count))) < 1e-9)
+        #expect(nmse(resumed, Array(logits[1].prefix(resumed.count))) < limit)
     }
 }
