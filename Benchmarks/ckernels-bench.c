@@ -10,7 +10,9 @@
 //   clang -O3 -ffp-contract=fast -fno-math-errno -fopenmp -I$OMP_INC -ICKernels/include CKernels/*.c \
 //     CKernels/ref/*.c CKernels/cpu/*.c Benchmarks/ckernels-bench.c -o /tmp/ckernels-bench \
 //     -L$OMP_LIB -Wl,-rpath,$OMP_LIB -lomp -lm
-//   /tmp/ckernels-bench [threads (2)] [simd level: 0 scalar, 1 avx2, 2 avx512 (best)] [prefill | batch]
+//   /tmp/ckernels-bench [threads (2)] [simd level: 0 scalar, 1 avx2, 2 avx512 (best)] [prefill | batch [DOWN OTHER]]
+// `batch q4_K q5_0` and `batch q6_K q8_0` run the model pass with the variant files' mixes (the FFN down projection in
+// the K-quant, the other matrices in OTHER: SmolLM2's other rows of 576 are not a multiple of 256); default q4_1 q4_1.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,13 @@ static char *weights(int fmt, int64_t k, int64_t n, int copies) {
 
 static const char *fmt_name(int fmt) { return ck_format_find(fmt) ? ck_format_find(fmt)->name : "?"; }
 
+// The format called `name` (ckernels.h's table), or -1.
+static int fmt_named(const char *name) {
+    for (int i = 0; ck_format_at(i) != NULL; i++)
+        if (strcmp(ck_format_at(i)->name, name) == 0) return ck_format_at(i)->type;
+    return -1;
+}
+
 // out (T, N) = x (T, K) · w (N, K)ᵀ; decode (T = 1) on cold weights -> GB/s, else GFLOP/s.
 static void bench_matmul(int fmt, int64_t K, int64_t N, int64_t T, int nt) {
     const size_t bytes = ck_row_bytes(fmt, K) * (size_t)N;
@@ -79,24 +88,32 @@ static void bench_matmul(int fmt, int64_t K, int64_t N, int64_t T, int nt) {
 }
 
 // SmolLM2-135M: 30 layers of q (576->576), k, v (576->192), o (576->576), gate, up (576->1536), down (1536->576)
-// in Q4_1; decode adds the Q8_0 output layer (576->49152), prefill skips it (llama.cpp computes the last row only).
-static void bench_model(int64_t T, int nt) {
+// in `other` (down in `down`); decode adds the Q8_0 output layer (576->49152), prefill skips it (llama.cpp computes the
+// last row only).
+static void bench_model(int64_t T, int nt, int down, int other) {
     enum { LAYERS = 30, PER_LAYER = 7 };
     static const int64_t shapes[PER_LAYER][2] = {{576, 576},  {576, 192},  {576, 192}, {576, 576},
                                                  {576, 1536}, {576, 1536}, {1536, 576}};
     char *w[LAYERS * PER_LAYER + 1];
     for (int i = 0; i < LAYERS * PER_LAYER; i++)
-        w[i] = weights(CK_Q4_1, shapes[i % PER_LAYER][0], shapes[i % PER_LAYER][1], 1);
+        w[i] = weights(i % PER_LAYER == PER_LAYER - 1 ? down : other, shapes[i % PER_LAYER][0],
+                       shapes[i % PER_LAYER][1], 1);
     w[LAYERS * PER_LAYER] = weights(CK_Q8_0, 576, 49152, 1);
     const int count = T <= 16 ? LAYERS * PER_LAYER + 1 : LAYERS * PER_LAYER;  // decode (batches) need every logit
     float *x = alloc((size_t)(T * 1536) * sizeof(float)), *out = alloc((size_t)(T * 49152) * sizeof(float));
     for (int64_t i = 0; i < T * 1536; i++) x[i] = frand();
-    void *scratch = alloc(ck_matmul_scratch_bytes(CK_Q4_1, T, 1536) + 64);
+    size_t sb = 0;  // the largest scratch of the three formats
+    for (int f = 0; f < 3; f++) {
+        const size_t b = ck_matmul_scratch_bytes(f == 0 ? down : f == 1 ? other : CK_Q8_0, T, 1536);
+        sb = b > sb ? b : sb;
+    }
+    void *scratch = alloc(sb + 64);
     double best = 1e30, bytes = 0, flops = 0;
     for (int i = 0; i < count; i++) {
         const int last = i == LAYERS * PER_LAYER;
         const int64_t K = last ? 576 : shapes[i % PER_LAYER][0], N = last ? 49152 : shapes[i % PER_LAYER][1];
-        bytes += (double)ck_row_bytes(last ? CK_Q8_0 : CK_Q4_1, K) * (double)N;
+        const int fmt = last ? CK_Q8_0 : i % PER_LAYER == PER_LAYER - 1 ? down : other;
+        bytes += (double)ck_row_bytes(fmt, K) * (double)N;
         flops += 2.0 * (double)(T * K * N);
     }
     for (int rep = 0; rep < (T <= 16 ? 30 : 3); rep++) {
@@ -104,12 +121,14 @@ static void bench_model(int64_t T, int nt) {
         for (int i = 0; i < count; i++) {
             const int last = i == LAYERS * PER_LAYER;
             const int64_t K = last ? 576 : shapes[i % PER_LAYER][0], N = last ? 49152 : shapes[i % PER_LAYER][1];
-            ck_matmul(last ? CK_Q8_0 : CK_Q4_1, out, x, w[i], T, K, N, nt, scratch);
+            const int fmt = last ? CK_Q8_0 : i % PER_LAYER == PER_LAYER - 1 ? down : other;
+            ck_matmul(fmt, out, x, w[i], T, K, N, nt, scratch);
         }
         const double dt = now() - t0;
         best = dt < best ? dt : best;
     }
-    printf("model   %d matmuls T=%-4lld %8.3f ms  %6.1f GB/s  %6.1f GFLOP/s  %7.1f tokens/s (matmuls only)\n", count,
+    printf("model   %s/%s %d matmuls T=%-4lld %8.3f ms  %6.1f GB/s  %6.1f GFLOP/s  %7.1f tokens/s (matmuls only)\n", fmt_name(down),
+           fmt_name(other), count,
            (long long)T, best * 1e3, bytes / best / 1e9, flops / best / 1e9, (double)T / best);
     for (int i = 0; i < LAYERS * PER_LAYER + 1; i++) free(w[i]);
     free(x);
@@ -163,8 +182,13 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc > 3 && strcmp(argv[3], "batch") == 0) {  // decode batches: one row per sequence (gpt serve's steps)
+        const int down = argc > 5 ? fmt_named(argv[4]) : CK_Q4_1, other = argc > 5 ? fmt_named(argv[5]) : CK_Q4_1;
+        if (down < 0 || other < 0 || ck_row_bytes(down, 1536) == 0 || ck_row_bytes(other, 576) == 0) {
+            fprintf(stderr, "batch DOWN OTHER: formats of ckernels.h's table, DOWN for rows of 1536, OTHER of 576\n");
+            return 1;
+        }
         static const int64_t rows[] = {1, 2, 4, 8, 16};
-        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) bench_model(rows[i], nt);
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) bench_model(rows[i], nt, down, other);
         return 0;
     }
     bench_matmul(CK_Q4_1, 576, 1536, 1, nt);
@@ -174,8 +198,8 @@ int main(int argc, char **argv) {
     bench_matmul(CK_Q4_1, 1536, 576, 512, nt);
     bench_matmul(CK_Q8_0, 576, 1536, 512, nt);
     bench_matmul(CK_F16, 576, 1536, 512, nt);
-    bench_model(1, nt);
-    bench_model(512, nt);
+    bench_model(1, nt, CK_Q4_1, CK_Q4_1);
+    bench_model(512, nt, CK_Q4_1, CK_Q4_1);
     bench_attention(512, 0, 1, nt);
     bench_attention(512, 0, 0, nt);
     bench_attention(1, 128, 1, nt);

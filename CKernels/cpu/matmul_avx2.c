@@ -418,7 +418,7 @@ AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, i
     }
 }
 
-// MARK: - Prefill panels
+// MARK: - Panels (prefill and decode batches)
 //
 // With many tokens (prefill) the tiles above spend most of their time outside the integer dot product: a 4 x 4 tile
 // needs 16 accumulators in AVX2's 16 registers (spills), and every (row, token, block) pays a vpmaddwd, a convert and
@@ -426,16 +426,23 @@ AI void rows_q_fmt(const int fmt, float *out, const void *w, const ck_qact *a, i
 // rows in the 8 dword lanes (bytes 4g..4g+3 of each row's block side by side: an 8 x 8 dword transpose), with the
 // rows' scales as vectors. Each group of 4 activation bytes is broadcast and meets all 8 rows in one vpmaddubsw;
 // the int16 sums of up to 8 groups add up before one vpmaddwd, and one FMA per (block, token) scales 8 rows at once.
-// The panel is rebuilt per token block from the original weights (no copy of the weights is kept: ~5 KB per thread).
+// The panel is rebuilt per token block from the original weights (no copy of the weights is kept: ~10 KB per thread).
 // Kinds: unsigned values (q4: 0..15, q5: 0..31) with the s_a coefficient cw; signed values (q8_0, q6_K: v - 32) as
-// vpmaddubsw(|w|, sign(a, w)), q6_K with two scales per block (its sub-blocks of 16).
+// vpmaddubsw(|w|, sign(a, w)) with |w| taken once per panel, q6_K with two scales per block (its sub-blocks of 16).
 //   int16 bounds: q4 8 groups * 2 * 15 * 127 = 30480; q5 4 * 2 * 31 * 127 = 31496; q6_K 4 * 2 * 32 * 127 = 32512;
 //   q8_0 2 * 128 * 127 = 32512 (one group per vpmaddwd).
+//
+// A decode batch (one row per running sequence, 4 to CK_PF_TOKENS rows) computes too long per weight byte for the
+// 4 x 4 tiles (their 16 accumulators spill, and every (row, token, block) pays a vpmaddwd, a convert and an FMA: a
+// SmolLM2 step of 8 rows took 5.7x one row's) and takes the same panels: the unpacking costs one gather of the 8
+// rows' block scales per block (q4 / q5 / q8_0) or one decoding of each row's super-block scales per 8 blocks
+// (K-quants), and prefetches the weights CK_PF_TILES groups of 8 rows ahead as the decode tiles do.
 
 #define PANEL_KB 16  // blocks of 32 per panel chunk (a multiple of 8: whole K-quant super-blocks)
 
 typedef struct {
-    __m256i q[PANEL_KB][8];   // block j, group g: lane r = row r's bytes 4g..4g+3
+    __m256i q[PANEL_KB][8];   // block j, group g: lane r = row r's bytes 4g..4g+3 (signed kinds: their magnitudes)
+    __m256i s[PANEL_KB][8];   // signed kinds: the same bytes with their signs (the vpsignb operand)
     __m256 dw[PANEL_KB][2];   // per row: the scale (q6_K: of elements 0-15 and 16-31)
     __m256 cw[PANEL_KB];      // per row: the coefficient of s_a (unsigned kinds)
 } ck_panel;
@@ -469,49 +476,103 @@ AI void transpose8(const __m256i v[8], __m256i q[8]) {
     }
 }
 
-// rows[r] (r < nr; the other lanes get zero weights) -> p for blocks kb0 .. kb0 + nbk - 1 (of 32 elements).
-AI void panel_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
+// The same for floats: v[r] lane c -> q[c] lane r.
+AI void transpose8_ps(const __m256 v[8], __m256 q[8]) {
+    __m256i vi[8], qi[8];
+    for (int r = 0; r < 8; r++) vi[r] = _mm256_castps_si256(v[r]);
+    transpose8(vi, qi);
+    for (int c = 0; c < 8; c++) q[c] = _mm256_castsi256_ps(qi[c]);
+}
+
+// The transposed bytes v of block j -> the panel (signed kinds: magnitudes and signs).
+AI void panel_put(const int fmt, ck_panel *p, int j, const __m256i v[8]) {
+    if (!panel_signed(fmt)) {
+        transpose8(v, p->q[j]);
+        return;
+    }
+    transpose8(v, p->s[j]);
+#pragma clang loop unroll(full)
+    for (int g = 0; g < 8; g++) p->q[j][g] = _mm256_sign_epi8(p->s[j][g], p->s[j][g]);
+}
+
+// Prefetch the chunk of `bytes` bytes at `at` of the 8 rows CK_PF_TILES groups ahead (rows rb bytes apart): as the
+// decode tiles do (see tile_q), for the decode batches that stream their weights from DRAM.
+AI void panel_prefetch(const uint8_t *at, size_t rb, int64_t bytes) {
+    const uint8_t *next = at + (size_t)CK_PF_TILES * 8 * rb;
+    for (int r = 0; r < 8; r++)
+        for (int64_t k = 0; k < (bytes + 63) / 64 + 1; k++)
+            _mm_prefetch((const char *)next + r * rb + 64 * k, _MM_HINT_T0);
+}
+
+// Blocks of 32 (q4 / q5 / q8_0): rows[r] of wrow (r < nr, rb bytes apart; the other lanes get zero weights) -> p for
+// blocks kb0 .. kb0 + nbk - 1, with ONE gather of the 8 rows' scales per block.
+AI void q_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
     const int bs = ck__block_bytes(fmt);
-    float dw[2][8], cw[8];
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i offsets = _mm256_mullo_epi32(iota, _mm256_set1_epi32((int)rb));
+    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    panel_prefetch(wrow + kb0 * bs, rb, (int64_t)nbk * bs);
     for (int j = 0; j < nbk; j++) {
-        const int64_t b = kb0 + j;
+        const uint8_t *blk = wrow + (kb0 + j) * bs;
+        const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)blk, offsets, lanes, 1);
+        const __m256 dw = cvt_half_lanes(g, 0);  // d in every format's first two bytes, m (q4_1, q5_1) next
+        p->dw[j][0] = dw;
+        p->cw[j] = fmt == CK_Q4_1 || fmt == CK_Q5_1 ? cvt_half_lanes(g, 1)
+                   : fmt == CK_Q8_0                 ? _mm256_setzero_ps()
+                                                    : _mm256_mul_ps(dw, _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -16.0f));
         __m256i v[8];
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 8; r++) v[r] = r < nr ? load_block(fmt, blk + r * rb) : _mm256_setzero_si256();
+        panel_put(fmt, p, j, v);
+    }
+}
+
+// K-quants (q4_K, q5_K, q6_K): the same for whole super-blocks (kb0 and nbk multiples of 8), each row's scales
+// decoded once per super-block and turned into lanes by 8 x 8 transposes.
+AI void k_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
+    const int bs = ck__block_bytes(fmt);
+    panel_prefetch(wrow + kb0 / 8 * bs, rb, (int64_t)nbk / 8 * bs);
+    for (int j0 = 0; j0 < nbk; j0 += 8) {
+        const uint8_t *blk = wrow + (kb0 + j0) / 8 * bs;
+        __m256i v[8][8];           // chunk c, row r
+        __m256 s0[8], s1[8], m[8];  // row r, chunk c: the scale (q6_K: of elements 0-15), q6_K 16-31, -dmin * min
+#pragma clang loop unroll(full)
         for (int r = 0; r < 8; r++) {
-            v[r] = _mm256_setzero_si256();
-            dw[0][r] = dw[1][r] = cw[r] = 0.0f;
-            if (r >= nr) continue;
-            const uint8_t *row = wrow + (size_t)r * rb;
-            if (ck__is_k_quant(fmt)) {
-                const uint8_t *blk = row + (b / 8) * bs;
-                const int c = (int)(b % 8);
-                ksuper k;
-                k_decode(fmt, blk, &k);
-                int16_t sc[16];
-                float dm[8];
-                _mm256_storeu_si256((__m256i *)sc, k.sc);
-                v[r] = k_chunk(fmt, blk, c);
-                if (fmt == CK_Q6_K) {
-                    v[r] = _mm256_sub_epi8(v[r], _mm256_set1_epi8(32));
-                    dw[0][r] = k.d * (float)sc[2 * c];
-                    dw[1][r] = k.d * (float)sc[2 * c + 1];
-                } else {
-                    _mm256_storeu_ps(dm, k.dm);
-                    dw[0][r] = k.d * (float)sc[2 * c];
-                    cw[r] = -dm[c];
-                }
+            if (r >= nr) {
+                for (int c = 0; c < 8; c++) v[c][r] = _mm256_setzero_si256();
+                s0[r] = s1[r] = m[r] = _mm256_setzero_ps();
+                continue;
+            }
+            const uint8_t *b = blk + (size_t)r * rb;
+            ksuper k;
+            k_decode(fmt, b, &k);
+#pragma clang loop unroll(full)
+            for (int c = 0; c < 8; c++) {
+                v[c][r] = k_chunk(fmt, b, c);
+                if (fmt == CK_Q6_K) v[c][r] = _mm256_sub_epi8(v[c][r], _mm256_set1_epi8(32));
+            }
+            // k.sc's dword c holds the int16 scales 2c (low half) and 2c + 1 (q4_K / q5_K: scale c twice)
+            const __m256 d = _mm256_set1_ps(k.d);
+            s0[r] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srai_epi32(_mm256_slli_epi32(k.sc, 16), 16)));
+            if (fmt == CK_Q6_K) {
+                s1[r] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_srai_epi32(k.sc, 16)));
+                m[r] = _mm256_setzero_ps();
             } else {
-                const uint8_t *blk = row + b * bs;
-                __m256 d[2], c[2];
-                block_scales(fmt, blk, 1, d, c);
-                v[r] = load_block(fmt, blk);
-                dw[0][r] = _mm256_cvtss_f32(d[0]);
-                cw[r] = _mm256_cvtss_f32(c[0]);
+                s1[r] = _mm256_setzero_ps();
+                m[r] = _mm256_sub_ps(_mm256_setzero_ps(), k.dm);
             }
         }
-        transpose8(v, p->q[j]);
-        p->dw[j][0] = _mm256_loadu_ps(dw[0]);
-        p->dw[j][1] = _mm256_loadu_ps(dw[1]);
-        p->cw[j] = _mm256_loadu_ps(cw);
+        __m256 t0[8], t1[8], tm[8];
+        transpose8_ps(s0, t0);
+        transpose8_ps(s1, t1);
+        transpose8_ps(m, tm);
+#pragma clang loop unroll(full)
+        for (int c = 0; c < 8; c++) {
+            panel_put(fmt, p, j0 + c, v[c]);
+            p->dw[j0 + c][0] = t0[c];
+            p->dw[j0 + c][1] = t1[c];
+            p->cw[j0 + c] = tm[c];
+        }
     }
 }
 
@@ -532,15 +593,14 @@ AI void panel_tile(const int fmt, const int C, float *out, int64_t N, int nr, co
         __m256i h[4], i32[4];
 #pragma clang loop unroll(full)
         for (int g = 0; g < 8; g++) {
-            const __m256i w = _mm256_load_si256(&p->q[j][g]);
-            const __m256i wabs = sgn ? _mm256_sign_epi8(w, w) : w;
+            const __m256i w = _mm256_load_si256(&p->q[j][g]);  // signed kinds: |w|
 #pragma clang loop unroll(full)
             for (int c = 0; c < C; c++) {
                 int32_t quad;
                 memcpy(&quad, qa[c] + b * CK_QK + 4 * g, 4);
                 __m256i av = _mm256_set1_epi32(quad);
-                if (sgn) av = _mm256_sign_epi8(av, w);
-                const __m256i m = _mm256_maddubs_epi16(wabs, av);
+                if (sgn) av = _mm256_sign_epi8(av, _mm256_load_si256(&p->s[j][g]));
+                const __m256i m = _mm256_maddubs_epi16(w, av);
                 h[c] = g % G == 0 ? m : _mm256_add_epi16(h[c], m);
                 if (g % G == G - 1) {
                     const __m256i s = _mm256_madd_epi16(h[c], ones);
@@ -588,80 +648,27 @@ AI void rows_panel_fmt(const int fmt, float *out, const void *w, const ck_qact *
             const int nr = n1 - n < 8 ? (int)(n1 - n) : 8;
             for (int64_t kb0 = 0; kb0 < a->nb; kb0 += PANEL_KB) {
                 const int nbk = a->nb - kb0 < PANEL_KB ? (int)(a->nb - kb0) : PANEL_KB;
-                panel_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
+                if (ck__is_k_quant(fmt))
+                    k_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
+                else
+                    q_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
                 panel_tokens(fmt, out + n, N, nr, &p, nbk, a, tb, te, kb0, kb0 == 0);
             }
         }
     }
 }
 
-// MARK: - Decode batches
-//
-// A decode batch (one row per running sequence, up to CK_PF_TOKENS rows) computes too long per weight byte for the 4 x 4 tiles
-// (their 16 accumulators spill, and every (row, token, block) pays a vpmaddwd, a convert and an FMA: a SmolLM2 step
-// of 8 rows took 5.7x one row's) and too short for panel_unpack (a masked gather of scales and a store-to-load round
-// trip per row and block). For the q4 / q5 / q8_0 formats a batch unpacks the same panel with ONE gather of the 8
-// rows' block scales per block (rows rb bytes apart), prefetches the weights CK_PF_TILES groups of 8 rows ahead as
-// the decode tiles do, and meets every token with panel_tile.
-
-AI int batch_has(const int fmt) {
-    return fmt == CK_Q4_0 || fmt == CK_Q4_1 || fmt == CK_Q5_0 || fmt == CK_Q5_1 || fmt == CK_Q8_0;
-}
-
-// rows[r] of wrow (r < nr, rb bytes apart; the other lanes get zero weights) -> p for blocks kb0 .. kb0 + nbk - 1.
-AI void batch_unpack(const int fmt, ck_panel *p, const uint8_t *wrow, size_t rb, int nr, int64_t kb0, int nbk) {
-    const int bs = ck__block_bytes(fmt);
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i offsets = _mm256_mullo_epi32(iota, _mm256_set1_epi32((int)rb));
-    const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
-    const uint8_t *next = wrow + (size_t)CK_PF_TILES * 8 * rb + kb0 * bs;  // this chunk of the rows 2 groups ahead
-    for (int r = 0; r < 8; r++)
-        for (int k = 0; k < (nbk * bs + 63) / 64 + 1; k++) _mm_prefetch((const char *)next + r * rb + 64 * k, _MM_HINT_T0);
-    for (int j = 0; j < nbk; j++) {
-        const uint8_t *blk = wrow + (kb0 + j) * bs;
-        const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)blk, offsets, lanes, 1);
-        const __m256 dw = cvt_half_lanes(g, 0);  // d in every format's first two bytes, m (q4_1, q5_1) next
-        p->dw[j][0] = dw;
-        p->cw[j] = fmt == CK_Q4_1 || fmt == CK_Q5_1 ? cvt_half_lanes(g, 1)
-                   : fmt == CK_Q8_0                 ? _mm256_setzero_ps()
-                                                    : _mm256_mul_ps(dw, _mm256_set1_ps(fmt == CK_Q4_0 ? -8.0f : -16.0f));
-        __m256i v[8];
-#pragma clang loop unroll(full)
-        for (int r = 0; r < 8; r++) v[r] = r < nr ? load_block(fmt, blk + r * rb) : _mm256_setzero_si256();
-        transpose8(v, p->q[j]);
-    }
-}
-
-AI void rows_batch_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
-                       int64_t n1) {
-    const size_t rb = (size_t)a->nb * (size_t)ck__block_bytes(fmt);
-    ck_panel p;
-    for (int64_t n = n0; n < n1; n += 8) {
-        const int nr = n1 - n < 8 ? (int)(n1 - n) : 8;
-        for (int64_t kb0 = 0; kb0 < a->nb; kb0 += PANEL_KB) {
-            const int nbk = a->nb - kb0 < PANEL_KB ? (int)(a->nb - kb0) : PANEL_KB;
-            batch_unpack(fmt, &p, (const uint8_t *)w + n * rb, rb, nr, kb0, nbk);
-            panel_tokens(fmt, out + n, N, nr, &p, nbk, a, 0, T, kb0, kb0 == 0);
-        }
-    }
-}
-
-// Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are).
+// Tokens from which the panels pay for their unpacking (below, the tiles above stream the blocks as they are):
+// decode batches of 4 rows and more, and every prompt.
 #ifndef PANEL_MIN_T
-#define PANEL_MIN_T 16
-#endif
-// Rows from which a decode batch (up to CK_PF_TOKENS rows) takes the panel of rows_batch_fmt (below: the tiles).
-#ifndef BATCH_MIN_T
-#define BATCH_MIN_T 4
+#define PANEL_MIN_T 4
 #endif
 
-// The batch panels for decode batches, the panels for more tokens where the format has them, else the tiles
-// (constant-folded per format). The gather offsets of a batch are int32: rows of 256 MB and more take the tiles.
+// The panels from PANEL_MIN_T tokens where the format has them, else the tiles (constant-folded per format). The
+// scale gathers' offsets are int32: rows of 256 MB and more take the tiles.
 AI void rows_fmt(const int fmt, float *out, const void *w, const ck_qact *a, int64_t T, int64_t N, int64_t n0,
                  int64_t n1) {
-    if (T >= BATCH_MIN_T && T <= CK_PF_TOKENS && batch_has(fmt) && (int64_t)a->nb * ck__block_bytes(fmt) < (1 << 28))
-        rows_batch_fmt(fmt, out, w, a, T, N, n0, n1);
-    else if (T >= PANEL_MIN_T && panel_has(fmt))
+    if (T >= PANEL_MIN_T && panel_has(fmt) && (int64_t)a->nb * ck__block_bytes(fmt) < (1 << 28))
         rows_panel_fmt(fmt, out, w, a, T, N, n0, n1);
     else
         rows_q_fmt(fmt, out, w, a, T, N, n0, n1);

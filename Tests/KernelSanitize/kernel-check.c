@@ -247,11 +247,12 @@ int main(void) {
                 const ck_format_info *f = ck_format_at(i);
                 if (!ck_format_supports(f->type, CK_CAN_MATMUL)) continue;
                 const int64_t bs = f->block_size > 1 ? f->block_size : 32;
-                // the last two: the AVX2 decode-batch panels (4-16 tokens) and prefill panels (17+ tokens), each
-                // with two chunks of blocks and a partial 8-row panel
+                // from the third on, the AVX2 panels (4+ tokens: decode batches of 5 and 9 rows, prompts of 16, 19
+                // and 130 tokens, the last across two token blocks of 128), with partial 8-row panels and, at
+                // panel_k, two chunks of blocks
                 const int64_t panel_k = bs == 256 ? 3 * bs : 17 * bs;
-                const int64_t shapes[][3] = {{1, bs, 1},  {1, 3 * bs, 9},     {5, 2 * bs, 7},    {9, bs, 17},
-                                             {2, 3 * bs, 40}, {16, panel_k, 21}, {19, panel_k, 13}};
+                const int64_t shapes[][3] = {{1, bs, 1},  {1, 3 * bs, 9},     {2, 3 * bs, 40},   {5, 2 * bs, 7},
+                                             {9, bs, 17}, {16, panel_k, 21}, {19, panel_k, 13}, {130, panel_k, 9}};
                 for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
                     check_matmul(f->type, f->name, shapes[s][0], shapes[s][1], shapes[s][2], threads);
             }
