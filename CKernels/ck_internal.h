@@ -89,8 +89,20 @@ typedef void (*ck_job_fn)(void *ctx, const ck_thread *th);
 /// Runs fn(ctx, th) on nth threads (fewer if the pool cannot start them; one if another caller owns the pool) and
 /// returns when all are done. Every thread of the job must reach each ck__barrier of it.
 void ck__parallel(int nth, ck_job_fn fn, void *ctx);
+/// Like ck__parallel, but returns once fn has returned on the caller and on every worker that started it by then:
+/// workers that have not started are left out (they skip the job). fn must not use ck__barrier, and its threads must
+/// take their work with ck__claim so that the caller alone can finish all of it.
+void ck__parallel_open(int nth, ck_job_fn fn, void *ctx);
 /// Waits until all th->nth threads of the current job have arrived.
 void ck__barrier(const ck_thread *th);
+/// Units [lo, hi) of work (lo, hi < 2^32) that threads take in chunks: the owner from the front (streaming forward),
+/// the others from the back once their own are done. One per cache line.
+typedef struct {
+    _Alignas(64) uint64_t span;
+} ck_claim;
+void ck__claim_init(ck_claim *c, int64_t lo, int64_t hi);
+/// Takes up to `chunk` units from the front (back = 0) or the back: returns how many (0: none left), first in *start.
+int64_t ck__claim(ck_claim *c, int64_t chunk, int back, int64_t *start);
 typedef void (*ck_range_fn)(const void *args, int64_t lo, int64_t hi);
 /// fn(args, lo, hi) over [0, n) split among nth threads in chunks that are multiples of `align` (ck__split_range).
 void ck__parallel_ranges(int nth, int64_t n, int64_t align, ck_range_fn fn, const void *args);

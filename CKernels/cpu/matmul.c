@@ -279,6 +279,24 @@ void ck_matmul(int fmt, float *out, const float *x, const void *w, int64_t T, in
     ck_matmul_multi(fmt, 1, &out, x, &w, &N, T, K, nthreads, scratch);
 }
 
+// One-row calls with at most this many matrices and threads run as an open job (see mm_run_open).
+#define CK_MATMUL_OPEN_MATS 4
+#define CK_MATMUL_OPEN_THREADS 8
+// Weight bytes a thread takes at once in an open job: its own share from the front in CK_MATMUL_OWN_CHUNK, another
+// thread's from the back in CK_MATMUL_STEAL_CHUNK (small: the end of a product evens out in a few microseconds).
+#define CK_MATMUL_OWN_CHUNK 32768
+#define CK_MATMUL_STEAL_CHUNK 8192
+
+// A one-row call as an open job: matrix i's 4-row tiles start split among `parts` threads as the static split would
+// split them (claim[i][t]); each thread quantizes the row for itself, takes its own tiles front to back, then takes
+// the tiles the other threads have not reached from the back, so a thread that the OS deschedules (or that never
+// starts: ck__parallel_open) delays nothing. Rows are computed by the same tiles as the static split (tile starts
+// are multiples of 4 either way), so the values are identical.
+typedef struct {
+    ck_claim claim[CK_MATMUL_OPEN_MATS][CK_MATMUL_OPEN_THREADS];
+    int parts;
+} mm_claims;
+
 // One call's work: every thread quantizes its share of the activation rows (or, for one row, all of it: see
 // mm_run), then takes its contiguous share of every matrix in turn.
 typedef struct {
@@ -290,10 +308,47 @@ typedef struct {
     int64_t T, K;
     const ck_matmul_impl *impl;
     ck_qact a;
+    mm_claims *claims;  // one-row calls on the open path (else NULL)
 } mm_job;
 
 // Activation bytes (ck__qact_stride) a thread quantizes for itself on its stack when the call has one row.
 #define CK_MATMUL_OWN_ROW 10240
+
+// Tiles [u0, u0 + n) of matrix i (4 rows each; the last may be shorter).
+static void mm_tiles(const mm_job *j, const ck_qact *a, int i, int64_t u0, int64_t n) {
+    const int64_t n0 = 4 * u0, n1 = 4 * (u0 + n) < j->Ns[i] ? 4 * (u0 + n) : j->Ns[i];
+    if (j->quant)
+        j->impl->rows_q(j->fmt, j->outs[i], j->ws[i], a, j->T, j->Ns[i], n0, n1);
+    else
+        j->impl->rows_f(j->fmt, j->outs[i], j->ws[i], j->x, j->T, j->K, j->Ns[i], n0, n1);
+}
+
+// Tiles of matrix i that make about `bytes` of weights (at least one).
+static int64_t mm_chunk(const mm_job *j, int64_t bytes) {
+    const int64_t tile = 4 * (int64_t)ck_row_bytes(j->fmt, j->K);
+    return bytes / tile > 1 ? bytes / tile : 1;
+}
+
+static void mm_run_open(void *p, const ck_thread *th) {
+    const mm_job *j = (const mm_job *)p;
+    mm_claims *c = j->claims;
+    ck_qact a = j->a;
+    _Alignas(64) uint8_t own[CK_MATMUL_OWN_ROW];
+    if (j->quant) {
+        a.base = own;  // this thread's copy of the one quantized row (see mm_run)
+        j->impl->quantize(&a, j->x, 0, 1);
+    }
+    const int64_t mine = mm_chunk(j, CK_MATMUL_OWN_CHUNK), steal = mm_chunk(j, CK_MATMUL_STEAL_CHUNK);
+    int64_t u0, n;
+    if (th->ith < c->parts)
+        for (int i = 0; i < j->count; i++)
+            while ((n = ck__claim(&c->claim[i][th->ith], mine, 0, &u0)) > 0) mm_tiles(j, &a, i, u0, n);
+    for (int o = 1; o < c->parts; o++) {  // the others' shares, starting with the next thread's
+        const int t = (th->ith + o) % c->parts;
+        for (int i = 0; i < j->count; i++)
+            while ((n = ck__claim(&c->claim[i][t], steal, 1, &u0)) > 0) mm_tiles(j, &a, i, u0, n);
+    }
+}
 
 static void mm_run(void *p, const ck_thread *th) {
     const mm_job *j = (const mm_job *)p;
@@ -334,7 +389,7 @@ void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, con
     const int quant = ck__is_quantized(fmt);
     if (!ck_format_supports(fmt, CK_CAN_MATMUL)) return;
     if (quant && (K % ck__block_size(fmt) != 0 || scratch == NULL)) return;
-    mm_job j = {fmt, count, quant, outs, x, ws, Ns, T, K, impl_for(ck_simd_level(), fmt), {0}};
+    mm_job j = {fmt, count, quant, outs, x, ws, Ns, T, K, impl_for(ck_simd_level(), fmt), {0}, NULL};
     if (quant) {
         j.a.base = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
         j.a.stride = ck__qact_stride(K);
@@ -346,5 +401,19 @@ void ck_matmul_multi(int fmt, int count, float *const *outs, const float *x, con
     double total = 0;
     for (int i = 0; i < count; i++) total += (double)Ns[i];
     const int nt = ck__threads_for(nthreads, (double)T * (double)K * total, CK_MATMUL_GRAIN);
+    if (T == 1 && nt > 1 && nt <= CK_MATMUL_OPEN_THREADS && count <= CK_MATMUL_OPEN_MATS &&
+        (!quant || ck__qact_stride(K) <= CK_MATMUL_OWN_ROW)) {
+        mm_claims claims;
+        claims.parts = nt;
+        for (int i = 0; i < count; i++)
+            for (int t = 0; t < nt; t++) {
+                int64_t u0, u1;
+                ck__split_range((Ns[i] + 3) / 4, t, nt, 1, &u0, &u1);
+                ck__claim_init(&claims.claim[i][t], u0, u1);
+            }
+        j.claims = &claims;
+        ck__parallel_open(nt, mm_run_open, &j);
+        return;
+    }
     ck__parallel(nt, mm_run, &j);
 }

@@ -10,6 +10,11 @@
 // so an idle process burns no CPU; the caller wakes sleepers with one broadcast. Joins and barriers spin for the
 // same time, then yield the core (the threads they wait for are running a job, so they finish).
 // One caller at a time owns the pool; a concurrent or nested caller runs its job on one thread (correct, serial).
+//
+// Open jobs (ck__parallel_open): the caller does not wait for workers that have not started the job by the time it
+// has finished its own part; their work is claimed from the back by the threads that run (ck__claim_*). On a shared
+// 2-vCPU guest a thread is descheduled for ~0.5 ms every few ms (Benchmarks/results/decode-avx2.md, 2026-12-01):
+// a static split waits that long for the descheduled thread at every join, an open job runs on without it.
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE  // sched_getcpu, sched_setaffinity, CPU_SET
 #endif
@@ -34,6 +39,7 @@
 #define CK_POOL_YIELD_NS 20000
 // Workers at most (threads = workers + the caller).
 #define CK_POOL_MAX 255
+#define CK_ENTRY_CLOSED ((uint64_t)1 << 31)
 
 typedef struct {
     _Alignas(64) unsigned go;  // the job number this worker should run next (written by the caller)
@@ -50,6 +56,9 @@ static struct {
     void *ctx;
     int nth;
     int caller_cpu;        // the CPU the caller posted the current job from (-1: unknown)
+    // Entry to the current job: job number << 32 | CK_ENTRY_CLOSED once the caller stops taking workers in (open
+    // jobs) | workers that entered. A worker runs a job only after counting itself in with a compare-and-swap.
+    _Alignas(64) uint64_t entry;
     _Alignas(64) unsigned done;  // workers finished with the current job
     _Alignas(64) int bar_count;  // threads arrived at the current barrier
     unsigned bar_gen;            // barriers passed
@@ -109,6 +118,15 @@ static void move_off_caller(const cpu_set_t *allowed, int caller_cpu) {
     if (CPU_COUNT(&others) > 0) sched_setaffinity(0, sizeof others, &others);
 }
 
+// Counts this worker into job `job` unless the caller has closed it or posted a later one: whether it may run it.
+static int enter_job(unsigned job) {
+    uint64_t e = __atomic_load_n(&P.entry, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if ((unsigned)(e >> 32) != job || (e & CK_ENTRY_CLOSED)) return 0;
+        if (__atomic_compare_exchange_n(&P.entry, &e, e + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) return 1;
+    }
+}
+
 static void *worker_main(void *arg) {
     const int i = (int)(intptr_t)arg;
     worker_slot *s = &P.slot[i];
@@ -124,8 +142,9 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&P.lock);
         }
         seen = __atomic_load_n(&s->go, __ATOMIC_ACQUIRE);
-        // go was set after fn, ctx and nth (release), and this worker is one of the job's threads
+        // go was set after entry, fn, ctx and nth (release), and this worker is one of the job's threads
         if (know_allowed) move_off_caller(&allowed, P.caller_cpu);
+        if (!enter_job(seen)) continue;  // an open job that ended without this worker (fn, ctx may be gone)
         const ck_thread th = {i, P.nth};
         P.fn(P.ctx, &th);
         __atomic_fetch_add(&P.done, 1u, __ATOMIC_RELEASE);
@@ -155,7 +174,7 @@ static int ensure_workers(int want) {
     return n;
 }
 
-void ck__parallel(int nth, ck_job_fn fn, void *ctx) {
+static void run_job(int nth, ck_job_fn fn, void *ctx, int open) {
     const ck_thread solo = {0, 1};
     if (nth <= 1 || __atomic_exchange_n(&P.busy, 1, __ATOMIC_ACQUIRE)) {
         fn(ctx, &solo);  // one thread asked for, or another caller owns the pool: run here, alone
@@ -172,6 +191,7 @@ void ck__parallel(int nth, ck_job_fn fn, void *ctx) {
     P.caller_cpu = sched_getcpu();
     __atomic_store_n(&P.done, 0u, __ATOMIC_RELAXED);
     const unsigned job = ++P.job_no;
+    __atomic_store_n(&P.entry, (uint64_t)job << 32, __ATOMIC_RELAXED);  // published by the go stores below
     int sleepers = 0;
     for (int i = 1; i < nth; i++) {
         __atomic_store_n(&P.slot[i].go, job, __ATOMIC_SEQ_CST);
@@ -184,10 +204,37 @@ void ck__parallel(int nth, ck_job_fn fn, void *ctx) {
     }
     const ck_thread me = {0, nth};
     fn(ctx, &me);
-    // join: every worker of the job has added one to done
-    for (unsigned d; (d = __atomic_load_n(&P.done, __ATOMIC_ACQUIRE)) != (unsigned)(nth - 1);)
-        wait_while_equal(&P.done, d);
+    // join: every worker of the job (open jobs: every worker that entered before the close) has added one to done
+    const unsigned joined =
+        open ? (unsigned)(__atomic_fetch_or(&P.entry, CK_ENTRY_CLOSED, __ATOMIC_ACQ_REL) & (CK_ENTRY_CLOSED - 1))
+             : (unsigned)(nth - 1);
+    for (unsigned d; (d = __atomic_load_n(&P.done, __ATOMIC_ACQUIRE)) != joined;) wait_while_equal(&P.done, d);
     __atomic_store_n(&P.busy, 0, __ATOMIC_RELEASE);
+}
+
+void ck__parallel(int nth, ck_job_fn fn, void *ctx) { run_job(nth, fn, ctx, 0); }
+
+void ck__parallel_open(int nth, ck_job_fn fn, void *ctx) { run_job(nth, fn, ctx, 1); }
+
+// MARK: - Claims
+
+// span = lo | hi << 32: units [lo, hi) not yet taken. The owner takes from the front, others from the back.
+void ck__claim_init(ck_claim *c, int64_t lo, int64_t hi) {
+    __atomic_store_n(&c->span, (uint64_t)lo | (uint64_t)hi << 32, __ATOMIC_RELAXED);
+}
+
+int64_t ck__claim(ck_claim *c, int64_t chunk, int back, int64_t *start) {
+    uint64_t s = __atomic_load_n(&c->span, __ATOMIC_RELAXED);
+    for (;;) {
+        const int64_t lo = (int64_t)(uint32_t)s, hi = (int64_t)(s >> 32);
+        if (lo >= hi) return 0;
+        const int64_t n = hi - lo < chunk ? hi - lo : chunk;
+        const uint64_t next = back ? (uint64_t)lo | (uint64_t)(hi - n) << 32 : (uint64_t)(lo + n) | (uint64_t)hi << 32;
+        if (__atomic_compare_exchange_n(&c->span, &s, next, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            *start = back ? hi - n : lo;
+            return n;
+        }
+    }
 }
 
 void ck__barrier(const ck_thread *th) {
