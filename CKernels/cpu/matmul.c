@@ -372,13 +372,9 @@ static void mm_run(void *p, const ck_thread *th) {
     // part. (Chunks from a shared counter, as ggml does, measured 20-40% slower for decode-sized matrices here.)
     for (int i = 0; i < j->count; i++) {
         if (j->Ns[i] <= 0) continue;
-        int64_t n0, n1;
-        ck__split_range(j->Ns[i], th->ith, th->nth, 4, &n0, &n1);
-        if (n1 <= n0) continue;
-        if (j->quant)
-            j->impl->rows_q(j->fmt, j->outs[i], j->ws[i], &a, j->T, j->Ns[i], n0, n1);
-        else
-            j->impl->rows_f(j->fmt, j->outs[i], j->ws[i], j->x, j->T, j->K, j->Ns[i], n0, n1);
+        int64_t u0, u1;
+        ck__split_range((j->Ns[i] + 3) / 4, th->ith, th->nth, 1, &u0, &u1);
+        if (u1 > u0) mm_tiles(j, &a, i, u0, u1 - u0);
     }
 }
 
