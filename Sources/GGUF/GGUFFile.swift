@@ -147,7 +147,8 @@ public final class GGUFFile: @unchecked Sendable {  // immutable after init; the
     public func arrayCount(_ key: String) -> Int? {
         if let value = values[key] { return value.array?.count }
         guard let start = largeArrays[key] else { return nil }
-        return Int(storage.base.loadUnaligned(fromByteOffset: start + 4, as: UInt64.self).littleEndian)
+        var reader = GGUFReader(base: storage.base, count: storage.count, path: path, offset: start)
+        return try? reader.arrayHeader(key: key).count  // parsing checked this header: cannot fail
     }
 
     public func string(_ key: String) throws -> String { try typed(key, "string") { $0.string } }

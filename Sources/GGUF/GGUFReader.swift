@@ -89,6 +89,12 @@ struct GGUFReader {
         return type
     }
 
+    /// The element type (uint32) and count (uint64) that open an array body; the count must fit in the bytes left.
+    mutating func arrayHeader(key: String) throws -> (elementType: GGUFValueType, count: Int) {
+        let elementType = try valueType("array element type of '\(key)'")
+        return (elementType, try count(minBytes: elementType.minimumEncodedSize, "array '\(key)'"))
+    }
+
     /// An array body: element type (uint32), count (uint64), elements.
     private mutating func array(key: String, depth: Int) throws -> [GGUFValue] {
         guard depth <= Self.maxArrayDepth else {
@@ -96,8 +102,7 @@ struct GGUFReader {
                 path: path, offset: offset,
                 detail: "arrays in '\(key)' are nested deeper than \(Self.maxArrayDepth) levels")
         }
-        let elementType = try valueType("array element type of '\(key)'")
-        let n = try count(minBytes: elementType.minimumEncodedSize, "array '\(key)'")
+        let (elementType, n) = try arrayHeader(key: key)
         var values: [GGUFValue] = []
         values.reserveCapacity(n)
         if elementType == .string {  // the hot case: token and merge tables, ~100k strings
@@ -113,8 +118,7 @@ struct GGUFReader {
     /// cursor moves past it. Any other array body: nil, and the cursor stays where it was.
     mutating func skipLargeFlatArray(key: String, minimumCount: Int) throws -> Bool {
         let start = offset
-        let elementType = try valueType("array element type of '\(key)'")
-        let n = try count(minBytes: elementType.minimumEncodedSize, "array '\(key)'")
+        let (elementType, n) = try arrayHeader(key: key)
         guard elementType != .array, n >= minimumCount else {
             offset = start
             return false
@@ -133,8 +137,8 @@ struct GGUFReader {
     /// The strings of an array body at the cursor (nil when its elements are not strings), without building a
     /// `GGUFValue` for each.
     mutating func stringArray(key: String) throws -> [String]? {
-        guard try valueType("array element type of '\(key)'") == .string else { return nil }
-        let n = try count(minBytes: GGUFValueType.string.minimumEncodedSize, "array '\(key)'")
+        let (elementType, n) = try arrayHeader(key: key)
+        guard elementType == .string else { return nil }
         var strings: [String] = []
         strings.reserveCapacity(n)
         for i in 0..<n { strings.append(try string("element \(i) of array '\(key)'")) }
