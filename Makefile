@@ -1,6 +1,9 @@
 # SwiftGPT: `make run` (install what is missing, build, fetch the default model, answer a question) and `make test`.
 SWIFT ?= swift
 GPT := .build/release/gpt
+# The release CLI links the Swift runtime and Foundation statically: ~5 MiB less peak RSS than the shared libraries'
+# resident pages (Benchmarks/results/peak-rss.md), same speed, and a binary that runs without a Swift toolchain.
+RELEASE := -c release --product gpt --static-swift-stdlib
 QUESTION ?= What is the capital of France? Answer in one sentence.
 
 .PHONY: run test test-server deps build model bench clean fuzz test-sanitize test-kernels-sanitized mutate
@@ -15,7 +18,7 @@ SOLO_SUITES := QuantGoldenTests|IQ4GoldenTests
 
 test: deps model
 	$(MAKE) -j2 test-kernels-sanitized
-	$(SWIFT) build -c release --product gpt
+	$(SWIFT) build $(RELEASE)
 	$(MAKE) test-server
 	$(SWIFT) test --skip '$(SOLO_SUITES)'
 	$(SWIFT) test --skip-build --filter '$(SOLO_SUITES)'
@@ -81,7 +84,7 @@ deps:
 	@scripts/install-deps.sh
 
 build: deps
-	$(SWIFT) build -c release --product gpt
+	$(SWIFT) build $(RELEASE)
 
 model:
 	@scripts/fetch-model.sh
