@@ -576,37 +576,80 @@ static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1,
     }
 }
 
-// One fused call's work on the pool: items (query block, KV head), each split into nsplit key ranges when decoding
-// over a long cache, taken in order from an atomic counter (dynamic scheduling by hand), then the partials merged.
+// One fused call's work on the pool, over one sequence or several (a batch of decode rows and prompt chunks, each
+// over its own cache): items (sequence, query block, KV head), each split into nsplit key ranges when there are few
+// items over a long cache, taken in order from an atomic counter (dynamic scheduling by hand), then the partials
+// merged. Sequence s owns items first[s]..first[s+1]-1.
 typedef struct {
-    const attn_ctx *c;
+    const ck_attn_seq *seqs;
+    int64_t nseq;
+    const int64_t *first;  // (nseq + 1) item offsets
+    float *out;
+    const float *q;
+    int f16kv;
+    int64_t nh, nkv, hd;
+    float scale;
+    int64_t window;
+    cvt_rows_fn cvt;
     attn_item_fn item_fn;
     float *base, *parts;  // per-thread workspaces, then nsplit partials per item
-    int64_t ws_floats, part_floats, nqb, items, nsplit;
+    int64_t ws_floats, part_floats, items, nsplit;
     int64_t next;         // the work queue's counter
 } fused_job;
 
+// The context of sequence s: its rows of q and out, its caches.
+static attn_ctx seq_ctx(const fused_job *j, int64_t s) {
+    const ck_attn_seq *e = &j->seqs[s];
+    const int64_t G = j->nh / j->nkv, ldq = j->nh * j->hd;
+    const attn_ctx c = {j->out + e->row * ldq, j->q + e->row * ldq, j->f16kv ? NULL : (const float *)e->k,
+                        j->f16kv ? NULL : (const float *)e->v, e->T, e->start_pos, j->nh, j->nkv, j->hd, G,
+                        block_positions(G, e->T), ldq, j->nkv * j->hd, j->scale, j->window,
+                        e->kv_rows > 0 ? e->kv_rows : e->start_pos + e->T,
+                        j->f16kv ? (const uint16_t *)e->k : NULL, j->f16kv ? (const uint16_t *)e->v : NULL, j->cvt};
+    return c;
+}
+
+// The sequence that owns `item` (binary search over the offsets).
+static int64_t seq_of(const fused_job *j, int64_t item) {
+    int64_t lo = 0, hi = j->nseq - 1;
+    while (lo < hi) {
+        const int64_t mid = (lo + hi + 1) / 2;
+        if (j->first[mid] <= item) lo = mid; else hi = mid - 1;
+    }
+    return lo;
+}
+
+// Query block and KV head of a sequence's local item: largest items first (late query blocks see the most keys),
+// so the causal imbalance evens out at the end.
+CK_INLINE void item_place(const attn_ctx *c, int64_t local, int64_t *t0, int64_t *t1, int64_t *g) {
+    const int64_t nqb = (c->T + c->bq - 1) / c->bq, qb = nqb - 1 - local / c->nkv;
+    *g = local % c->nkv;
+    *t0 = qb * c->bq;
+    *t1 = *t0 + c->bq < c->T ? *t0 + c->bq : c->T;
+}
+
 static void fused_work(void *p, const ck_thread *th) {
     fused_job *j = (fused_job *)p;
-    const attn_ctx *c = j->c;
-    const int64_t T = c->T, start_pos = c->start_pos, nkv = c->nkv, nqb = j->nqb, nsplit = j->nsplit;
+    const int64_t nsplit = j->nsplit;
     float *ws = j->base + th->ith * j->ws_floats;
-    // Largest items first (late query blocks see the most keys), so the causal imbalance evens out at the end.
+    int64_t cur = -1;  // the sequence whose context c holds
+    attn_ctx c;
     for (;;) {
         const int64_t it = __atomic_fetch_add(&j->next, 1, __ATOMIC_RELAXED);
         if (it >= j->items * nsplit) break;
         const int64_t item = it / nsplit, split = it % nsplit;
-        const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
-        const int64_t t0 = qb * c->bq, t1 = t0 + c->bq < T ? t0 + c->bq : T;
-        const int64_t kvis = start_pos + t1;  // keys any row of the item can see: first..kvis-1
-        const int64_t first = c->window > 0 && start_pos + t0 + 1 > c->window ? start_pos + t0 + 1 - c->window : 0;
+        if (cur < 0 || item < j->first[cur] || item >= j->first[cur + 1]) c = seq_ctx(j, cur = seq_of(j, item));
+        int64_t t0, t1, g;
+        item_place(&c, item - j->first[cur], &t0, &t1, &g);
+        const int64_t kvis = c.start_pos + t1;  // keys any row of the item can see: first..kvis-1
+        const int64_t first = c.window > 0 && c.start_pos + t0 + 1 > c.window ? c.start_pos + t0 + 1 - c.window : 0;
         if (nsplit == 1) {
-            j->item_fn(c, g, t0, t1, first, kvis, ws, NULL);
+            j->item_fn(&c, g, t0, t1, first, kvis, ws, NULL);
         } else {
             const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + KB - 1) / KB * KB;
             const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
             const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
-            j->item_fn(c, g, t0, t1, ks, ke, ws, j->parts + it * j->part_floats);
+            j->item_fn(&c, g, t0, t1, ks, ke, ws, j->parts + it * j->part_floats);
         }
     }
     if (nsplit > 1) {
@@ -614,33 +657,42 @@ static void fused_work(void *p, const ck_thread *th) {
         int64_t i0, i1;
         ck__split_range(j->items, th->ith, th->nth, 1, &i0, &i1);
         for (int64_t item = i0; item < i1; item++) {
-            const int64_t qb = nqb - 1 - item / nkv, g = item % nkv;
-            const int64_t t0 = qb * c->bq, t1 = t0 + c->bq < T ? t0 + c->bq : T;
-            merge_partials(c, g, t0, t1, j->parts + item * nsplit * j->part_floats, nsplit, j->part_floats);
+            if (cur < 0 || item < j->first[cur] || item >= j->first[cur + 1]) c = seq_ctx(j, cur = seq_of(j, item));
+            int64_t t0, t1, g;
+            item_place(&c, item - j->first[cur], &t0, &t1, &g);
+            merge_partials(&c, g, t0, t1, j->parts + item * nsplit * j->part_floats, nsplit, j->part_floats);
         }
     }
 }
 
-// The fused kernel for F32 (k, v) or F16 (k16, v16) caches; scratch as sized by fused_scratch_bytes.
-static void fused_run(float *out, const float *q, const float *k, const float *v, const uint16_t *k16,
-                      const uint16_t *v16, int64_t T, int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd,
-                      float scale, int64_t window, int64_t kv_rows, int nthreads, void *scratch) {
-    if (T <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
-    const int f16kv = k16 != NULL;
-    const attn_ctx c = {out, q, k, v, T, start_pos, nh, nkv, hd, nh / nkv, block_positions(nh / nkv, T), nh * hd,
-                        nkv * hd, scale, window > 0 ? window : 0, kv_rows > 0 ? kv_rows : start_pos + T, k16, v16,
-                        f16kv ? cvt_rows_pick() : NULL};
-    const int64_t nqb = (T + c.bq - 1) / c.bq, items = nkv * nqb;
-    const int64_t seen = c.window > 0 && start_pos + (T + 1) / 2 > c.window ? c.window : start_pos + (T + 1) / 2;
-    const int64_t nkeys = c.window > 0 && start_pos + T > c.window + T ? c.window + T : start_pos + T;
-    const double work = (double)T * (double)nh * (double)seen * (double)hd * 2.0;
+// The fused kernel over nseq sequences with F32 or F16 (f16kv) caches; first: nseq + 1 int64s for the item
+// offsets; scratch as sized by fused_scratch_bytes for the rows of all sequences.
+static void fused_run(float *out, const float *q, const ck_attn_seq *seqs, int64_t nseq, int64_t *first, int f16kv,
+                      int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads, void *scratch) {
+    if (nseq <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
+    const int64_t G = nh / nkv;
+    double work = 0;
+    int64_t nkeys = 0;  // the most keys one item reads
+    first[0] = 0;
+    for (int64_t s = 0; s < nseq; s++) {
+        const ck_attn_seq *e = &seqs[s];
+        const int64_t T = e->T > 0 ? e->T : 0, p = e->start_pos, bq = T > 0 ? block_positions(G, T) : 1;
+        first[s + 1] = first[s] + nkv * ((T + bq - 1) / bq);
+        const int64_t seen = window > 0 && p + (T + 1) / 2 > window ? window : p + (T + 1) / 2;
+        const int64_t keys = window > 0 && p + T > window + T ? window + T : p + T;
+        work += (double)T * (double)nh * (double)seen * (double)hd * 2.0;
+        nkeys = keys > nkeys ? keys : nkeys;
+    }
+    const int64_t items = first[nseq];
+    if (items == 0) return;
     const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, ATTN_GRAIN);
     const int64_t nsplit = key_splits(items, nkeys, nt);
-    const int64_t ws_floats = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd),
-                  part_floats = partial_floats(nh, hd);
+    const int64_t ws_floats = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd);
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *parts = base + (nthreads < 1 ? 1 : nthreads) * ws_floats;  // nsplit partials per item after the workspaces
-    fused_job job = {&c, attn_item_pick(), base, parts, ws_floats, part_floats, nqb, items, nsplit, 0};
+    fused_job job = {seqs, nseq, first, out, q, f16kv, nh, nkv, hd, scale, window > 0 ? window : 0,
+                     f16kv ? cvt_rows_pick() : NULL, attn_item_pick(), base, parts, ws_floats,
+                     partial_floats(nh, hd), items, nsplit, 0};
     ck__parallel(nt, fused_work, &job);
 }
 
@@ -648,15 +700,41 @@ void ck_attention_fused(float *out, const float *q, const float *k, const float 
                         int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int64_t kv_rows,
                         int nthreads, void *scratch) {
     // out, q (T, nh*hd); k, v (kv_rows, nkv*hd); scratch >= ck_attention_fused_scratch_bytes(.., nthreads)
-    fused_run(out, q, k, v, NULL, NULL, T, start_pos, nh, nkv, hd, scale, window, kv_rows, nthreads, scratch);
+    if (T <= 0) return;
+    const ck_attn_seq seq = {0, T, start_pos, kv_rows, k, v};
+    int64_t first[2];
+    fused_run(out, q, &seq, 1, first, 0, nh, nkv, hd, scale, window, nthreads, scratch);
 }
 
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
                               int64_t kv_rows, int nthreads, void *scratch) {
     // k, v (kv_rows, nkv*hd) halves; scratch >= ck_attention_fused_f16kv_scratch_bytes(.., nthreads)
-    if (!k || !v) return;
-    fused_run(out, q, NULL, NULL, k, v, T, start_pos, nh, nkv, hd, scale, window, kv_rows, nthreads, scratch);
+    if (!k || !v || T <= 0) return;
+    const ck_attn_seq seq = {0, T, start_pos, kv_rows, k, v};
+    int64_t first[2];
+    fused_run(out, q, &seq, 1, first, 1, nh, nkv, hd, scale, window, nthreads, scratch);
+}
+
+size_t ck_attention_fused_batch_scratch_bytes(int64_t rows, int64_t nseq, int64_t nh, int64_t hd, int f16kv,
+                                              int nthreads) {
+    if (nseq <= 0) return 0;
+    return fused_scratch_bytes(rows, nh, hd, nthreads, f16kv) + (size_t)(nseq + 1) * sizeof(int64_t);
+}
+
+void ck_attention_fused_batch(float *out, const float *q, const ck_attn_seq *seqs, int64_t nseq, int f16kv,
+                              int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                              void *scratch) {
+    // out, q (rows, nh*hd); each sequence's caches (kv_rows, nkv*hd); the item offsets after the workspaces
+    if (nseq <= 0 || !seqs || !scratch) return;
+    int64_t rows = 0;
+    for (int64_t s = 0; s < nseq; s++) {
+        if (!seqs[s].k || !seqs[s].v) return;
+        rows += seqs[s].T > 0 ? seqs[s].T : 0;
+    }
+    if (rows == 0) return;
+    int64_t *first = (int64_t *)((char *)scratch + fused_scratch_bytes(rows, nh, hd, nthreads, f16kv));
+    fused_run(out, q, seqs, nseq, first, f16kv, nh, nkv, hd, scale, window, nthreads, scratch);
 }
 
 // MARK: - Naive

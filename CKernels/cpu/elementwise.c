@@ -40,6 +40,7 @@ typedef struct {
     float theta_scale;
     const float *freq_factors;
     int neox;
+    const int32_t *positions;  // NULL: row t is at start_pos + t
 } rope_args;
 
 static void rope_range(const void *p, int64_t t0, int64_t t1) {
@@ -49,7 +50,7 @@ static void rope_range(const void *p, int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; t++) {
         enum { CHUNK = 128 };  // pairs whose cos / sin are cached on the stack at a time
         float cs[CHUNK], sn[CHUNK];
-        float theta = (float)(a->start_pos + t);
+        float theta = (float)(a->positions ? a->positions[t] : a->start_pos + t);
         for (int64_t i0 = 0; i0 < half; i0 += CHUNK) {
             const int64_t i1 = half - i0 < CHUNK ? half : i0 + CHUNK;
             for (int64_t i = i0; i < i1; i++, theta *= a->theta_scale) {
@@ -70,7 +71,17 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
     // angle is divided by freq_factors[i] before cosf / sinf, as ggml divides theta_extrap by its factor.
     if (T <= 0 || hd < 2) return;
     const float theta_scale = powf(freq_base, -2.0f / (float)hd);
-    const rope_args args = {x, start_pos, nh, hd, theta_scale, freq_factors, neox};
+    const rope_args args = {x, start_pos, nh, hd, theta_scale, freq_factors, neox, NULL};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
+                        &args);
+}
+
+void ck_rope_positions(float *x, int64_t T, const int32_t *positions, int64_t nh, int64_t hd, float freq_base,
+                       const float *freq_factors, int neox, int nthreads) {
+    // ck_rope with row t at positions[t] (the rows of several sequences), the same angles
+    if (T <= 0 || hd < 2 || positions == NULL) return;
+    const float theta_scale = powf(freq_base, -2.0f / (float)hd);
+    const rope_args args = {x, 0, nh, hd, theta_scale, freq_factors, neox, positions};
     ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
                         &args);
 }

@@ -189,6 +189,9 @@ void ck_layer_norm(float *out, const float *x, const float *w, const float *b, i
                    int nthreads);
 void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
              const float *freq_factors, int neox, int nthreads);
+/// ck_rope with row t at position positions[t] (T entries, >= 0): the rows of several sequences in one call.
+void ck_rope_positions(float *x, int64_t T, const int32_t *positions, int64_t nh, int64_t hd, float freq_base,
+                       const float *freq_factors, int neox, int nthreads);
 void ck_swiglu(float *out, const float *gate, const float *up, int64_t n, int nthreads);
 void ck_gelu(float *out, const float *x, int64_t n, int nthreads);
 /// out (n) = gelu(gate) * up, GELU's tanh approximation (GeGLU: Gemma's MLP).
@@ -238,6 +241,21 @@ size_t ck_attention_fused_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int6
 void ck_attention_fused_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,
                               int64_t start_pos, int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window,
                               int64_t kv_rows, int nthreads, void *scratch);
+/// One sequence of ck_attention_fused_batch: rows row..row+T-1 of q and out, at positions start_pos..start_pos+T-1,
+/// over its own caches k, v (kv_rows, nkv*hd) (float or IEEE half, as the call says; kv_rows as above, 0: start_pos + T).
+typedef struct {
+    int64_t row, T, start_pos, kv_rows;
+    const void *k, *v;
+} ck_attn_seq;
+/// Scratch bytes for ck_attention_fused_batch over `rows` rows (the sum of the sequences' T) of nseq sequences.
+size_t ck_attention_fused_batch_scratch_bytes(int64_t rows, int64_t nseq, int64_t nh, int64_t hd, int f16kv,
+                                              int nthreads);
+/// ck_attention_fused (f16kv = 0) or ck_attention_fused_f16kv (1) of several sequences in one parallel job (a
+/// server's step: one decode row per running sequence plus prompt chunks): work items are (sequence, query block,
+/// KV head) across all of them, with the same heads, scale and window. Same results as one call per sequence.
+void ck_attention_fused_batch(float *out, const float *q, const ck_attn_seq *seqs, int64_t nseq, int f16kv,
+                              int64_t nh, int64_t nkv, int64_t hd, float scale, int64_t window, int nthreads,
+                              void *scratch);
 size_t ck_attention_naive_f16kv_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh);
 /// On return scratch holds the (nh, T, start_pos+T) probabilities, zeros above the diagonal, like ck_attention_naive.
 void ck_attention_naive_f16kv(float *out, const float *q, const uint16_t *k, const uint16_t *v, int64_t T,

@@ -182,6 +182,10 @@ public final class OpenCLBackend: Backend {
             try check(.matmul, !ws.isEmpty && outs.count == ws.count, "\(outs.count) outputs for \(ws.count) matrices")
             for (out, w) in zip(outs, ws) { try matmul(out, x, w, rows: rows) }
 
+        case .rope(let r) where !r.positions.isEmpty:
+            try check(.rope, r.positions.count == r.rows, "\(r.positions.count) positions for \(r.rows) rows")
+            for run in r.runs { try self.run(.rope(run)) }
+
         case .rope(let r):
             let xi = try f32(r.x, .rope)
             try check(.rope, r.row >= 0 && r.row + r.rows <= xi.rows && xi.cols == r.nHeads * r.headDim
@@ -216,6 +220,9 @@ public final class OpenCLBackend: Backend {
 
         case .attention(let a):
             try attention(a)
+
+        case .batchAttention(let list):
+            for a in list { try attention(a) }
 
         case .swiglu(let out, let gate, let up, let rows):
             let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))

@@ -129,8 +129,17 @@ open class OpenMPBackend: Backend {
             let factors = try r.freqFactors.map { try f32($0, .rope) }
             try check(.rope, factors.map { $0.count == r.headDim / 2 } ?? true,
                       "\(factors?.count ?? 0) frequency factors for \(r.headDim / 2) pairs")
-            ck_rope(xi.floats + r.row * xi.cols, Int64(r.rows), Int64(r.startPos), Int64(r.nHeads), Int64(r.headDim),
-                    r.freqBase, factors.map { UnsafePointer($0.floats) }, r.style == .neox ? 1 : 0, nt)
+            if r.positions.isEmpty {
+                ck_rope(xi.floats + r.row * xi.cols, Int64(r.rows), Int64(r.startPos), Int64(r.nHeads),
+                        Int64(r.headDim), r.freqBase, factors.map { UnsafePointer($0.floats) }, r.style == .neox ? 1 : 0,
+                        nt)
+            } else {
+                try check(.rope, r.positions.count == r.rows && r.positions.allSatisfy { $0 >= 0 },
+                          "\(r.positions.count) positions for \(r.rows) rows")
+                ck_rope_positions(xi.floats + r.row * xi.cols, Int64(r.rows), r.positions, Int64(r.nHeads),
+                                  Int64(r.headDim), r.freqBase, factors.map { UnsafePointer($0.floats) },
+                                  r.style == .neox ? 1 : 0, nt)
+            }
 
         case .copyRows(let dst, let dstRow, let src, let srcRow, let rows):
             let (d, s) = (try cpu(dst, .copyRows), try cpu(src, .copyRows))
@@ -150,6 +159,9 @@ open class OpenMPBackend: Backend {
 
         case .attention(let a):
             try attention(a)
+
+        case .batchAttention(let list):
+            try batchAttention(list)
 
         case .swiglu(let out, let gate, let up, let rows):
             let (o, g, u) = (try f32(out, .swiglu), try f32(gate, .swiglu), try f32(up, .swiglu))
@@ -183,7 +195,9 @@ open class OpenMPBackend: Backend {
         }
     }
 
-    private func attention(_ a: Op.Attention) throws {
+    /// The tensors of one sequence's attention, checked: out and q, and its caches.
+    private func attentionTensors(_ a: Op.Attention) throws -> (o: CPUTensor, q: CPUTensor, k: CPUTensor,
+                                                                  v: CPUTensor) {
         let (o, qi) = (try f32(a.out, .attention), try f32(a.q, .attention))
         let (k, v) = (try cpu(a.kCache, .attention), try cpu(a.vCache, .attention))
         try check(.attention, a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && qi.cols == a.nHeads * a.headDim
@@ -192,6 +206,41 @@ open class OpenMPBackend: Backend {
                   && k.rows >= a.cacheRowsNeeded && v.rows == k.rows && k.format == v.format,
                   "q \(qi.shape), cache \(k.shape) \(k.format), rows \(a.row)..<\(a.row + a.rows) at \(a.startPos), "
                     + "\(a.nHeads)/\(a.nKVHeads) heads")
+        return (o, qi, k, v)
+    }
+
+    /// Fused attention of every sequence of a batch in one parallel job (work items: sequence x query block x KV
+    /// head), reading each sequence's cache where it lies; naive attention runs one sequence at a time.
+    private func batchAttention(_ list: [Op.Attention]) throws {
+        guard let a = list.first else { return }
+        try check(.attention, Op.batchAttention(list).shapesAreConsistent,
+                  "\(list.count) sequences that differ in q, out, heads, scale, kind, window or cache format")
+        guard a.kind == .fused, list.count > 1 else {
+            for b in list { try attention(b) }
+            return
+        }
+        var seqs: [ck_attn_seq] = []
+        seqs.reserveCapacity(list.count)
+        var (o, qi, f16) = (nil as CPUTensor?, nil as CPUTensor?, false)
+        for b in list {
+            let t = try attentionTensors(b)
+            guard t.k.format == .f32 || t.k.format == .f16 else {
+                throw BackendError.unsupported(op: .attention, format: t.k.format, backend: name)
+            }
+            (o, qi, f16) = (t.o, t.q, t.k.format == .f16)
+            seqs.append(ck_attn_seq(row: Int64(b.row), T: Int64(b.rows), start_pos: Int64(b.startPos),
+                                    kv_rows: Int64(t.k.rows), k: UnsafeRawPointer(t.k.data),
+                                    v: UnsafeRawPointer(t.v.data)))
+        }
+        guard let o, let qi else { return }
+        let s = try ensureScratch(scratchBytes(for: .batchAttention(list)))
+        ck_attention_fused_batch(o.floats, qi.floats, seqs, Int64(seqs.count), f16 ? 1 : 0, Int64(a.nHeads),
+                                 Int64(a.nKVHeads), Int64(a.headDim), a.scale, Int64(max(0, a.window)),
+                                 Int32(threads), s)
+    }
+
+    private func attention(_ a: Op.Attention) throws {
+        let (o, qi, k, v) = try attentionTensors(a)
         let (t, p, nh, nkv, hd) = (Int64(a.rows), Int64(a.startPos), Int64(a.nHeads), Int64(a.nKVHeads),
                                    Int64(a.headDim))
         let nt = Int32(threads)
@@ -244,6 +293,14 @@ open class OpenMPBackend: Backend {
                 return Int(f16 ? ck_attention_naive_f16kv_scratch_bytes(t, p, nh)
                                : ck_attention_naive_scratch_bytes(t, p, nh))
             }
+        case .batchAttention(let list):
+            guard let a = list.first, a.kind == .fused, list.count > 1 else {
+                return list.map { scratchBytes(for: .attention($0)) }.max() ?? 0
+            }
+            let rows = list.reduce(0) { $0 + $1.rows }
+            return Int(ck_attention_fused_batch_scratch_bytes(Int64(rows), Int64(list.count), Int64(a.nHeads),
+                                                              Int64(a.headDim), a.kCache.format == .f16 ? 1 : 0,
+                                                              Int32(threads)))
         default:
             return 0
         }

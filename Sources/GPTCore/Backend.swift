@@ -120,6 +120,7 @@ extension Op {
                 }
         case .rope(let r):
             return r.headDim % 2 == 0 && r.x.cols == r.nHeads * r.headDim
+                && (r.positions.isEmpty || r.positions.count == r.rows)
                 && r.freqFactors.map { $0.format == .f32 && $0.count == r.headDim / 2 } ?? true
         case .copyRows(let dst, _, let src, _, _):
             return dst.cols == src.cols && (src.format == .f32 || src.format == dst.format)
@@ -127,6 +128,13 @@ extension Op {
             return a.nKVHeads > 0 && a.nHeads % a.nKVHeads == 0 && a.q.cols == a.nHeads * a.headDim
                 && a.out.cols == a.q.cols && a.kCache.cols == a.nKVHeads * a.headDim && a.vCache.cols == a.kCache.cols
                 && a.kCache.format == a.vCache.format && a.q.format == .f32 && a.out.format == .f32
+        case .batchAttention(let list):
+            guard let a = list.first else { return false }
+            return list.allSatisfy { b in
+                Op.attention(b).shapesAreConsistent && b.out === a.out && b.q === a.q && b.nHeads == a.nHeads
+                    && b.nKVHeads == a.nKVHeads && b.headDim == a.headDim && b.scale == a.scale && b.kind == a.kind
+                    && b.window == a.window && b.kCache.format == a.kCache.format
+            }
         case .swiglu(let out, let g, let u, _), .geglu(let out, let g, let u, _):
             return out.cols == g.cols && g.cols == u.cols
         case .scale:

@@ -24,6 +24,11 @@ public enum Op {
     case copyRows(dst: any DeviceTensor, dstRow: Int, src: any DeviceTensor, srcRow: Int, rows: Int)
     /// Causal attention of some rows of q over one sequence's KV cache.
     case attention(Attention)
+    /// The attention of several sequences in one op (a server's step: a decode row per running sequence plus prompt
+    /// chunks): each element is one sequence's `.attention`, its rows of the same q and out over its own cache, all
+    /// with the same heads, scale, kind and window. The same result as running each; a backend may run them as one
+    /// parallel job.
+    case batchAttention([Attention])
     /// out (T, n) = silu(gate) * up (out may alias gate).
     case swiglu(out: any DeviceTensor, gate: any DeviceTensor, up: any DeviceTensor, rows: Int)
     /// out (T, n) = gelu(x), tanh approximation.
@@ -46,7 +51,7 @@ public enum Op {
         case .matmul: .matmul
         case .rope: .rope
         case .copyRows: .copyRows
-        case .attention: .attention
+        case .attention, .batchAttention: .attention
         case .swiglu: .swiglu
         case .gelu: .gelu
         case .geglu: .geglu
@@ -67,6 +72,7 @@ public enum Op {
         case .rope(let r): [r.x]
         case .copyRows(let dst, _, _, _, _): [dst]
         case .attention(let a): [a.kCache]
+        case .batchAttention(let list): list.map(\.kCache)
         case .swiglu(let out, let g, let u, _): [out, g, u]
         case .gelu(let out, let x, _): [out, x]
         case .geglu(let out, let g, let u, _): [out, g, u]
@@ -79,7 +85,7 @@ public enum Op {
     /// The same op over `rows` rows (a plan's ops are written for the largest batch).
     public func with(rows n: Int) -> Op {
         switch self {
-        case .embedding: return self
+        case .embedding, .batchAttention: return self  // a batch's rows are its sequences'
         case .rmsNorm(let out, let x, let w, _, let eps): return .rmsNorm(out: out, x: x, weight: w, rows: n, eps: eps)
         case .layerNorm(let out, let x, let w, let b, _, let eps):
             return .layerNorm(out: out, x: x, weight: w, bias: b, rows: n, eps: eps)
@@ -111,6 +117,7 @@ public enum Op {
             n
         case .rope(let r): r.rows
         case .attention(let a): a.rows
+        case .batchAttention(let list): list.reduce(0) { $0 + $1.rows }
         }
     }
 
@@ -131,6 +138,9 @@ public enum Op {
         /// nil, or F32 (headDim / 2): pair i's angle is divided by freqFactors[i] (Llama 3's rope_freqs, Phi-3's
         /// LongRoPE factors).
         public var freqFactors: (any DeviceTensor)?
+        /// Empty, or `rows` positions: row `row + i` is at positions[i] (the rows of several sequences in one op),
+        /// and startPos is not used.
+        public var positions: [Int32] = []
 
         public init(x: any DeviceTensor, row: Int = 0, rows: Int, startPos: Int, nHeads: Int, headDim: Int,
                     freqBase: Float, style: RopeStyle, freqFactors: (any DeviceTensor)? = nil) {
@@ -143,6 +153,23 @@ public enum Op {
             self.freqBase = freqBase
             self.style = style
             self.freqFactors = freqFactors
+        }
+
+        /// The op as runs of rows at consecutive positions, each without `positions` (one run per sequence), for
+        /// backends that rotate from a start position only.
+        public var runs: [Rope] {
+            guard !positions.isEmpty else { return [self] }
+            var runs: [Rope] = []
+            var i = 0
+            while i < positions.count {
+                var n = 1
+                while i + n < positions.count && positions[i + n] == positions[i] + Int32(n) { n += 1 }
+                var r = self
+                (r.row, r.rows, r.startPos, r.positions) = (row + i, n, Int(positions[i]), [])
+                runs.append(r)
+                i += n
+            }
+            return runs
         }
     }
 

@@ -56,6 +56,8 @@ public final class TransformerExecutor {
     private var ownCache: KVCache?
     /// Logits of the last position fed through `forward(_ tokens:)`.
     private var lastLogits: [Float] = []
+    /// The host copy of the head's logits (outputGroup, nVocab), kept between passes.
+    private var logitsBuffer: [Float] = []
 
     /// Loads the weights of `architecture` from `source`, builds its plan and checks every op with `backend`.
     /// - Parameters:
@@ -279,6 +281,9 @@ public final class TransformerExecutor {
     private func run(_ segments: [Segment], cache: KVCache, into results: inout [[Float]]) throws {
         let be = backend
         let rows = segments.reduce(0) { $0 + $1.tokens.count }
+        // each row's position (segments follow each other from row 0)
+        let positions = segments.count == 1 ? []
+            : segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
         for step in plan.body {
             switch step {
             case .op(let op):
@@ -289,19 +294,26 @@ public final class TransformerExecutor {
                 let positions = segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
                 try be.run(.embedding(out: out, table: table, tokens: positions))
             case .rope(var r):
-                for s in segments {
-                    (r.row, r.rows, r.startPos) = (s.row, s.tokens.count, s.startPos)
-                    try be.run(.rope(r))
+                // one op over the rows of every sequence, each row at its own position
+                if segments.count == 1 {
+                    (r.row, r.rows, r.startPos) = (segments[0].row, rows, segments[0].startPos)
+                } else {
+                    (r.row, r.rows, r.positions) = (0, rows, positions)
                 }
+                try be.run(.rope(r))
             case .attention(let layer, let k, let v, var a):
+                // every sequence's keys and values into its slot, then the attention of all of them in one op
                 a.kind = attention
+                var each: [Op.Attention] = []
+                each.reserveCapacity(segments.count)
                 for s in segments {
                     let n = s.tokens.count
                     try cache.store(s.slot, layer: layer, position: s.startPos, k: k, v: v, srcRow: s.row, count: n)
                     (a.kCache, a.vCache) = (cache.keys[s.slot][layer], cache.values[s.slot][layer])
                     (a.row, a.rows, a.startPos) = (s.row, n, s.startPos)
-                    try be.run(.attention(a))
+                    each.append(a)
                 }
+                try be.run(each.count == 1 ? .attention(each[0]) : .batchAttention(each))
             }
         }
         for s in segments { cache.setLength(s.slot, s.startPos + s.tokens.count) }
@@ -317,14 +329,26 @@ public final class TransformerExecutor {
         var start = 0
         while start < wanted.count {
             let group = wanted[start..<min(start + plan.outputGroup, wanted.count)]
-            for (i, (_, row)) in group.enumerated() {
-                try backend.run(.copyRows(dst: selected, dstRow: i, src: source, srcRow: row, rows: 1))
+            // the group's rows in runs of consecutive rows (a decode batch wants every row: one copy)
+            var i = 0
+            while i < group.count {
+                var n = 1
+                while i + n < group.count && group[group.startIndex + i + n].1 == group[group.startIndex + i].1 + n {
+                    n += 1
+                }
+                try backend.run(.copyRows(dst: selected, dstRow: i, src: source, srcRow: group[group.startIndex + i].1,
+                                          rows: n))
+                i += n
             }
             for op in plan.head { try backend.run(op.with(rows: group.count)) }
-            var values = [Float](repeating: 0, count: group.count * nVocab)
-            try values.withUnsafeMutableBufferPointer { try backend.read(logits, into: $0) }
+            if logitsBuffer.count < group.count * nVocab {
+                logitsBuffer = [Float](repeating: 0, count: plan.outputGroup * nVocab)
+            }
+            try logitsBuffer.withUnsafeMutableBufferPointer {
+                try backend.read(logits, into: UnsafeMutableBufferPointer(rebasing: $0[..<(group.count * nVocab)]))
+            }
             for (i, (chunk, _)) in group.enumerated() {
-                results[chunk] += values[(i * nVocab)..<((i + 1) * nVocab)]
+                results[chunk] += logitsBuffer[(i * nVocab)..<((i + 1) * nVocab)]
             }
             start += group.count
         }

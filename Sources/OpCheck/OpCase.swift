@@ -41,7 +41,7 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
 
     /// Like ggml's vars(): a failure line can be pasted back into `gpt check -p`.
     public var description: String {
-        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "ring", "vocab", "factors"].filter { sizes[$0] != nil }
+        let keys = ["T", "K", "N", "parts", "n", "heads", "start", "nh", "nkv", "hd", "window", "ring", "seqs", "vocab", "factors"].filter { sizes[$0] != nil }
         var parts = ["format=\(format)"] + keys.map { "\($0)=\(sizes[$0]!)" }
         if op == .attention { parts.append("kind=\(attention)") }
         if op == .rope { parts.append("style=\(rope)") }
@@ -88,6 +88,10 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
             for (t, start, nh, hd) in [(1, 0, 9, 64), (5, 17, 3, 64), (7, 1000, 2, 72), (33, 4000, 9, 8)] {
                 cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd], rope: style))
             }
+            // the rows of several sequences, each at its own position (a server's step)
+            for (t, start, nh, hd, seqs) in [(8, 0, 9, 64, 8), (7, 100, 3, 64, 3)] {
+                cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd, "seqs": seqs], rope: style))
+            }
             // with per-pair frequency factors (Llama 3's rope_freqs, Phi-3's LongRoPE)
             for (t, start, nh, hd) in [(5, 17, 3, 64), (7, 1000, 2, 72)] {
                 cases.append(OpCase(.rope, .f32, ["T": t, "start": start, "nh": nh, "hd": hd, "factors": 1], rope: style))
@@ -125,6 +129,16 @@ public struct OpCase: Sendable, CustomStringConvertible, Hashable {
                 for (t, start, nh, nkv, hd, window, ring) in ringShapes {
                     cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd,
                                                                "window": window, "ring": ring], attention: kind))
+                }
+                // several sequences in one op (sequence i at start + 37 i, its own cache): decode rows of a server's
+                // step, prompt chunks, few sequences over a long cache (keys split), rings of a sliding window
+                for (seqs, t, start, nh, nkv, hd, window, ring) in [
+                    (8, 1, 0, 9, 3, 64, 0, 0), (3, 5, 20, 9, 3, 64, 0, 0), (2, 1, 1000, 9, 3, 64, 0, 0),
+                    (4, 1, 600, 4, 1, 256, 512, 513), (3, 7, 100, 9, 3, 64, 16, 22),
+                ] {
+                    cases.append(OpCase(.attention, kvFormat, ["T": t, "start": start, "nh": nh, "nkv": nkv, "hd": hd,
+                                                               "window": window, "ring": ring, "seqs": seqs],
+                                        attention: kind))
                 }
             }
         }

@@ -124,44 +124,72 @@ public enum OpCheck {
             expected = x
             // divisors in [1, 5) when the case has factors
             let factors: [Float]? = s("factors") == 1 ? rng.floats(hd / 2).map { 1 + 4 * abs($0) } : nil
-            ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, factors, c.rope == .neox ? 1 : 0)
+            // "seqs" > 0: row i belongs to sequence i % seqs, at start + 37 (i % seqs) + i / seqs (one op over the
+            // rows of several sequences, each at its own position)
+            let positions: [Int32] = s("seqs") > 0 ? (0..<t).map { Int32(start + 37 * ($0 % s("seqs")) + $0 / s("seqs")) }
+                : []
+            if positions.isEmpty {
+                ck_ref_rope(&expected, Int64(t), Int64(start), Int64(nh), Int64(hd), 10000, factors,
+                            c.rope == .neox ? 1 : 0)
+            } else {
+                expected.withUnsafeMutableBufferPointer { e in
+                    for (i, p) in positions.enumerated() {
+                        ck_ref_rope(e.baseAddress! + i * nh * hd, 1, Int64(p), Int64(nh), Int64(hd), 10000, factors,
+                                    c.rope == .neox ? 1 : 0)
+                    }
+                }
+            }
             let xd = try io.guarded([t + 1, nh * hd], fill: x)
             let fd = try factors.map { try io.upload($0, [hd / 2]) }
-            try backend.run(.rope(Op.Rope(x: xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000,
-                                           style: c.rope, freqFactors: fd)))
+            var rope = Op.Rope(x: xd, rows: t, startPos: start, nHeads: nh, headDim: hd, freqBase: 10000,
+                               style: c.rope, freqFactors: fd)
+            rope.positions = positions
+            try backend.run(.rope(rope))
             (out, guardRow) = try io.download(xd, rows: t)
         case .attention:
-            let (t, start, nh, nkv, hd) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"))
-            let ctx = start + t
-            let q = rng.floats(t * nh * hd)
-            var k = rng.floats(ctx * nkv * hd)
-            var v = rng.floats(ctx * nkv * hd)
-            if c.format == .f16 {
-                // the reference sees the same half-rounded cache the backend stores
-                k = k.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
-                v = v.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
-            }
+            // "seqs" > 1: that many sequences of T rows each in one batchAttention op, sequence i at start + 37 i
+            // over its own cache (a server's step)
+            let (t, start, nh, nkv, hd, seqs) = (s("T"), s("start"), s("nh"), s("nkv"), s("hd"), max(1, s("seqs")))
+            let q = rng.floats(seqs * t * nh * hd)
+            let qd = try io.upload(q, [seqs * t, nh * hd])
+            let od = try io.guarded([seqs * t + 1, nh * hd])
             let scale = 1 / Float(hd).squareRoot()
-            expected = [Float](repeating: 0, count: t * nh * hd)
-            ck_ref_attention(&expected, q, k, v, Int64(t), Int64(start), Int64(nh), Int64(nkv), Int64(hd), scale,
-                             Int64(s("window")))
-            let qd = try io.upload(q, [t, nh * hd])
-            // a ring (s("ring") rows) keeps only the last positions, position j at row j % ring
-            let rows = s("ring") > 0 ? s("ring") : ctx, width = nkv * hd
-            func stored(_ full: [Float]) -> [Float] {
-                var out = [Float](repeating: 0, count: rows * width)
-                for j in max(0, ctx - rows)..<ctx {
-                    out[(j % rows * width)..<((j % rows + 1) * width)] = full[(j * width)..<((j + 1) * width)]
+            expected = [Float](repeating: 0, count: seqs * t * nh * hd)
+            var each: [Op.Attention] = []
+            for i in 0..<seqs {
+                let first = start + 37 * i, ctx = first + t
+                var k = rng.floats(ctx * nkv * hd)
+                var v = rng.floats(ctx * nkv * hd)
+                if c.format == .f16 {
+                    // the reference sees the same half-rounded cache the backend stores
+                    k = k.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
+                    v = v.map { ck_fp16_to_fp32(ck_fp32_to_fp16($0)) }
                 }
-                return out
+                let rowValues = t * nh * hd
+                expected.withUnsafeMutableBufferPointer { e in
+                    q.withUnsafeBufferPointer { qp in
+                        ck_ref_attention(e.baseAddress! + i * rowValues, qp.baseAddress! + i * rowValues, k, v,
+                                         Int64(t), Int64(first), Int64(nh), Int64(nkv), Int64(hd), scale,
+                                         Int64(s("window")))
+                    }
+                }
+                // a ring (s("ring") rows) keeps only the last positions, position j at row j % ring
+                let rows = s("ring") > 0 ? min(s("ring"), ctx) : ctx, width = nkv * hd
+                func stored(_ full: [Float]) -> [Float] {
+                    var out = [Float](repeating: 0, count: rows * width)
+                    for j in max(0, ctx - rows)..<ctx {
+                        out[(j % rows * width)..<((j % rows + 1) * width)] = full[(j * width)..<((j + 1) * width)]
+                    }
+                    return out
+                }
+                let kd = try io.uploadCache(stored(k), [rows, width], c.format)
+                let vd = try io.uploadCache(stored(v), [rows, width], c.format)
+                each.append(Op.Attention(out: od, q: qd, kCache: kd, vCache: vd, row: i * t, rows: t, startPos: first,
+                                         nHeads: nh, nKVHeads: nkv, headDim: hd, scale: scale, kind: c.attention,
+                                         window: s("window")))
             }
-            let kd = try io.uploadCache(stored(k), [rows, width], c.format)
-            let vd = try io.uploadCache(stored(v), [rows, width], c.format)
-            let od = try io.guarded([t + 1, nh * hd])
-            try backend.run(.attention(Op.Attention(out: od, q: qd, kCache: kd, vCache: vd, rows: t, startPos: start,
-                                                    nHeads: nh, nKVHeads: nkv, headDim: hd, scale: scale,
-                                                    kind: c.attention, window: s("window"))))
-            (out, guardRow) = try io.download(od, rows: t)
+            try backend.run(seqs > 1 ? .batchAttention(each) : .attention(each[0]))
+            (out, guardRow) = try io.download(od, rows: seqs * t)
         case .swiglu, .gelu, .geglu, .add:
             let (t, n) = (s("T"), s("n"))
             let a = rng.floats(t * n, scale: 4)

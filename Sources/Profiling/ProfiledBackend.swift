@@ -95,6 +95,13 @@ public final class ProfiledBackend: ForwardingBackend {
             let bucket = a.keys <= 512 ? "≤512" : "≤\(1 << Int(ceil(log2(ctx))))"
             return ("attention(\(a.kind), \(a.kCache.format) cache, T=\(a.rows), ctx\(bucket), "
                         + "heads=\(a.nHeads)/\(a.nKVHeads))", flops, bytes)
+        case .batchAttention(let list):
+            // the sum of each sequence's attention, one row per batch size
+            let costs = list.map { cost(.attention($0)) }
+            let a = list.first
+            return ("attention(\(a.map { "\($0.kind), \($0.kCache.format) cache" } ?? ""), \(list.count) sequences, "
+                        + "T=\(op.rows), heads=\(a?.nHeads ?? 0)/\(a?.nKVHeads ?? 0))",
+                    costs.reduce(0) { $0 + $1.flops }, costs.reduce(0) { $0 + $1.bytes })
         case .swiglu(let out, _, _, let rows):
             let n = Double(rows * out.cols)
             return ("swiglu(T=\(rows), n=\(out.cols))", 6 * n, 12 * n)

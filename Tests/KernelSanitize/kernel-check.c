@@ -200,6 +200,21 @@ static void check_rope(int64_t T, int64_t nh, int64_t hd, int neox, int factors,
     free(x), free(want), free(ff);
 }
 
+// ck_rope_positions: rows of several sequences (positions out of order, repeated) against ck_ref_rope per row.
+static void check_rope_positions(int64_t nh, int64_t hd, int neox, int threads) {
+    enum { T = 6 };
+    const int32_t positions[T] = {0, 300, 17, 18, 5, 300};
+    char what[160];
+    float *x = randoms(T * nh * hd), *want = exact((size_t)(T * nh * hd) * sizeof(float));
+    memcpy(want, x, (size_t)(T * nh * hd) * sizeof(float));
+    for (int t = 0; t < T; t++) ck_ref_rope(want + t * nh * hd, 1, positions[t], nh, hd, 10000.0f, NULL, neox);
+    ck_rope_positions(x, T, positions, nh, hd, 10000.0f, NULL, neox, threads);
+    snprintf(what, sizeof what, "rope positions nh=%lld hd=%lld neox=%d threads=%d", (long long)nh, (long long)hd, neox,
+             threads);
+    expect_close(what, x, want, T * nh * hd, 1e-5);
+    free(x), free(want);
+}
+
 static void check_attention(int64_t T, int64_t start, int64_t nh, int64_t nkv, int64_t hd, int64_t window,
                             int threads) {
     char what[160];
@@ -238,6 +253,69 @@ static void check_attention(int64_t T, int64_t start, int64_t nh, int64_t nkv, i
     free(q), free(k), free(v), free(k16), free(v16), free(want), free(got);
 }
 
+// ck_attention_fused_batch over sequences of different lengths (decode rows and prompt chunks, short and long caches,
+// with a window: rings of window + T rows that have wrapped), in F32 and F16, against ck_ref_attention per sequence.
+static void check_attention_batch(int64_t nh, int64_t nkv, int64_t hd, int64_t window, int threads) {
+    enum { NSEQ = 5 };
+    const int64_t Ts[NSEQ] = {1, 1, 7, 1, 20}, starts[NSEQ] = {0, 300, 40, 90, 100};
+    char what[160];
+    int64_t rows = 0;
+    for (int s = 0; s < NSEQ; s++) rows += Ts[s];
+    const int64_t w = nh * hd, kw = nkv * hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *q = randoms(rows * w), *want = exact((size_t)(rows * w) * sizeof(float));
+    float *got = exact((size_t)(rows * w) * sizeof(float));
+    float *kf[NSEQ], *vf[NSEQ];  // each sequence's whole cache (L rows), values exactly representable in half
+    void *kc[2][NSEQ], *vc[2][NSEQ];  // the caches the kernel reads: F32 and F16, rings where a window allows
+    int64_t ring[NSEQ];
+    for (int s = 0, row = 0; s < NSEQ; row += Ts[s], s++) {
+        const int64_t L = starts[s] + Ts[s];
+        ring[s] = window > 0 && window + Ts[s] < L ? window + Ts[s] : L;
+        kf[s] = randoms(L * kw), vf[s] = randoms(L * kw);
+        for (int64_t i = 0; i < L * kw; i++) {
+            kf[s][i] = ck_fp16_to_fp32(ck_fp32_to_fp16(kf[s][i]));
+            vf[s][i] = ck_fp16_to_fp32(ck_fp32_to_fp16(vf[s][i]));
+        }
+        for (int half = 0; half < 2; half++) {
+            const size_t es = half ? 2 : 4;
+            kc[half][s] = exact((size_t)(ring[s] * kw) * es), vc[half][s] = exact((size_t)(ring[s] * kw) * es);
+            for (int64_t j = L - ring[s]; j < L; j++)  // position j at row j % ring
+                for (int64_t i = 0; i < kw; i++) {
+                    const int64_t at = (j % ring[s]) * kw + i;
+                    if (half) {
+                        ((uint16_t *)kc[1][s])[at] = ck_fp32_to_fp16(kf[s][j * kw + i]);
+                        ((uint16_t *)vc[1][s])[at] = ck_fp32_to_fp16(vf[s][j * kw + i]);
+                    } else {
+                        ((float *)kc[0][s])[at] = kf[s][j * kw + i];
+                        ((float *)vc[0][s])[at] = vf[s][j * kw + i];
+                    }
+                }
+        }
+        ck_ref_attention(want + row * w, q + row * w, kf[s], vf[s], Ts[s], starts[s], nh, nkv, hd, scale, window);
+    }
+    for (int half = 0; half < 2; half++) {
+        ck_attn_seq seqs[NSEQ];
+        for (int s = 0, row = 0; s < NSEQ; row += Ts[s], s++)
+            seqs[s] = (ck_attn_seq){row, Ts[s], starts[s], ring[s], kc[half][s], vc[half][s]};
+        void *scratch = exact(ck_attention_fused_batch_scratch_bytes(rows, NSEQ, nh, hd, half, threads));
+        memset(got, 0, (size_t)(rows * w) * sizeof(float));
+        ck_attention_fused_batch(got, q, seqs, NSEQ, half, nh, nkv, hd, scale, window, threads, scratch);
+        snprintf(what, sizeof what, "attention batch%s of %d sequences heads=%lld/%lld hd=%lld window=%lld threads=%d",
+                 half ? " f16kv" : "", NSEQ, (long long)nh, (long long)nkv, (long long)hd, (long long)window, threads);
+        expect_close(what, got, want, rows * w, 1e-4);
+        // two sequences only: few items, so the long cache's keys are split across threads and merged
+        memset(got, 0, (size_t)(rows * w) * sizeof(float));
+        ck_attention_fused_batch(got, q, seqs, 2, half, nh, nkv, hd, scale, window, threads, scratch);
+        snprintf(what, sizeof what, "attention batch%s of 2 sequences heads=%lld/%lld hd=%lld window=%lld threads=%d",
+                 half ? " f16kv" : "", (long long)nh, (long long)nkv, (long long)hd, (long long)window, threads);
+        expect_close(what, got, want, 2 * w, 1e-4);
+        free(scratch);
+        for (int s = 0; s < NSEQ; s++) free(kc[half][s]), free(vc[half][s]);
+    }
+    for (int s = 0; s < NSEQ; s++) free(kf[s]), free(vf[s]);
+    free(q), free(want), free(got);
+}
+
 int main(void) {
     const int best = ck_simd_detect();
     for (int level = 0; level <= best; level++) {
@@ -263,12 +341,15 @@ int main(void) {
                     check_rope(1, 9, 64, neox, factors, threads);
                     check_rope(5, 3, 32, neox, factors, threads);
                 }
+            for (int neox = 0; neox <= 1; neox++) check_rope_positions(9, 64, neox, threads);
             check_attention(1, 0, 4, 2, 64, 0, threads);       // first token
             check_attention(1, 300, 9, 3, 64, 0, threads);     // decode over a cache (split across threads)
             check_attention(7, 40, 4, 4, 32, 0, threads);      // prompt chunk after a prefix
             check_attention(33, 0, 2, 1, 128, 0, threads);     // prefill, tiles not full
             check_attention(1, 300, 4, 2, 64, 64, threads);    // sliding window, decode
             check_attention(20, 100, 4, 2, 64, 16, threads);   // sliding window, chunk
+            check_attention_batch(9, 3, 64, 0, threads);       // a server's step: several sequences in one job
+            check_attention_batch(4, 2, 32, 16, threads);      // the same over sliding-window rings
         }
     }
     printf("kernel-check: %d cases at SIMD levels scalar..%s, 1-3 threads: %d failed\n", cases, ck_simd_name(best),
