@@ -56,7 +56,7 @@ public final class TransformerExecutor {
     private var ownCache: KVCache?
     /// Logits of the last position fed through `forward(_ tokens:)`.
     private var lastLogits: [Float] = []
-    /// The host copy of the head's logits (outputGroup, nVocab), kept between passes.
+    /// The host copy of the head's logits (up to outputGroup rows, nVocab), kept between passes.
     private var logitsBuffer: [Float] = []
 
     /// Loads the weights of `architecture` from `source`, builds its plan and checks every op with `backend`.
@@ -341,8 +341,8 @@ public final class TransformerExecutor {
                 i += n
             }
             for op in plan.head { try backend.run(op.with(rows: group.count)) }
-            if logitsBuffer.count < group.count * nVocab {
-                logitsBuffer = [Float](repeating: 0, count: plan.outputGroup * nVocab)
+            if logitsBuffer.count < group.count * nVocab {  // grown to the most rows asked for so far, not outputGroup:
+                logitsBuffer = [Float](repeating: 0, count: group.count * nVocab)  // one row of Gemma's is 1 MiB
             }
             try logitsBuffer.withUnsafeMutableBufferPointer {
                 try backend.read(logits, into: UnsafeMutableBufferPointer(rebasing: $0[..<(group.count * nVocab)]))
