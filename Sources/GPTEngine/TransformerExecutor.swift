@@ -282,8 +282,7 @@ public final class TransformerExecutor {
         let be = backend
         let rows = segments.reduce(0) { $0 + $1.tokens.count }
         // each row's position (segments follow each other from row 0)
-        let positions = segments.count == 1 ? []
-            : segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
+        let positions = segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
         for step in plan.body {
             switch step {
             case .op(let op):
@@ -291,7 +290,6 @@ public final class TransformerExecutor {
             case .embedTokens(let out, let table):
                 try be.run(.embedding(out: out, table: table, tokens: segments.flatMap(\.tokens)))
             case .embedPositions(let out, let table):
-                let positions = segments.flatMap { s in (s.startPos..<(s.startPos + s.tokens.count)).map { Int32($0) } }
                 try be.run(.embedding(out: out, table: table, tokens: positions))
             case .rope(var r):
                 // one op over the rows of every sequence, each row at its own position
