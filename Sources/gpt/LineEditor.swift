@@ -66,7 +66,8 @@ final class LineEditor {
     /// Shows `prompt` and edits one line; returns it, a Ctrl-C, or end of input.
     func read(prompt: String) -> LineEvent {
         acceptedLine = nil
-        interruptRequested.store(false, ordering: .relaxed)
+        // A Ctrl-C that came while no line was being edited (an answer's last output still printing) is not dropped:
+        // it counts here, on the new, empty line (a clean-clone CI run lost one in that gap: the tmux chat test).
         rl_callback_handler_install(prompt, lineHandler)
         while acceptedLine == nil {
             if interruptRequested.exchange(false, ordering: .relaxed) {
