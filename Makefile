@@ -62,10 +62,12 @@ test-sanitize: deps
 # sanitizer runs: the C kernels are where the pointer arithmetic is; test-sanitize (the Swift suites under ASan too)
 # needs a full debug build of the package plus ~11 min of tests, too long for every CI run. -O0: at -O1 ASan makes the
 # fully unrolled SIMD tiles take tens of minutes to compile; the cases are small, so speed does not matter.
+# -DCK_HELPERS_NOT_INLINED: the intrinsic kernels' helpers as calls (ck_internal.h), else matmul_avx2.c alone needs
+# over 20 GB of memory to compile under ASan at -O0.
 OMP_HOME = $(patsubst %/,%,$(dir $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/clang/*/include/omp.h)))))
 OMP_LIBDIR = $(patsubst %/,%,$(dir $(lastword $(sort $(wildcard /usr/lib/llvm-*/lib/libomp.so)))))
 KC_FLAGS := -g -O0 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -ffp-contract=fast \
-	-fno-math-errno -fopenmp -I$(OMP_HOME) -ICKernels/include
+	-fno-math-errno -fopenmp -I$(OMP_HOME) -ICKernels/include -DCK_HELPERS_NOT_INLINED
 KC_SRC := $(wildcard CKernels/*.c CKernels/ref/*.c CKernels/cpu/*.c CKernels/calibrate/*.c) Tests/KernelSanitize/kernel-check.c
 KC_OBJ := $(patsubst %.c,.build-kernel-check/%.o,$(KC_SRC))
 .build-kernel-check/%.o: %.c $(wildcard CKernels/include/*.h CKernels/*.h CKernels/cpu/*.h)

@@ -17,6 +17,14 @@
 // MARK: - Attributes
 
 #define CK_INLINE static inline __attribute__((always_inline))
+// The intrinsic kernels' helpers (matmul_avx2.c, matmul_avx512.c, matmul_iq4.c: `AI`) carry their own target attribute,
+// so they compile right as calls too. The kernel check builds them so (Makefile: -DCK_HELPERS_NOT_INLINED): under
+// ASan + UBSan at -O0, forcing every helper inline grew matmul_avx2.c's compile past 20 GB of memory (0.1 GB as calls).
+#ifdef CK_HELPERS_NOT_INLINED
+#define CK_HELPER static inline
+#else
+#define CK_HELPER CK_INLINE
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CK_X86 1

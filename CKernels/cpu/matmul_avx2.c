@@ -8,7 +8,7 @@
 #if CK_X86
 #include <immintrin.h>
 
-#define AI CK_INLINE CK_TARGET_AVX2
+#define AI CK_HELPER CK_TARGET_AVX2
 
 #define TOKEN_BLOCK 128  // as in matmul_avx512.c
 #define CK_PF_TILES 2    // decode prefetch distance in tiles (see tile_q)

@@ -27,7 +27,7 @@
 #if CK_X86
 #include <immintrin.h>
 
-#define AI CK_INLINE CK_TARGET_AVX512
+#define AI CK_HELPER CK_TARGET_AVX512
 
 // Token rows per pass over a thread's weight rows: 128 rows of quantized activations (<= 200 KB for K = 1536)
 // stay in L2 while every 4-row weight tile meets them.

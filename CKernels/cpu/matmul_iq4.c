@@ -13,7 +13,7 @@
 #if CK_X86
 #include <immintrin.h>
 
-#define AI CK_INLINE CK_TARGET_AVX2
+#define AI CK_HELPER CK_TARGET_AVX2
 
 #define TOKEN_BLOCK 128  // activation rows per pass over the weight rows, as in matmul_avx2.c
 
