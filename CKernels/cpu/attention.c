@@ -12,9 +12,12 @@
 // keys and values are read straight from the cache rows. Key blocks past the last query position are never
 // visited; only the diagonal block gets a mask. Items of at most FEW_ROWS rows (decode: one position, G heads)
 // would leave most of the 8 lanes empty, so they keep rows in natural layout instead (dot products of 8 keys at a
-// time, acc[row] += p * v[j] along hd). Decode (few items, long cache): the key range of each item is split across
-// threads, each split writes its unnormalised (m, l, acc), and a merge pass combines them (flash-decoding).
-// Scratch is per thread plus the split partials: independent of the context length.
+// time, acc[row] += p * v[j] along hd). Decode (few items): the key range of each item is split into parts of at
+// least SPLIT_KEYS keys, each part writes its unnormalised (m, l, acc), and whichever thread finishes an item's last
+// part merges them (flash-decoding). No barrier: the call is an open job (ck__parallel_open), so a worker that the
+// OS has descheduled delays nothing; the parts' boundaries depend on the thread count asked for, never on which
+// threads run them, so the values are the same from run to run.
+// Scratch is per thread plus the split partials and their counters: independent of the context length.
 //
 // The *_f16kv variants read caches stored as IEEE half (half the bytes per decode step). The fused one converts
 // each key block, then each value block, of KV head g into one (KB, hd) float buffer after the thread's workspace
@@ -29,7 +32,12 @@
 
 #define KB 64           // keys per block
 #define ROWS_TARGET 32  // query rows (positions x heads of a group) per work item: 4 vectors of 8
-#define ATTN_GRAIN (1 << 17)  // flops per thread at least: decode splits its keys from about 256 of them
+#define ATTN_GRAIN (1 << 17)  // flops per thread at least
+// Few items (decode): flops per thread at least, and keys per split part at least. A part costs a copy of its rows'
+// queries, a partial written and merged (a few hundred ns for 4 rows of 256); a key costs ~0.1 µs for 4 rows of 256.
+// Gemma 3 (4 heads of 256, 1 KV head) splits from 32 keys, SmolLM2 (9 heads of 64, 3 KV heads) from 57.
+#define ATTN_SPLIT_GRAIN (1 << 15)
+#define SPLIT_KEYS 16
 
 // MARK: - Shapes shared by the kernel and its scratch size
 
@@ -47,14 +55,18 @@ CK_INLINE int64_t workspace_floats(int64_t nh, int64_t hd) {
 }
 /// Floats of one split partial: accT (hd, RP) + m, l (RP).
 CK_INLINE int64_t partial_floats(int64_t nh, int64_t hd) { return (rows_max(nh) * (hd + 2) + 15) & ~(int64_t)15; }
-/// Most partial slots a call can use: splitting happens only with items < 8 * nthreads, into <= nthreads parts.
+/// Items at most when keys are split (key_splits): fewer than 8 per thread.
+CK_INLINE int64_t split_items_max(int64_t T, int64_t nh, int nthreads) {
+    return nh * T < 8 * (int64_t)nthreads ? nh * T : 8 * (int64_t)nthreads;
+}
+/// Most partial slots a call can use: items * splits < max(items * nthreads, 4 * nthreads) (key_splits).
 CK_INLINE int64_t partial_slots_max(int64_t T, int64_t nh, int nthreads) {
     if (nthreads <= 1) return 0;
-    const int64_t items = nh * T < 8 * (int64_t)nthreads ? nh * T : 8 * (int64_t)nthreads;
-    return items * nthreads;
+    return split_items_max(T, nh, nthreads) * nthreads + 4 * (int64_t)nthreads;
 }
-/// Key splits per work item: enough that items * splits is a multiple of the thread count (even shares), only
-/// when there are few items, and never below one key block per split.
+/// Key splits per work item, only when there are few items (fewer than 8 per thread): enough that items * splits
+/// is a multiple of the thread count (even shares) and at least two parts per thread (an open job's threads take
+/// parts as they come: a late thread leaves less undone), never below SPLIT_KEYS keys per part.
 CK_INLINE int64_t key_splits(int64_t items, int64_t nkeys, int nt) {
     if (nt <= 1 || items >= 8 * (int64_t)nt) return 1;
     int64_t a = items, b = nt;  // gcd
@@ -64,7 +76,8 @@ CK_INLINE int64_t key_splits(int64_t items, int64_t nkeys, int nt) {
         b = r;
     }
     int64_t s = nt / a;
-    const int64_t by_keys = nkeys / KB;
+    while (items * s < 2 * (int64_t)nt) s *= 2;
+    const int64_t by_keys = nkeys / SPLIT_KEYS;
     if (s > by_keys) s = by_keys;
     return s < 1 ? 1 : s;
 }
@@ -79,7 +92,9 @@ static size_t fused_scratch_bytes(int64_t T, int64_t nh, int64_t hd, int nthread
     if (nthreads < 1) nthreads = 1;
     const int64_t ws = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd);
     const int64_t floats = nthreads * ws + partial_slots_max(T, nh, nthreads) * partial_floats(nh, hd);
-    return (size_t)floats * sizeof(float) + 64;
+    // + the parts merged so far, one counter per item (split_items_max)
+    const int64_t counters = nthreads > 1 ? split_items_max(T, nh, nthreads) : 0;
+    return (size_t)floats * sizeof(float) + (size_t)counters * sizeof(int64_t) + 64;
 }
 
 size_t ck_attention_fused_scratch_bytes(int64_t T, int64_t start_pos, int64_t nh, int64_t hd, int nthreads) {
@@ -578,8 +593,8 @@ static void merge_partials(const attn_ctx *c, int64_t g, int64_t t0, int64_t t1,
 
 // One fused call's work on the pool, over one sequence or several (a batch of decode rows and prompt chunks, each
 // over its own cache): items (sequence, query block, KV head), each split into nsplit key ranges when there are few
-// items over a long cache, taken in order from an atomic counter (dynamic scheduling by hand), then the partials
-// merged. Sequence s owns items first[s]..first[s+1]-1.
+// items, taken in order from an atomic counter (dynamic scheduling by hand); the thread that writes an item's last
+// partial merges its partials. Sequence s owns items first[s]..first[s+1]-1.
 typedef struct {
     const ck_attn_seq *seqs;
     int64_t nseq;
@@ -593,6 +608,7 @@ typedef struct {
     cvt_rows_fn cvt;
     attn_item_fn item_fn;
     float *base, *parts;  // per-thread workspaces, then nsplit partials per item
+    int64_t *merged;      // nsplit > 1: partials written so far, per item
     int64_t ws_floats, part_floats, items, nsplit;
     int64_t next;         // the work queue's counter
 } fused_job;
@@ -645,23 +661,17 @@ static void fused_work(void *p, const ck_thread *th) {
         const int64_t first = c.window > 0 && c.start_pos + t0 + 1 > c.window ? c.start_pos + t0 + 1 - c.window : 0;
         if (nsplit == 1) {
             j->item_fn(&c, g, t0, t1, first, kvis, ws, NULL);
-        } else {
-            const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + KB - 1) / KB * KB;
-            const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
-            const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
-            j->item_fn(&c, g, t0, t1, ks, ke, ws, j->parts + it * j->part_floats);
+            continue;
         }
-    }
-    if (nsplit > 1) {
-        ck__barrier(th);
-        int64_t i0, i1;
-        ck__split_range(j->items, th->ith, th->nth, 1, &i0, &i1);
-        for (int64_t item = i0; item < i1; item++) {
-            if (cur < 0 || item < j->first[cur] || item >= j->first[cur + 1]) c = seq_ctx(j, cur = seq_of(j, item));
-            int64_t t0, t1, g;
-            item_place(&c, item - j->first[cur], &t0, &t1, &g);
-            merge_partials(&c, g, t0, t1, j->parts + item * nsplit * j->part_floats, nsplit, j->part_floats);
-        }
+        // parts of whole SPLIT_KEYS runs (the last shorter; trailing parts may be empty: m = -inf, weight 0)
+        const int64_t chunk = ((kvis - first + nsplit - 1) / nsplit + SPLIT_KEYS - 1) / SPLIT_KEYS * SPLIT_KEYS;
+        const int64_t ks = first + split * chunk < kvis ? first + split * chunk : kvis;
+        const int64_t ke = ks + chunk < kvis ? ks + chunk : kvis;
+        float *part = j->parts + item * nsplit * j->part_floats;
+        j->item_fn(&c, g, t0, t1, ks, ke, ws, part + split * j->part_floats);
+        // the last part of the item to finish merges: its add acquires the other parts' writes (they released)
+        if (__atomic_add_fetch(&j->merged[item], 1, __ATOMIC_ACQ_REL) == nsplit)
+            merge_partials(&c, g, t0, t1, part, nsplit, j->part_floats);
     }
 }
 
@@ -672,11 +682,12 @@ static void fused_run(float *out, const float *q, const ck_attn_seq *seqs, int64
     if (nseq <= 0 || nh <= 0 || nkv <= 0 || hd <= 0 || nh % nkv != 0) return;
     const int64_t G = nh / nkv;
     double work = 0;
-    int64_t nkeys = 0;  // the most keys one item reads
+    int64_t nkeys = 0, rows = 0;  // the most keys one item reads; query rows of all sequences
     first[0] = 0;
     for (int64_t s = 0; s < nseq; s++) {
         const ck_attn_seq *e = &seqs[s];
         const int64_t T = e->T > 0 ? e->T : 0, p = e->start_pos, bq = T > 0 ? block_positions(G, T) : 1;
+        rows += T;
         first[s + 1] = first[s] + nkv * ((T + bq - 1) / bq);
         const int64_t seen = window > 0 && p + (T + 1) / 2 > window ? window : p + (T + 1) / 2;
         const int64_t keys = window > 0 && p + T > window + T ? window + T : p + T;
@@ -685,15 +696,20 @@ static void fused_run(float *out, const float *q, const ck_attn_seq *seqs, int64
     }
     const int64_t items = first[nseq];
     if (items == 0) return;
-    const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, ATTN_GRAIN);
+    // few items (decode): split keys from less work (ATTN_SPLIT_GRAIN)
+    const int few = nthreads > 1 && items < 8 * (int64_t)nthreads;
+    const int nt = ck__threads_for(nthreads < 1 ? 1 : nthreads, work, few ? ATTN_SPLIT_GRAIN : ATTN_GRAIN);
     const int64_t nsplit = key_splits(items, nkeys, nt);
     const int64_t ws_floats = f16kv ? workspace_floats_f16kv(nh, hd) : workspace_floats(nh, hd);
     float *base = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *parts = base + (nthreads < 1 ? 1 : nthreads) * ws_floats;  // nsplit partials per item after the workspaces
+    // the merge counters after the partials (nsplit > 1 only when nthreads > 1: items <= split_items_max)
+    int64_t *merged = (int64_t *)(parts + partial_slots_max(rows, nh, nthreads) * partial_floats(nh, hd));
+    if (nsplit > 1) memset(merged, 0, (size_t)items * sizeof(int64_t));
     fused_job job = {seqs, nseq, first, out, q, f16kv, nh, nkv, hd, scale, window > 0 ? window : 0,
-                     f16kv ? cvt_rows_pick() : NULL, attn_item_pick(), base, parts, ws_floats,
+                     f16kv ? cvt_rows_pick() : NULL, attn_item_pick(), base, parts, merged, ws_floats,
                      partial_floats(nh, hd), items, nsplit, 0};
-    ck__parallel(nt, fused_work, &job);
+    ck__parallel_open(nt, fused_work, &job);
 }
 
 void ck_attention_fused(float *out, const float *q, const float *k, const float *v, int64_t T, int64_t start_pos,

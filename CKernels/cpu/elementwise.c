@@ -63,6 +63,15 @@ static void rope_range(const void *p, int64_t t0, int64_t t1) {
     }
 }
 
+// Rows t of x (T, nh*hd) at positions[t], or at start_pos + t without positions: the set-up both entry points share.
+static void rope_run(float *x, int64_t T, int64_t start_pos, const int32_t *positions, int64_t nh, int64_t hd,
+                     float freq_base, const float *freq_factors, int neox, int nthreads) {
+    const float theta_scale = powf(freq_base, -2.0f / (float)hd);
+    const rope_args args = {x, start_pos, nh, hd, theta_scale, freq_factors, neox, positions};
+    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
+                        &args);
+}
+
 void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, float freq_base,
              const float *freq_factors, int neox, int nthreads) {
     // x (T, nh*hd) in place. Angles exactly as llama.cpp computes them (ggml_rope_cache_init + rope_yarn with no
@@ -70,20 +79,14 @@ void ck_rope(float *x, int64_t T, int64_t start_pos, int64_t nh, int64_t hd, flo
     // so the rotated q and k (and the logits) match llama.cpp's to the last bit or two. With freq_factors, pair i's
     // angle is divided by freq_factors[i] before cosf / sinf, as ggml divides theta_extrap by its factor.
     if (T <= 0 || hd < 2) return;
-    const float theta_scale = powf(freq_base, -2.0f / (float)hd);
-    const rope_args args = {x, start_pos, nh, hd, theta_scale, freq_factors, neox, NULL};
-    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
-                        &args);
+    rope_run(x, T, start_pos, NULL, nh, hd, freq_base, freq_factors, neox, nthreads);
 }
 
 void ck_rope_positions(float *x, int64_t T, const int32_t *positions, int64_t nh, int64_t hd, float freq_base,
                        const float *freq_factors, int neox, int nthreads) {
     // ck_rope with row t at positions[t] (the rows of several sequences), the same angles
     if (T <= 0 || hd < 2 || positions == NULL) return;
-    const float theta_scale = powf(freq_base, -2.0f / (float)hd);
-    const rope_args args = {x, 0, nh, hd, theta_scale, freq_factors, neox, positions};
-    ck__parallel_ranges(ck__threads_for(nthreads, (double)T * (double)(nh * hd), CK_ELEM_GRAIN), T, 1, rope_range,
-                        &args);
+    rope_run(x, T, 0, positions, nh, hd, freq_base, freq_factors, neox, nthreads);
 }
 
 // MARK: - Activations

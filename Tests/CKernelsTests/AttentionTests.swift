@@ -142,6 +142,52 @@ extension CKernelsSuite {
             }
         }
 
+        /// Decode rows over short and long caches: Gemma 3's layers (4 heads of 256 over 1 KV head; local ones with
+        /// a window of 512 over a ring of 1024, global ones without) and SmolLM2's (9 heads of 64 over 3), at key
+        /// counts around the split thresholds (parts of at least 16 keys, from 32 keys on for Gemma).
+        static let decodeSplits: [AttentionShape] =
+            [0, 1, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 127, 128, 200, 511, 600, 1100].flatMap { p in
+                [AttentionShape(T: 1, startPos: p, nh: 4, nkv: 1, hd: 256),
+                 AttentionShape(T: 1, startPos: p, nh: 4, nkv: 1, hd: 256, window: 512, ring: 1024)]
+            } + [40, 57, 100, 229, 300].map { AttentionShape(T: 1, startPos: $0, nh: 9, nkv: 3, hd: 64) }
+
+        @Test("decode attention split across threads (open job, last part merges) matches the reference, the same call after call",
+              arguments: decodeSplits)
+        func decodeSplitsMatch(_ s: AttentionShape) {
+            var rng = SplitMix64(seed: UInt64(s.startPos * 104_729 + s.nh * 31 + s.hd + s.window))
+            let nKeys = s.startPos + s.T
+            let q = rng.floats(s.T * s.nh * s.hd)
+            // an F16 cache, as the models keep it; the reference reads the same values as floats
+            let kh = rng.floats(nKeys * s.nkv * s.hd).map { ck_fp32_to_fp16($0) }
+            let vh = rng.floats(nKeys * s.nkv * s.hd).map { ck_fp32_to_fp16($0) }
+            let (ringK, ringV) = (s.stored(kh, width: s.nkv * s.hd), s.stored(vh, width: s.nkv * s.hd))
+            let scale = 3 / Float(s.hd).squareRoot()
+            let (t, p, nh, nkv, hd) = (Int64(s.T), Int64(s.startPos), Int64(s.nh), Int64(s.nkv), Int64(s.hd))
+            var expected = [Float](repeating: 0, count: s.T * s.nh * s.hd)
+            ck_ref_attention(&expected, q, kh.map { ck_fp16_to_fp32($0) }, vh.map { ck_fp16_to_fp32($0) }, t, p, nh,
+                             nkv, hd, scale, Int64(s.window))
+            atEachLevel { level in
+                // 3 and 8 threads on this 2-core machine: workers often start late or not at all (open jobs)
+                for threads: Int32 in [2, 3, 8] {
+                    let context = "\(s) \(levelName(level)) \(threads) threads"
+                    let scratch = GuardedScratch(bytes: ck_attention_fused_f16kv_scratch_bytes(t, p, nh, hd, threads))
+                    var first: [Float]?
+                    for call in 0..<20 {
+                        let out = GuardedFloats(count: s.T * s.nh * s.hd)
+                        ck_attention_fused_f16kv(out.pointer, q, ringK, ringV, t, p, nh, nkv, hd, scale,
+                                                 Int64(s.window), Int64(s.ring), threads, scratch.pointer)
+                        #expect(out.guardsIntact && scratch.guardsIntact, "\(context): wrote out of bounds")
+                        #expect(out.allFinite, "\(context) call \(call): NaN or inf (a part not merged)")
+                        let e = nmse(out.values, expected)
+                        #expect(e <= Self.maxNMSE, "\(context) call \(call): NMSE \(e)")
+                        // the parts' boundaries depend on the thread count only, not on which threads ran them
+                        if let first { #expect(out.values == first, "\(context) call \(call): differs from call 0") }
+                        else { first = out.values }
+                    }
+                }
+            }
+        }
+
         @Test("fused scratch does not grow with the context")
         func fusedScratchIsBounded() {
             let short = ck_attention_fused_scratch_bytes(1, 10, 9, 64, 2)

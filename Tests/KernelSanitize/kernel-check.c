@@ -347,6 +347,8 @@ int main(void) {
             check_attention(7, 40, 4, 4, 32, 0, threads);      // prompt chunk after a prefix
             check_attention(33, 0, 2, 1, 128, 0, threads);     // prefill, tiles not full
             check_attention(1, 300, 4, 2, 64, 64, threads);    // sliding window, decode
+            for (int64_t p = 15; p < 200; p += 46)               // Gemma 3's decode: short caches split in parts
+                check_attention(1, p, 4, 1, 256, 512, threads); // of 16+ keys (the last may be empty), merged
             check_attention(20, 100, 4, 2, 64, 16, threads);   // sliding window, chunk
             check_attention_batch(9, 3, 64, 0, threads);       // a server's step: several sequences in one job
             check_attention_batch(4, 2, 32, 16, threads);      // the same over sliding-window rings
